@@ -1,0 +1,3 @@
+from kymaprov.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Global accounts, subaccounts and platform users: who owns what."""

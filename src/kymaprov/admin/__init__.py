@@ -1,0 +1,1 @@
+"""Emulator controls: the service clock, failure injection, tenancy and reset."""

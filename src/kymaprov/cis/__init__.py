@@ -1,0 +1,1 @@
+"""Service instances and bindings of the ``cis`` offering, as ``btp`` manages them."""

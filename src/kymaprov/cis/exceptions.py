@@ -1,0 +1,34 @@
+"""Errors of the cis service-instance API, rendered as ``{"error": "<message>"}`` like the btp CLI server.
+
+- ``CisError`` (400) - base class: bad input
+  - ``CisNotFound`` (404) - no such instance, binding or subaccount
+  - ``CisConflict`` (409) - the name is taken, or the instance still has bindings
+  - ``CisUnauthorized`` (401) - no or bad credentials
+  - ``CisForbidden`` (403) - the subaccount belongs to another global account
+"""
+
+from __future__ import annotations
+
+
+class CisError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CisNotFound(CisError):
+    status = 404
+
+
+class CisConflict(CisError):
+    status = 409
+
+
+class CisUnauthorized(CisError):
+    status = 401
+
+
+class CisForbidden(CisError):
+    status = 403

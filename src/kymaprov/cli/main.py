@@ -1,0 +1,97 @@
+"""The ``kymaprov`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kymaprov import __version__
+from kymaprov.config import Settings, default_data_dir
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kymaprov")
+def cli() -> None:
+    """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted."""
+
+
+@cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, envvar="KYMAPROV_HOST", help="Address to bind."
+)
+@click.option("--port", default=8080, show_default=True, envvar="KYMAPROV_PORT", help="HTTP API port.")
+@click.option(
+    "--kube-port",
+    default=6443,
+    show_default=True,
+    envvar="KYMAPROV_KUBE_PORT",
+    help="Embedded Kubernetes API port (TLS).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="KYMAPROV_DATA_DIR",
+    help="State directory (SQLite database, master key, local login).  [default: ~/.local/share/kymaprov]",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    envvar="KYMAPROV_DATABASE_URL",
+    help="SQLAlchemy URL of a shared database, e.g. postgresql+psycopg://user@host/db "
+    "(default: SQLite in the data dir).",
+)
+@click.option(
+    "--provisioning-seconds",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    envvar="KYMAPROV_PROVISIONING_SECONDS",
+    help="How long a simulated create, update or delete takes (service-clock seconds).",
+)
+@click.option(
+    "--advertise-host",
+    default=None,
+    envvar="KYMAPROV_ADVERTISE_HOST",
+    help="Host name or address put into URLs and kubeconfigs (default: --host, or 127.0.0.1 for a wildcard).",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    envvar="KYMAPROV_PUBLIC_URL",
+    help="The API's public URL if not http://<advertise-host>:<port>; "
+    "replicas behind a load balancer share it.",
+)
+def serve(
+    host: str,
+    port: int,
+    kube_port: int,
+    data_dir: Path | None,
+    database_url: str | None,
+    provisioning_seconds: float,
+    advertise_host: str | None,
+    public_url: str | None,
+) -> None:
+    """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
+    from kymaprov.server import KymaprovServer
+
+    settings = Settings(
+        host=host,
+        port=port,
+        kube_port=kube_port,
+        data_dir=data_dir or default_data_dir(),
+        database_url=database_url,
+        provisioning_seconds=provisioning_seconds,
+        advertise_host=advertise_host,
+        public_url=public_url,
+    )
+    KymaprovServer(settings).run()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

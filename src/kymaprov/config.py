@@ -1,0 +1,54 @@
+"""Settings for one kymaprov process; every flag has a ``KYMAPROV_*`` environment equivalent."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("KYMAPROV_DATA_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "kymaprov"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    kube_port: int = 6443
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    provisioning_seconds: float = 5.0
+    advertise_host: str | None = None
+    public_url: str | None = None  # the API's URL behind a load balancer (shared by replicas)
+    secret_key: str | None = None  # base64 32 bytes; shared by replicas
+    admin_token: str | None = None
+    worker_interval: float = 0.2
+
+    @property
+    def public_host(self) -> str:
+        if self.advertise_host:
+            return self.advertise_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{_url_host(self.public_host)}:{self.port}"
+
+    @property
+    def kube_base_url(self) -> str:
+        return f"https://{_url_host(self.public_host)}:{self.kube_port}"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'kymaprov.db'}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,1 @@
+"""The Provisioning Service API v1 of SAP BTP's Cloud Management service (cis)."""

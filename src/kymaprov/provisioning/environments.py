@@ -1,0 +1,348 @@
+"""Environment instances: create, read, update, delete, custom labels, job status.
+
+Every call is scoped to the subaccount of the caller's token; another subaccount's environment is
+indistinguishable from a missing one. Operations are written to the store in the same transaction
+as the state change, so the lifecycle worker (or another replica, or a restarted process) finishes
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from kymaprov.context import Context
+from kymaprov.provisioning import catalog
+from kymaprov.provisioning.exceptions import (
+    BadRequest,
+    Conflict,
+    EnvironmentNotFound,
+    Forbidden,
+    InvalidParameters,
+    NotFound,
+)
+from kymaprov.provisioning.models import (
+    CREATING,
+    DELETING,
+    UPDATING,
+    Environment,
+    environments,
+    operations,
+    state_values,
+)
+from kymaprov.uaa.models import Principal
+
+KYMA_ENVIRONMENT_TYPE = "kyma"
+IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
+MAX_CUSTOM_LABELS = 10
+
+
+def _subaccount(p: Principal) -> str:
+    if not p.subaccount_id:
+        raise Forbidden("The token is not bound to a subaccount; use a binding of the cis 'local' plan")
+    return p.subaccount_id
+
+
+def _actor(p: Principal, body: dict[str, Any] | None = None) -> str:
+    user = body.get("user") if body else None
+    return str(user or p.user_name or p.client_id)
+
+
+def require_string(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidParameters(f"Missing required field '{name}'", field=name)
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameters(f"Field '{name}' must be a string", field=name)
+    if required and not value.strip():
+        raise InvalidParameters(f"Field '{name}' must not be empty", field=name)
+    return value
+
+
+class EnvironmentService:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _row(self, conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False) -> Environment:
+        query = sa.select(environments).where(
+            environments.c.id == env_id, environments.c.subaccount_id == _subaccount(p)
+        )
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise EnvironmentNotFound()
+        return Environment(row._asdict())
+
+    def find_any(self, env_id: str) -> Environment:
+        """Look an environment up by id alone, for the token-free kubeconfig download."""
+        with self._ctx.store.read() as conn:
+            row = conn.execute(sa.select(environments).where(environments.c.id == env_id)).first()
+        if row is None or row.state in ("CREATING", "CREATION_FAILED"):
+            raise EnvironmentNotFound()
+        return Environment(row._asdict())
+
+    def get(self, p: Principal, env_id: str) -> Environment:
+        with self._ctx.store.read() as conn:
+            return self._row(conn, p, env_id)
+
+    def list_all(self, p: Principal) -> list[Environment]:
+        with self._ctx.store.read() as conn:
+            rows = conn.execute(
+                sa.select(environments)
+                .where(environments.c.subaccount_id == _subaccount(p))
+                .order_by(environments.c.created_ms)
+            ).all()
+        return [Environment(r._asdict()) for r in rows]
+
+    # -- create ---------------------------------------------------------------------------------
+
+    def create(self, p: Principal, body: dict[str, Any]) -> tuple[Environment, str]:
+        """Validate, record the environment and its provisioning operation; return both ids."""
+        sub = _subaccount(p)
+        environment_type = require_string(body, "environmentType")
+        service_name = require_string(body, "serviceName") or ""
+        plan_name = require_string(body, "planName") or ""
+        for optional in ("name", "description", "user", "landscapeLabel", "origin", "technicalKey"):
+            require_string(body, optional, required=False)
+        plan = catalog.find_plan(service_name, plan_name)
+        if environment_type != KYMA_ENVIRONMENT_TYPE:
+            raise InvalidParameters(
+                f"Environment type '{environment_type}' does not match service '{service_name}'; use 'kyma'",
+                field="environmentType",
+            )
+        if p.grant_type == "client_credentials" and not body.get("user"):
+            raise InvalidParameters(
+                "Field 'user' is required when the OAuth 2.0 client credentials grant is used", field="user"
+            )
+        parameters = catalog.validate_create(plan, body.get("parameters", {}))
+        display_name = body.get("name") or parameters.get("name")
+        now = self._ctx.clock.now_ms()
+        env_id = str(uuid.uuid4()).upper()
+        op_id = str(uuid.uuid4())
+        row = {
+            "id": env_id,
+            "subaccount_id": sub,
+            "global_account_id": p.global_account_id or "",
+            "name": display_name,
+            "description": body.get("description"),
+            "service_name": service_name,
+            "service_id": catalog.KYMA_SERVICE_ID,
+            "plan_name": plan.name,
+            "plan_id": plan.id,
+            "environment_type": KYMA_ENVIRONMENT_TYPE,
+            "landscape_label": body.get("landscapeLabel"),
+            "parameters": json.dumps(parameters, separators=(",", ":")),
+            "labels": {"Name": parameters.get("name", display_name)},
+            "custom_labels": {},
+            "created_by": _actor(p, body),
+            "modified_by": _actor(p, body),
+            "created_ms": now,
+            "modified_ms": now,
+            "cluster_access": None,
+            "fail_next": None,
+            **state_values(CREATING),
+        }
+        with self._ctx.store.write() as conn:
+            existing = conn.execute(
+                sa.select(environments.c.id).where(
+                    environments.c.subaccount_id == sub,
+                    environments.c.environment_type == KYMA_ENVIRONMENT_TYPE,
+                )
+            ).first()
+            if existing is not None:
+                raise BadRequest(
+                    "An environment instance of type kyma already exists in this subaccount "
+                    f"(id {existing[0]}); only one is allowed",
+                    code=41005,
+                )
+            conn.execute(sa.insert(environments).values(**row))
+            self._record_operation(conn, env_id, sub, "provision", op_id, {})
+        return Environment(row), op_id
+
+    def _record_operation(
+        self, conn: sa.Connection, env_id: str, sub: str, kind: str, op_id: str, data: dict[str, Any]
+    ) -> None:
+        now = self._ctx.clock.now_ms()
+        # an operation in flight is superseded by a newer one (e.g. delete during create)
+        conn.execute(
+            sa.update(operations)
+            .where(operations.c.environment_id == env_id, operations.c.state == "pending")
+            .values(state="canceled", description="Superseded by a newer operation", updated_ms=now)
+        )
+        conn.execute(
+            sa.insert(operations).values(
+                id=op_id,
+                environment_id=env_id,
+                subaccount_id=sub,
+                type=kind,
+                state="pending",
+                description="Operation created",
+                data=data,
+                due_ms=now + int(self._ctx.settings.provisioning_seconds * 1000),
+                attempts=0,
+                created_ms=now,
+                updated_ms=now,
+            )
+        )
+
+    # -- update ---------------------------------------------------------------------------------
+
+    def update(self, p: Principal, env_id: str, body: dict[str, Any]) -> str:
+        plan_name = require_string(body, "planName") or ""
+        op_id = str(uuid.uuid4())
+        with self._ctx.store.write() as conn:
+            env = self._row(conn, p, env_id, lock=True)
+            if plan_name != env.row["plan_name"]:
+                raise InvalidParameters(
+                    f"Plan '{env.row['plan_name']}' cannot be changed to '{plan_name}'", field="planName"
+                )
+            if env.state in IN_PROGRESS:
+                raise Conflict(f"Environment instance {env_id} is {env.state}; retry when the operation ends")
+            if env.state == "CREATION_FAILED":
+                raise BadRequest("Unable to process an update of a failed instance")
+            plan = catalog.find_plan(env.row["service_name"], plan_name)
+            current = json.loads(env.row["parameters"])
+            parameters = catalog.validate_update(plan, body.get("parameters", {}), current)
+            conn.execute(
+                sa.update(environments)
+                .where(environments.c.id == env_id)
+                .values(modified_ms=self._ctx.clock.now_ms(), modified_by=_actor(p), **state_values(UPDATING))
+            )
+            self._record_operation(
+                conn, env_id, env.row["subaccount_id"], "update", op_id, {"parameters": parameters}
+            )
+        return op_id
+
+    # -- delete ---------------------------------------------------------------------------------
+
+    def delete(self, p: Principal, env_id: str) -> tuple[Environment, str]:
+        """Start deprovisioning (idempotent while DELETING); bindings never block it."""
+        with self._ctx.store.write() as conn:
+            env = self._row(conn, p, env_id, lock=True)
+            return env, self._start_deprovision(conn, p, env)
+
+    def delete_all(self, p: Principal) -> list[Environment]:
+        out = []
+        with self._ctx.store.write() as conn:
+            rows = conn.execute(
+                sa.select(environments)
+                .where(environments.c.subaccount_id == _subaccount(p))
+                .with_for_update()
+            ).all()
+            for r in rows:
+                env = Environment(r._asdict())
+                self._start_deprovision(conn, p, env)
+                out.append(env)
+        return out
+
+    def _start_deprovision(self, conn: sa.Connection, p: Principal, env: Environment) -> str:
+        if env.state == "DELETING":
+            pending = conn.execute(
+                sa.select(operations.c.id).where(
+                    operations.c.environment_id == env.id,
+                    operations.c.type == "deprovision",
+                    operations.c.state == "pending",
+                )
+            ).first()
+            if pending is not None:
+                return str(pending[0])
+        op_id = str(uuid.uuid4())
+        conn.execute(
+            sa.update(environments)
+            .where(environments.c.id == env.id)
+            .values(modified_ms=self._ctx.clock.now_ms(), modified_by=_actor(p), **state_values(DELETING))
+        )
+        self._record_operation(conn, env.id, env.row["subaccount_id"], "deprovision", op_id, {})
+        return op_id
+
+    # -- custom labels --------------------------------------------------------------------------
+
+    def get_labels(self, p: Principal, env_id: str) -> dict[str, list[str]]:
+        labels: dict[str, list[str]] = self.get(p, env_id).row["custom_labels"]
+        return labels
+
+    def set_labels(self, p: Principal, env_id: str, body: dict[str, Any]) -> dict[str, list[str]]:
+        labels = _validate_labels(body.get("labels"))
+        with self._ctx.store.write() as conn:
+            self._row(conn, p, env_id, lock=True)
+            conn.execute(
+                sa.update(environments)
+                .where(environments.c.id == env_id)
+                .values(custom_labels=labels, modified_ms=self._ctx.clock.now_ms())
+            )
+        return labels
+
+    def delete_labels(self, p: Principal, env_id: str) -> dict[str, list[str]]:
+        with self._ctx.store.write() as conn:
+            self._row(conn, p, env_id, lock=True)
+            conn.execute(
+                sa.update(environments)
+                .where(environments.c.id == env_id)
+                .values(custom_labels={}, modified_ms=self._ctx.clock.now_ms())
+            )
+        return {}
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def job_status(self, p: Principal, job_id: str) -> dict[str, Any]:
+        with self._ctx.store.read() as conn:
+            row = conn.execute(
+                sa.select(operations).where(
+                    operations.c.id == job_id, operations.c.subaccount_id == _subaccount(p)
+                )
+            ).first()
+        if row is None:
+            raise NotFound(f"Job {job_id} not found", code=80000)
+        status = {"pending": "IN_PROGRESS", "succeeded": "COMPLETED"}.get(row.state, "FAILED")
+        return {
+            "status": status,
+            "description": row.description,
+            "jobParams": {
+                "environmentInstanceId": {"identifying": True, "type": "STRING", "value": row.environment_id},
+                "operation": {"identifying": False, "type": "STRING", "value": row.type},
+            },
+        }
+
+    # -- quotas ---------------------------------------------------------------------------------
+
+    def plan_assignments(self, p: Principal) -> dict[str, Any]:
+        sub = _subaccount(p)
+        with self._ctx.store.read() as conn:
+            rows = conn.execute(
+                sa.select(environments.c.plan_name, sa.func.count())
+                .where(environments.c.subaccount_id == sub)
+                .group_by(environments.c.plan_name)
+            ).all()
+        consumed = {r[0]: int(r[1]) for r in rows}
+        return catalog.service_plan_assignments(p.global_account_id or "", sub, consumed)
+
+
+def _validate_labels(labels: Any) -> dict[str, list[str]]:
+    if not isinstance(labels, dict):
+        raise InvalidParameters(
+            "Field 'labels' must be an object of label names to arrays of strings", field="labels"
+        )
+    if len(labels) > MAX_CUSTOM_LABELS:
+        raise InvalidParameters(f"An entity is allowed up to {MAX_CUSTOM_LABELS} labels", field="labels")
+    for key, values in labels.items():
+        if not key or len(key) > 63:
+            raise InvalidParameters(f"Label key '{key}' must be 1 to 63 characters long", field="labels")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidParameters(
+                f"The values of label '{key}' must be an array of strings", field="labels"
+            )
+        if len(values) > 10:
+            raise InvalidParameters(f"Label '{key}' is allowed up to 10 values", field="labels")
+        if any(len(v) > 255 for v in values):
+            raise InvalidParameters(
+                f"The values of label '{key}' are limited to 255 characters", field="labels"
+            )
+    return labels

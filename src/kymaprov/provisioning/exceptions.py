@@ -1,0 +1,113 @@
+"""Errors of the Provisioning Service domain.
+
+Each carries the HTTP status and the Cloud Management application ``code`` it is answered with; the
+HTTP layer renders them as ``{"error": {"code", "message", "target", "correlationID"}}``.
+
+- ``ProvisioningError`` (500, 10000) - base class
+  - ``BadRequest`` (400, 11000 "Request payload is invalid")
+    - ``InvalidParameters`` (400, 41002) - parameters do not match the plan's schema
+    - ``UnknownServicePlan`` (400, 41003) - service or plan not in the catalog
+    - ``BindingRejected`` (400, 42001) - KEB refused the binding (limit, expiration, state)
+  - ``Unauthorized`` (401, 11002), ``Forbidden`` (403, 11004)
+  - ``NotFound`` (404, 11005)
+    - ``EnvironmentNotFound`` (404, 41000 "Environment instance not found")
+    - ``BindingNotFound`` (404, 42002) - answered with an empty body, as the real service does
+  - ``Conflict`` (409, 41004) - an operation is already running
+  - ``BindingGone`` (410, 42003) - the binding expired; its metadata is deleted now
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProvisioningError(Exception):
+    status = 500
+    code = 10000
+    default_message = "Internal server error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: int | None = None,
+        target: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code
+        self.target = target
+        self.details = details
+        super().__init__(self.message)
+
+
+class BadRequest(ProvisioningError):
+    status = 400
+    code = 11000
+    default_message = "Request payload is invalid"
+
+
+class InvalidParameters(BadRequest):
+    """A 400 that names the offending field in ``field``."""
+
+    code = 41002
+
+    def __init__(self, message: str, field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field = field
+
+
+class UnknownServicePlan(BadRequest):
+    code = 41003
+    default_message = (
+        "Broker was not found, or, plan and service are not part of the broker catalog, or, "
+        "service and plan are not allowed for the subaccount license type"
+    )
+
+
+class BindingRejected(BadRequest):
+    code = 42001
+
+
+class Unauthorized(ProvisioningError):
+    status = 401
+    code = 11002
+    default_message = "Not Authorized"
+
+
+class Forbidden(ProvisioningError):
+    status = 403
+    code = 11004
+    default_message = "User is unauthorized for this operation"
+
+
+class NotFound(ProvisioningError):
+    status = 404
+    code = 11005
+    default_message = "Not found"
+
+
+class EnvironmentNotFound(NotFound):
+    code = 41000
+    default_message = "Environment instance not found"
+
+
+class BindingNotFound(NotFound):
+    code = 42002
+    default_message = "No binding exists with the provided ID"
+
+
+class Conflict(ProvisioningError):
+    status = 409
+    code = 41004
+    default_message = "Another operation is in progress for this environment instance"
+
+
+class BindingGone(ProvisioningError):
+    status = 410
+    code = 42003
+    default_message = (
+        "The binding has expired on the environment broker side, but metadata still exists. "
+        "It will be deleted from the provisioning database"
+    )

@@ -1,0 +1,231 @@
+"""HTTP layer of the Provisioning Service API v1: routing, scopes, bodies and the error envelope.
+
+Every route declares the scope the official spec requires; the subaccount comes from the token.
+Errors are ``{"error": {"code", "message", "target", "correlationID"}}``, except a missing binding,
+which is a 404 with an empty body as the real service answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from kymaprov.context import Context
+from kymaprov.provisioning import catalog
+from kymaprov.provisioning.bindings import BindingService
+from kymaprov.provisioning.environments import EnvironmentService
+from kymaprov.provisioning.exceptions import (
+    BadRequest,
+    BindingNotFound,
+    Forbidden,
+    ProvisioningError,
+    Unauthorized,
+)
+from kymaprov.uaa.exceptions import TokenRejected
+from kymaprov.uaa.models import Principal, TokenService
+from kymaprov.web import bearer_token, threaded
+
+log = logging.getLogger(__name__)
+
+READ = "subaccount.environment.read"
+CREATE = "subaccount.environment.create"
+DELETE = "subaccount.environment.delete"
+ENTITLEMENT_READ = "subaccount.entitlement.read"
+JOB_READ = "job.read"
+
+Action = Callable[[Request, Principal], Response]
+
+
+def error_response(exc: ProvisioningError, path: str) -> Response:
+    if isinstance(exc, BindingNotFound) and exc.status == 404:
+        return Response(status_code=404)
+    error: dict[str, Any] = {
+        "code": exc.code,
+        "message": exc.message,
+        "target": path,
+        "correlationID": str(uuid.uuid4()),
+    }
+    if exc.details:
+        error["details"] = exc.details
+    headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse({"error": error}, status_code=exc.status, headers=headers)
+
+
+def json_body(request: Request, *, optional: bool = False) -> Any:
+    """The parsed JSON body; malformed JSON is a 400 in the error envelope, never a 500."""
+    raw: bytes = request.state.body
+    if not raw.strip():
+        if optional:
+            return None
+        raise BadRequest("Request body is missing; a JSON object is expected")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    body = json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+def routes(ctx: Context, tokens: TokenService) -> list[Route]:
+    envs = EnvironmentService(ctx)
+    bindings = BindingService(ctx)
+    base_url = ctx.settings.base_url
+
+    def authorize(request: Request, scope: str) -> Principal:
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("Missing bearer token")
+        try:
+            principal = tokens.verify(token)
+        except TokenRejected as exc:
+            raise Unauthorized(f"Invalid token: {exc}") from exc
+        if not principal.has_scope(scope):
+            raise Forbidden(f"Insufficient scope: '{principal.xsappname}.{scope}' is required")
+        return principal
+
+    def endpoint(scope: str, action: Action) -> Callable[[Request], Any]:
+        def handle(request: Request) -> Response:
+            try:
+                return action(request, authorize(request, scope))
+            except ProvisioningError as exc:
+                if exc.status >= 500:
+                    log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+                return error_response(exc, request.url.path)
+
+        return threaded(handle)
+
+    def env_id(request: Request) -> str:
+        return str(request.path_params["environmentInstanceId"])
+
+    # -- environments ---------------------------------------------------------------------------
+
+    def available(_: Request, __: Principal) -> Response:
+        return JSONResponse({"availableEnvironments": catalog.available_environments()})
+
+    def list_envs(_: Request, p: Principal) -> Response:
+        return JSONResponse({"environmentInstances": [e.to_wire(base_url) for e in envs.list_all(p)]})
+
+    def create_env(request: Request, p: Principal) -> Response:
+        env, job_id = envs.create(p, json_object(request))
+        return JSONResponse({**env.to_wire(base_url), "jobId": job_id}, status_code=202)
+
+    def get_env(request: Request, p: Principal) -> Response:
+        return JSONResponse(envs.get(p, env_id(request)).to_wire(base_url))
+
+    def update_env(request: Request, p: Principal) -> Response:
+        return JSONResponse({"jobId": envs.update(p, env_id(request), json_object(request))}, status_code=202)
+
+    def delete_env(request: Request, p: Principal) -> Response:
+        env, job_id = envs.delete(p, env_id(request))
+        return JSONResponse({**env.to_wire(base_url), "jobId": job_id}, status_code=202)
+
+    def delete_all(_: Request, p: Principal) -> Response:
+        deleted = envs.delete_all(p)
+        return JSONResponse({"environmentInstances": [e.to_wire(base_url) for e in deleted]}, status_code=202)
+
+    # -- bindings -------------------------------------------------------------------------------
+
+    def create_binding(request: Request, p: Principal) -> Response:
+        created = bindings.create(p, env_id(request), json_body(request, optional=True))
+        # the SAP procedure scrapes the id with a case-sensitive `sed -n 's/^.*location: //p'`
+        return JSONResponse(created.body, status_code=202, headers={"location": created.id})
+
+    def list_bindings(request: Request, p: Principal) -> Response:
+        return JSONResponse(bindings.list_all(p, env_id(request)))
+
+    def get_binding(request: Request, p: Principal) -> Response:
+        return JSONResponse(bindings.get(p, env_id(request), request.path_params["bindingId"]))
+
+    def delete_binding(request: Request, p: Principal) -> Response:
+        return JSONResponse(bindings.delete(p, env_id(request), request.path_params["bindingId"]))
+
+    # -- labels, quotas, jobs -------------------------------------------------------------------
+
+    def get_labels(request: Request, p: Principal) -> Response:
+        return JSONResponse({"labels": envs.get_labels(p, env_id(request))})
+
+    def put_labels(request: Request, p: Principal) -> Response:
+        return JSONResponse({"labels": envs.set_labels(p, env_id(request), json_object(request))})
+
+    def delete_labels(request: Request, p: Principal) -> Response:
+        return JSONResponse({"labels": envs.delete_labels(p, env_id(request))})
+
+    def plan_assignments(_: Request, p: Principal) -> Response:
+        return JSONResponse(envs.plan_assignments(p))
+
+    def job_status(request: Request, p: Principal) -> Response:
+        return JSONResponse(envs.job_status(p, request.path_params["jobId"]))
+
+    def kubeconfig(request: Request) -> Response:
+        """``labels.KubeconfigURL``: like KEB's, it carries no secret (OIDC login), so needs no token."""
+        try:
+            env = envs.find_any(request.path_params["environmentInstanceId"])
+        except ProvisioningError as exc:
+            return error_response(exc, request.url.path)
+        text = oidc_kubeconfig(env.cluster_name, env.row["labels"], base_url)
+        return PlainTextResponse(text, media_type="application/x-yaml")
+
+    p = "/provisioning/v1"
+    e = f"{p}/environments/{{environmentInstanceId}}"
+    return [
+        Route(f"{p}/availableEnvironments", endpoint(READ, available), methods=["GET"]),
+        Route(f"{p}/environments", endpoint(READ, list_envs), methods=["GET"]),
+        Route(f"{p}/environments", endpoint(CREATE, create_env), methods=["POST"]),
+        Route(f"{p}/environments", endpoint(DELETE, delete_all), methods=["DELETE"]),
+        Route(e, endpoint(READ, get_env), methods=["GET"]),
+        Route(e, endpoint(DELETE, update_env), methods=["PATCH"]),
+        Route(e, endpoint(DELETE, delete_env), methods=["DELETE"]),
+        Route(f"{e}/bindings", endpoint(READ, list_bindings), methods=["GET"]),
+        Route(f"{e}/bindings", endpoint(CREATE, create_binding), methods=["PUT"]),
+        Route(f"{e}/bindings/{{bindingId}}", endpoint(READ, get_binding), methods=["GET"]),
+        Route(f"{e}/bindings/{{bindingId}}", endpoint(DELETE, delete_binding), methods=["DELETE"]),
+        Route(f"{e}/labels", endpoint(READ, get_labels), methods=["GET"]),
+        Route(f"{e}/labels", endpoint(CREATE, put_labels), methods=["PUT"]),
+        Route(f"{e}/labels", endpoint(DELETE, delete_labels), methods=["DELETE"]),
+        Route(f"{p}/servicePlanAssignments", endpoint(ENTITLEMENT_READ, plan_assignments), methods=["GET"]),
+        Route("/jobs-management/v1/jobs/{jobId}/status", endpoint(JOB_READ, job_status), methods=["GET"]),
+        Route("/kubeconfig/{environmentInstanceId}", threaded(kubeconfig), methods=["GET"]),
+    ]
+
+
+def oidc_kubeconfig(name: str, labels: dict[str, str], issuer: str) -> str:
+    server = labels.get("APIServerURL", "")
+    return f"""---
+apiVersion: v1
+kind: Config
+current-context: {name}
+clusters:
+- name: {name}
+  cluster:
+    server: {server}
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubectl
+      args:
+      - oidc-login
+      - get-token
+      - "--oidc-issuer-url={issuer}"
+      - "--oidc-client-id=kymaprov"
+      - "--oidc-extra-scope=email"
+      - "--oidc-extra-scope=openid"
+"""

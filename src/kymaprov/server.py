@@ -1,0 +1,86 @@
+"""``kymaprov serve``: one process hosting the API, the embedded Kubernetes API and the workers.
+
+The HTTP API runs in the main thread (uvicorn handles SIGINT/SIGTERM there); the embedded
+Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
+runtime's API can never starve the runtime of threads; the lifecycle worker has a thread too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import uvicorn
+
+from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
+from kymaprov.app import create_api_app
+from kymaprov.config import Settings
+from kymaprov.context import Context
+from kymaprov.provisioning.bindings import BindingService
+from kymaprov.provisioning.lifecycle import LifecycleWorker
+from kymaprov.runtime.app import create_app as create_kube_app
+from kymaprov.runtime.backend import EmbeddedRuntimes
+from kymaprov.uaa.models import TokenService
+
+log = logging.getLogger("kymaprov")
+
+
+class KymaprovServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ctx = Context.open(settings)
+        self.first_login = ensure_defaults(self.ctx)
+        self.tokens = TokenService(self.ctx)
+        self.runtimes = EmbeddedRuntimes(self.ctx)
+        self.worker = LifecycleWorker(self.ctx, self.runtimes, BindingService(self.ctx))
+        self.api_app = create_api_app(self.ctx, self.tokens)
+        self.kube_app = create_kube_app(self.ctx, self.runtimes)
+
+    def _uvicorn_config(self, app: Any, port: int) -> uvicorn.Config:
+        return uvicorn.Config(
+            app,
+            host=self.settings.host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+
+    def run(self) -> None:
+        """Serve until SIGINT/SIGTERM, then stop every part and close the store."""
+        kube_config = self._uvicorn_config(self.kube_app, self.settings.kube_port)
+        kube_config.load()
+        kube_config.ssl = self.runtimes.ssl_context()
+        kube_server = uvicorn.Server(kube_config)
+        kube_thread = threading.Thread(target=kube_server.run, name="kymaprov-kube-api", daemon=True)
+        kube_thread.start()
+        self.worker.start()
+        api_server = uvicorn.Server(self._uvicorn_config(self.api_app, self.settings.port))
+        self._announce()
+        try:
+            api_server.run()
+        finally:
+            kube_server.should_exit = True
+            self.worker.stop()
+            kube_thread.join(10)
+            self.ctx.store.dispose()
+            print("kymaprov stopped", flush=True)
+
+    def _announce(self) -> None:
+        s = self.settings
+        lines = [
+            f"kymaprov serving the Provisioning Service API on {s.base_url}",
+            f"  embedded Kubernetes API (TLS) on {s.kube_base_url}",
+            f"  data dir {s.data_dir}",
+        ]
+        if self.first_login:
+            lines += [
+                "  first start: created the default global account, subaccount and user",
+                f"  login (mode 0600): {s.data_dir / LOGIN_FILE}",
+                "  'btp' on this machine uses it without 'btp login'; try:",
+                "    btp create services/instance --offering-name cis --plan-name local --name cis "
+                '--parameters \'{"grantType":"clientCredentials"}\'',
+            ]
+        print("\n".join(lines), flush=True)

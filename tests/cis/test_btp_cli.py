@@ -1,0 +1,181 @@
+"""The ``btp`` stand-in, run as a real command against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer
+
+BTP = str(Path(sys.executable).with_name("btp"))
+
+
+def btp(server: RunningServer, *args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = server.env
+    if config is not None:
+        env["BTP_CLIENTCONFIG"] = str(config)
+    return subprocess.run([BTP, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def btp_json(server: RunningServer, *args: str) -> Any:
+    result = btp(server, "--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_seed_commands_and_binding_envelope(server: RunningServer) -> None:
+    r = btp(
+        server, "create", "services/instance", "--offering-name", "cis", "--plan-name", "local",
+        "--name", "seedcis", "--parameters", '{"grantType":"clientCredentials"}',
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = btp(server, "create", "services/binding", "--name", "seedcis-binding", "--instance-name", "seedcis")
+    assert r.returncode == 0, r.stderr
+
+    envelope = btp_json(server, "get", "services/binding", "--name", "seedcis-binding")
+    expected_keys = {"id", "ready", "last_operation", "name", "service_instance_id", "context", "credentials",
+                     "subaccount_id", "created_at", "updated_at", "labels"}  # fmt: skip
+    assert expected_keys <= set(envelope)
+    creds = envelope["credentials"]
+    assert creds["grant_type"] == "client_credentials"
+    assert creds["sap.cloud.service"] == "com.sap.core.commercial.service.local"
+    assert creds["endpoints"]["provisioning_service_url"] == server.url
+    uaa = creds["uaa"]
+    for key in (
+        "clientid",
+        "clientsecret",
+        "url",
+        "xsappname",
+        "subaccountid",
+        "tenantid",
+        "verificationkey",
+    ):
+        assert uaa[key], key
+    assert uaa["url"] == server.url
+    assert uaa["xsappname"] == "cis-local!b4"
+    assert uaa["clientid"].endswith("|cis-local!b4")
+    assert envelope["subaccount_id"] == server.login["subaccount"]
+    # the credentials really work
+    assert server.token_for(creds)
+
+
+def test_text_output_and_list(server: RunningServer) -> None:
+    btp_json(server, "create", "services/instance", "--offering-name", "cis", "--plan-name", "local-viewer",
+             "--name", "viewer", "--parameters", '{"grantType":"clientCredentials"}')  # fmt: skip
+    r = btp(server, "list", "services/instance")
+    assert r.returncode == 0, r.stderr
+    assert "viewer" in r.stdout and "local-viewer" in r.stdout
+    listed = btp_json(server, "list", "services/instance")
+    assert any(i["name"] == "viewer" for i in listed)
+
+
+def test_errors_exit_nonzero_with_message(server: RunningServer) -> None:
+    r = btp(
+        server, "create", "services/instance", "--offering-name", "cis", "--plan-name", "gold", "--name", "x"
+    )
+    assert r.returncode == 1
+    assert "Service plan 'gold' not found" in r.stderr
+    r = btp(
+        server,
+        "create",
+        "services/instance",
+        "--offering-name",
+        "xsuaa",
+        "--plan-name",
+        "local",
+        "--name",
+        "x",
+    )
+    assert r.returncode == 1 and "Service offering 'xsuaa' not found" in r.stderr
+    r = btp(server, "create", "services/instance", "--offering-name", "cis", "--plan-name", "local", "--name", "x",
+            "--parameters", "{not json")  # fmt: skip
+    assert r.returncode == 1 and "Invalid JSON" in r.stderr
+    r = btp(server, "get", "services/binding", "--name", "does-not-exist")
+    assert r.returncode == 1 and "not found" in r.stderr
+    r = btp(server, "create", "services/nothing")
+    assert r.returncode == 2
+
+
+def test_duplicate_names_and_delete_order(server: RunningServer) -> None:
+    args = ["create", "services/instance", "--offering-name", "cis", "--plan-name", "local", "--name", "dup"]
+    assert btp(server, *args).returncode == 0
+    r = btp(server, *args)
+    assert r.returncode == 1 and "already exists" in r.stderr
+    assert (
+        btp(server, "create", "services/binding", "--name", "dup-b", "--instance-name", "dup").returncode == 0
+    )
+    token = server.token_for(btp_json(server, "get", "services/binding", "--name", "dup-b")["credentials"])
+    r = btp(server, "delete", "services/instance", "--name", "dup")
+    assert r.returncode == 1 and "delete them first" in r.stderr
+    assert btp(server, "delete", "services/binding", "--name", "dup-b", "--confirm").returncode == 0
+    # the deleted binding's client is gone, and so are its tokens
+    r = httpx.get(f"{server.url}/provisioning/v1/environments", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    assert btp(server, "delete", "services/instance", "--name", "dup").returncode == 0
+
+
+def test_login_target_and_subaccounts(server: RunningServer, tmp_path: Path) -> None:
+    config = tmp_path / "btp.json"
+    login = server.login
+    r = btp(
+        server, "login", "--url", server.url, "--user", login["user"], "--password", "wrong", config=config
+    )
+    assert r.returncode == 3 and "login failed" in r.stderr
+    r = btp(
+        server,
+        "login",
+        "--url",
+        server.url,
+        "--user",
+        login["user"],
+        "--password",
+        login["password"],
+        config=config,
+    )
+    assert r.returncode == 0, r.stderr
+    assert oct(os.stat(config).st_mode & 0o777) == "0o600"
+    assert login["subaccount"] in r.stdout
+    r = btp(server, "--format", "json", "create", "accounts/subaccount", "--display-name", "team-b",
+            "--subdomain", "team-b", config=config)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    team_b = json.loads(r.stdout)["guid"]
+    assert btp(server, "target", "--subaccount", team_b, config=config).returncode == 0
+    r = btp(server, "create", "services/instance", "--offering-name", "cis", "--plan-name", "local", "--name", "b-cis",
+            config=config)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = btp(server, "--format", "json", "list", "services/instance", config=config)
+    assert [i["name"] for i in json.loads(r.stdout)] == ["b-cis"]
+    assert json.loads(r.stdout)[0]["subaccount_id"] == team_b
+    r = btp(server, "target", "--subaccount", "no-such-subaccount", config=config)
+    assert r.returncode == 1
+
+
+def test_cis_api_requires_platform_token(server: RunningServer) -> None:
+    sub = server.login["subaccount"]
+    r = httpx.get(f"{server.url}/cis/v1/subaccounts/{sub}/service_instances")
+    assert r.status_code == 401
+    client_token = server.token_for(server.cis_credentials())
+    r = httpx.get(
+        f"{server.url}/cis/v1/subaccounts/{sub}/service_instances",
+        headers={"authorization": f"Bearer {client_token}"},
+    )
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("body", [b"[1,2]", b"{oops", b'"text"'])
+def test_cis_api_rejects_bad_bodies_with_400(server: RunningServer, body: bytes) -> None:
+    sub = server.login["subaccount"]
+    r = httpx.post(
+        f"{server.url}/cis/v1/subaccounts/{sub}/service_instances",
+        content=body,
+        headers={"authorization": f"Bearer {server.platform_token()}", "content-type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert "error" in r.json()
