@@ -1,0 +1,524 @@
+"""The HTTP layer of the embedded Kubernetes API: every cluster under ``/clusters/<id>``.
+
+Thin on purpose: it turns a Starlette request into a ``KubeRequest``, lets ``KubeApi`` authenticate,
+authorize and dispatch to the domain modules inside one transaction, and renders the result (JSON,
+Tables, aggregated discovery, watch streams). Every error leaves as a ``Status``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import yaml
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from kymaprov.context import Context
+from kymaprov.runtime import discovery, protobuf, rbac, requestinfo, resources, reviews, tables, tokens
+from kymaprov.runtime.backend import EmbeddedRuntimes
+from kymaprov.runtime.errors import (
+    BadRequest,
+    InternalError,
+    KubeError,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+)
+from kymaprov.runtime.models import clusters
+from kymaprov.runtime.objects import PATCH_TYPES, ObjectStore
+from kymaprov.runtime.rbac import Authorizer, UserInfo
+from kymaprov.runtime.requestinfo import RequestInfo
+from kymaprov.runtime.resources import ResourceType
+from kymaprov.runtime.selectors import matcher
+from kymaprov.runtime.watch import Watch
+from kymaprov.web import bearer_token
+
+log = logging.getLogger("kymaprov.runtime")
+
+JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_NOT_ALLOWED = "the server does not allow this method on the requested resource"
+WATCH_POLL_SECONDS = 0.2
+BOOKMARK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class KubeRequest:
+    cluster_id: str
+    method: str
+    path: str  # within the cluster, e.g. /api/v1/namespaces
+    query: dict[str, str]
+    accept: str = ""
+    content_type: str = ""
+    token: str | None = None
+    body: bytes = b""
+    impersonate_user: str = ""
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_uid: str = ""
+
+
+@dataclass
+class KubeResponse:
+    status: int
+    body: Any
+    content_type: str = JSON
+
+
+@dataclass
+class WatchStream:
+    """An authorized watch: initial events plus the state to poll for more."""
+
+    watch: Watch
+    initial: list[tuple[str, dict[str, Any]]]
+    table: str | None
+    timeout: float
+    bookmarks: bool
+
+
+class _DryRun(Exception):
+    def __init__(self, result: Any) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def _true(value: str | None) -> bool:
+    return value in ("1", "t", "T", "TRUE", "true", "True")
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+class KubeApi:
+    """Serves one request end to end; the only place that knows HTTP status codes for success."""
+
+    def __init__(self, ctx: Context, runtimes: EmbeddedRuntimes) -> None:
+        self.ctx = ctx
+        self.runtimes = runtimes
+
+    def handle(self, req: KubeRequest) -> KubeResponse | WatchStream:
+        try:
+            info = requestinfo.parse(req.method, req.path, req.query)
+            if not info.resource_request:
+                return self._non_resource(req, info)
+            return self._resource(req, info)
+        except KubeError as exc:
+            return KubeResponse(exc.code, exc.status())
+        except Exception:
+            log.exception("embedded Kubernetes API: %s %s failed", req.method, req.path)
+            return KubeResponse(500, InternalError("an internal error occurred").status())
+
+    # --- authentication and authorization ---------------------------------------------------------
+
+    def _authorize(self, conn: Any, req: KubeRequest, info: RequestInfo) -> tuple[UserInfo, ObjectStore]:
+        now = self.ctx.clock.now()
+        user = self.runtimes.authenticator.authenticate(conn, req.cluster_id, req.token, now)
+        store = ObjectStore(conn, req.cluster_id, now)
+        if req.impersonate_user or req.impersonate_groups or req.impersonate_uid:
+            user = self._impersonate(store, user, req)
+        attrs = info.attributes()
+        decision = Authorizer(store).authorize(user, attrs)
+        if not decision.allowed:
+            raise rbac.forbidden(user, attrs, decision.reason)
+        return user, store
+
+    @staticmethod
+    def _impersonate(store: ObjectStore, user: UserInfo, req: KubeRequest) -> UserInfo:
+        if not req.impersonate_user:
+            raise BadRequest("impersonating groups or a uid requires impersonating a user")
+        groups = list(req.impersonate_groups)
+        for attrs in rbac.impersonation_checks(req.impersonate_user, groups, req.impersonate_uid):
+            decision = Authorizer(store).authorize(user, attrs)
+            if not decision.allowed:
+                raise rbac.forbidden(user, attrs, decision.reason)
+        return rbac.impersonated(req.impersonate_user, groups, req.impersonate_uid)
+
+    def _read(self, req: KubeRequest, info: RequestInfo, fn: Callable[[ObjectStore, UserInfo], Any]) -> Any:
+        with self.ctx.store.read() as conn:
+            user, store = self._authorize(conn, req, info)
+            return fn(store, user)
+
+    def _write(self, req: KubeRequest, info: RequestInfo, fn: Callable[[ObjectStore, UserInfo], Any]) -> Any:
+        dry_run = req.query.get("dryRun") == "All"
+        try:
+            with self.ctx.store.write() as conn:
+                user, store = self._authorize(conn, req, info)
+                result = fn(store, user)
+                if dry_run:
+                    raise _DryRun(result)
+        except _DryRun as dry:
+            result = dry.result
+        return result
+
+    # --- non-resource paths (discovery, version, OpenAPI, health) ---------------------------------
+
+    def _non_resource(self, req: KubeRequest, info: RequestInfo) -> KubeResponse:
+        self._read(req, info, lambda store, user: None)
+        path = info.path.rstrip("/") or "/"
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(_NOT_ALLOWED)
+        parts = [p for p in path.split("/") if p]
+        aggregated = discovery.wants_aggregated(req.accept)
+        body: Any = None
+        if path == "/":
+            body = {"paths": self._root_paths()}
+        elif path == "/version":
+            body = discovery.VERSION_INFO
+        elif path in ("/healthz", "/livez", "/readyz"):
+            return KubeResponse(200, "ok", "text/plain; charset=utf-8")
+        elif path in ("/api", "/apis"):
+            if aggregated:
+                version = "v2" if aggregated == discovery.AGGREGATED_V2 else "v2beta1"
+                return KubeResponse(200, discovery.aggregated(path == "/api", version), aggregated)
+            if path == "/api":
+                settings = self.ctx.settings
+                body = discovery.api_versions(f"{settings.public_host}:{settings.kube_port}")
+            else:
+                body = discovery.api_group_list()
+        elif parts[0] == "api" and len(parts) == 2:
+            body = discovery.api_resource_list("", parts[1])
+        elif parts[0] == "apis" and len(parts) == 2:
+            body = discovery.api_group(parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            body = discovery.api_resource_list(parts[1], parts[2])
+        elif path == "/openapi/v3":
+            body = discovery.openapi_root()
+        elif parts[:2] == ["openapi", "v3"]:
+            rest = parts[2:]
+            if rest[:1] == ["api"] and len(rest) == 2:
+                body = discovery.openapi_document("", rest[1])
+            elif rest[:1] == ["apis"] and len(rest) == 3:
+                body = discovery.openapi_document(rest[1], rest[2])
+        if body is None:
+            raise NotFound.path()
+        return KubeResponse(200, body)
+
+    @staticmethod
+    def _root_paths() -> list[str]:
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
+        for group, versions in resources.GROUP_VERSIONS.items():
+            if group:
+                paths.append(f"/apis/{group}")
+                paths += [f"/apis/{group}/{v}" for v in versions]
+        return sorted(paths)
+
+    # --- resources --------------------------------------------------------------------------------
+
+    def _resource(self, req: KubeRequest, info: RequestInfo) -> KubeResponse | WatchStream:
+        rt = resources.lookup(info.api_group, info.api_version, info.resource)
+        if rt is None:
+            raise NotFound.path()
+        parts = info.parts
+        # /namespaces/<ns>/... scopes a request, except /namespaces/<name>[/status] (the Namespace itself)
+        addresses_namespace = rt.resource == "namespaces" and parts[1:2] == (info.namespace,)
+        in_namespace = bool(info.namespace) and not addresses_namespace
+        if len(parts) > 3 or (in_namespace and not rt.namespaced):
+            raise NotFound.path()
+        if rt.namespaced and not in_namespace and (len(parts) > 1 or info.verb == "create"):
+            raise NotFound.path()
+        name = parts[1] if len(parts) >= 2 else ""
+        sub = parts[2] if len(parts) == 3 else ""
+        verb = info.verb
+        if sub:
+            subresource = rt.subresource(sub)
+            if subresource is None:
+                raise NotFound.path()
+            if verb not in subresource.verbs:
+                raise MethodNotAllowed(_NOT_ALLOWED)
+        namespace = info.namespace if rt.namespaced else ""
+        if not rt.stored:
+            if verb != "create" or name:
+                raise MethodNotAllowed(_NOT_ALLOWED)
+            return self._review(req, info, rt)
+        if sub == "token":
+            return self._token(req, info, namespace, name)
+        if (verb in ("update", "patch") and len(parts) < 2) or (verb == "create" and len(parts) > 1):
+            raise MethodNotAllowed(_NOT_ALLOWED)
+        if sub == "scale":
+            return self._scale(req, info, rt, namespace, name)
+        if verb not in rt.verbs and verb not in ("get", "watch", "list"):
+            raise MethodNotAllowed(_NOT_ALLOWED)
+        if verb in ("list", "watch") or (verb == "deletecollection"):
+            list_namespace = namespace if in_namespace or not rt.namespaced else None
+            match = matcher(req.query.get("labelSelector"), req.query.get("fieldSelector"), rt.resource)
+            if verb == "watch":
+                return self._watch(req, info, rt, list_namespace, match)
+            if verb == "deletecollection":
+                return self._delete_collection(req, info, rt, list_namespace, match)
+
+            def do_list(store: ObjectStore, user: UserInfo) -> tuple[list[dict[str, Any]], int, float]:
+                items, rv = store.list_objects(rt, list_namespace, match)
+                return items, rv, store.now
+
+            items, rv, now = self._read(req, info, do_list)
+            table = tables.wants_table(req.accept)
+            if table:
+                return KubeResponse(200, self._table(req, rt, items, rv, now, table))
+            return KubeResponse(
+                200,
+                {
+                    "kind": f"{rt.kind}List",
+                    "apiVersion": rt.api_version,
+                    "metadata": {"resourceVersion": str(rv)},
+                    "items": items,
+                },
+            )
+        if verb == "get":
+            obj, rv, now = self._read(
+                req, info, lambda s, u: (s.get(rt, namespace, name), s.current_rv(), s.now)
+            )
+            table = tables.wants_table(req.accept)
+            if table:
+                return KubeResponse(200, self._table(req, rt, [obj], rv, now, table))
+            return KubeResponse(200, obj)
+        if verb == "create":
+            body = self._decode(req, rt)
+            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body)))
+        if verb == "update":
+            body = self._decode(req, rt)
+            return KubeResponse(
+                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub))
+            )
+        if verb == "patch":
+            patch_type = _media(req.content_type)
+            if patch_type not in PATCH_TYPES:
+                raise UnsupportedMediaType(
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"{', '.join(PATCH_TYPES)}"
+                )
+            body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
+            obj, created = self._write(
+                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub)
+            )
+            return KubeResponse(201 if created else 200, obj)
+        if verb == "delete":
+            options = self._parse(req.body, yaml_ok=False) if req.body.strip() else {}
+            preconditions = options.get("preconditions") if isinstance(options, dict) else None
+            obj = self._write(req, info, lambda s, u: s.delete(rt, namespace, name, preconditions))
+            if rt.returns_deleted_object:
+                return KubeResponse(200, obj)
+            return KubeResponse(200, _success(rt, obj))
+        raise MethodNotAllowed(_NOT_ALLOWED)
+
+    def _scale(
+        self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str, name: str
+    ) -> KubeResponse:
+        if info.verb == "get":
+            return KubeResponse(200, self._read(req, info, lambda s, u: s.scale(rt, namespace, name)))
+        if info.verb == "update":
+            body = self._decode(req, None, "Scale")
+            return KubeResponse(
+                200, self._write(req, info, lambda s, u: s.set_scale(rt, namespace, name, body))
+            )
+        if info.verb == "patch":
+            patch_type = _media(req.content_type)
+            body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
+            result = self._write(req, info, lambda s, u: s.set_scale(rt, namespace, name, body, patch_type))
+            return KubeResponse(200, result)
+        raise MethodNotAllowed(_NOT_ALLOWED)
+
+    def _table(
+        self,
+        req: KubeRequest,
+        rt: ResourceType,
+        items: list[dict[str, Any]],
+        rv: int,
+        now: float,
+        version: str,
+    ) -> dict[str, Any]:
+        include = req.query.get("includeObject", "Metadata")
+        return tables.to_table(rt, items, str(rv), now, version=version, include_object=include)
+
+    def _delete_collection(
+        self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
+    ) -> KubeResponse:
+        def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
+            items, _ = store.list_objects(rt, namespace, match)
+            for obj in items:
+                meta = obj["metadata"]
+                store.delete(rt, meta.get("namespace", ""), meta["name"])
+            return {
+                "kind": f"{rt.kind}List",
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(store.current_rv())},
+                "items": items,
+            }
+
+        return KubeResponse(200, self._write(req, info, run))
+
+    def _token(self, req: KubeRequest, info: RequestInfo, namespace: str, name: str) -> KubeResponse:
+        body = self._decode(req, None, "TokenRequest")
+
+        def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
+            sealed = store.conn.execute(
+                clusters.select()
+                .with_only_columns(clusters.c.sa_signing_key)
+                .where(clusters.c.id == req.cluster_id)
+            ).scalar_one()
+            key = tokens.load_private_key(self.ctx.sealer.open_str(sealed))
+            return reviews.token_request(store, key, namespace, name, body)
+
+        return KubeResponse(201, self._write(req, info, run))
+
+    def _review(self, req: KubeRequest, info: RequestInfo, rt: ResourceType) -> KubeResponse:
+        body = self._decode(req, None, rt.kind)
+
+        def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
+            if rt.resource == "selfsubjectaccessreviews":
+                return reviews.access_review(Authorizer(store), user, body)
+            if rt.resource == "selfsubjectrulesreviews":
+                return reviews.rules_review(Authorizer(store), user, body)
+            return reviews.subject_review(user, body)
+
+        return KubeResponse(201, self._read(req, info, run))
+
+    def _watch(
+        self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
+    ) -> WatchStream:
+        watch = Watch(self.ctx, req.cluster_id, rt, namespace, match)
+        send_initial = _true(req.query.get("sendInitialEvents"))
+        rv = req.query.get("resourceVersion", "")
+        initial = self._read(req, info, lambda store, user: watch.start(store, rv, send_initial))
+        try:
+            timeout = float(req.query.get("timeoutSeconds") or 1800)
+        except ValueError as exc:
+            raise BadRequest(f"invalid timeoutSeconds: {req.query.get('timeoutSeconds')}") from exc
+        return WatchStream(
+            watch,
+            initial,
+            tables.wants_table(req.accept),
+            timeout,
+            _true(req.query.get("allowWatchBookmarks")),
+        )
+
+    # --- bodies -----------------------------------------------------------------------------------
+
+    def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
+        media = _media(req.content_type)
+        if media == PROTOBUF:
+            return protobuf.decode_request(req.body, rt.kind if rt else kind)
+        if media not in ("", JSON, "application/yaml", "*/*"):
+            raise UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: "
+                + _BODY_TYPES
+            )
+        return self._parse(req.body, yaml_ok=media == "application/yaml")
+
+    @staticmethod
+    def _parse(raw: bytes, *, yaml_ok: bool) -> Any:
+        if not raw.strip():
+            raise BadRequest("the body of the request was empty")
+        if yaml_ok:
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise BadRequest(f"error converting YAML to JSON: {exc}") from exc
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"couldn't get version/kind; json parse error: {exc}") from exc
+
+    # --- watch streaming --------------------------------------------------------------------------
+
+    async def stream(self, ws: WatchStream) -> AsyncIterator[bytes]:
+        headers = True
+
+        def line(kind: str, obj: dict[str, Any]) -> bytes:
+            nonlocal headers
+            if ws.table and kind != "BOOKMARK":
+                obj = tables.to_table(
+                    ws.watch.rt,
+                    [obj],
+                    obj["metadata"].get("resourceVersion", ""),
+                    self.ctx.clock.now(),
+                    version=ws.table,
+                    headers=headers,
+                )
+                headers = False
+            return (json.dumps({"type": kind, "object": obj}) + "\n").encode()
+
+        for kind, obj in ws.initial:
+            yield line(kind, obj)
+        deadline = time.monotonic() + ws.timeout
+        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        while time.monotonic() < deadline:
+            await anyio.sleep(WATCH_POLL_SECONDS)
+            try:
+                events = await run_in_threadpool(ws.watch.poll)
+            except KubeError:
+                return  # the cluster is gone
+            except Exception:
+                log.exception("embedded Kubernetes API: a watch of %s failed", ws.watch.rt.resource)
+                return
+            for kind, obj in events:
+                yield line(kind, obj)
+            if ws.bookmarks and time.monotonic() >= next_bookmark:
+                next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+                yield line("BOOKMARK", ws.watch.bookmark())
+
+
+def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    details: dict[str, Any] = {"name": meta["name"]}
+    if rt.group:
+        details["group"] = rt.group
+    details["kind"] = rt.resource
+    details["uid"] = meta.get("uid", "")
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def _render(result: KubeResponse) -> Response:
+    headers = {"cache-control": "no-cache, private"}
+    if isinstance(result.body, str):
+        return Response(result.body, result.status, headers=headers, media_type=result.content_type)
+    content = json.dumps(result.body, separators=(",", ":")).encode()
+    response = Response(content, result.status, headers=headers)
+    response.headers["content-type"] = result.content_type
+    return response
+
+
+def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
+    """The ASGI app serving every embedded cluster; run it with ``runtimes.ssl_context()``."""
+    api = KubeApi(ctx, runtimes)
+
+    async def endpoint(request: Request) -> Response:
+        req = KubeRequest(
+            cluster_id=request.path_params["cluster_id"],
+            method=request.method,
+            path="/" + request.path_params.get("path", ""),
+            query=dict(request.query_params),
+            accept=request.headers.get("accept", ""),
+            content_type=request.headers.get("content-type", ""),
+            token=bearer_token(request),
+            body=await request.body(),
+            impersonate_user=request.headers.get("impersonate-user", ""),
+            impersonate_groups=tuple(request.headers.getlist("impersonate-group")),
+            impersonate_uid=request.headers.get("impersonate-uid", ""),
+        )
+        result = await run_in_threadpool(api.handle, req)
+        if isinstance(result, WatchStream):
+            return StreamingResponse(
+                api.stream(result), media_type=JSON, headers={"cache-control": "no-cache, private"}
+            )
+        return _render(result)
+
+    async def not_found(request: Request) -> Response:
+        return _render(KubeResponse(404, NotFound.path().status()))
+
+    routes = [
+        Route("/clusters/{cluster_id}", endpoint, methods=_METHODS),
+        Route("/clusters/{cluster_id}/{path:path}", endpoint, methods=_METHODS),
+        Route("/{path:path}", not_found, methods=_METHODS),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,462 @@
+"""The object store of one cluster: Kubernetes CRUD semantics over the ``kube_objects`` table.
+
+It runs inside the caller's transaction (``Store.write()`` / ``Store.read()``) and knows nothing of
+HTTP. Every write takes the next value of the cluster's resourceVersion counter (the cluster row is
+locked ``FOR UPDATE`` on PostgreSQL; SQLite write transactions are serialised anyway).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kymaprov.runtime import defaults, patch
+from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
+from kymaprov.runtime.models import LIVE, clusters, objects
+from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
+from kymaprov.runtime.times import rfc3339
+
+Matcher = Callable[[dict[str, Any]], bool]
+
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def prune_nulls(value: Any) -> Any:
+    """``null`` means unset in Kubernetes JSON; drop such keys everywhere."""
+    if isinstance(value, dict):
+        return {k: prune_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [prune_nulls(v) for v in value]
+    return value
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _cannot_handle(rt: ResourceType, detail: str) -> BadRequest:
+    return BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {detail}')
+
+
+def check_shape(rt: ResourceType, body: Any) -> dict[str, Any]:
+    """Reject what Go's decoder would: non-objects, wrong types in metadata, another kind/version."""
+    if not isinstance(body, dict):
+        raise _cannot_handle(rt, f"json: cannot unmarshal {_json_type(body)} into Go value of type struct")
+    api_version = body.get("apiVersion")
+    if api_version is not None and api_version != rt.api_version:
+        raise BadRequest(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f"({rt.api_version})"
+        )
+    kind = body.get("kind")
+    if kind is not None and kind != rt.kind:
+        raise BadRequest(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+    meta = body.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise _cannot_handle(rt, f"json: cannot unmarshal {_json_type(meta)} into Go struct field "
+                                 f"{rt.kind}.metadata of type v1.ObjectMeta")  # fmt: skip
+    for field in ("name", "namespace", "generateName", "resourceVersion", "uid"):
+        if field in meta and not isinstance(meta[field], str):
+            raise _cannot_handle(
+                rt,
+                f"json: cannot unmarshal {_json_type(meta[field])} into Go struct field "
+                f"ObjectMeta.metadata.{field} of type string",
+            )
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise _cannot_handle(
+                rt,
+                f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                f"ObjectMeta.metadata.{field} of type map[string]string",
+            )
+        for item in value.values():
+            if item is not None and not isinstance(item, str):
+                raise _cannot_handle(
+                    rt,
+                    f"json: cannot unmarshal {_json_type(item)} into Go struct field "
+                    f"ObjectMeta.metadata.{field} of type string",
+                )
+    if rt.resource in ("configmaps", "secrets"):
+        for field in ("data", "stringData", "binaryData"):
+            value = body.get(field)
+            if value is not None and (
+                not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values())
+            ):
+                raise _cannot_handle(
+                    rt,
+                    f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                    f"{rt.kind}.{field} of type map[string]{'[]byte' if field != 'stringData' else 'string'}",
+                )
+    return body
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+class ObjectStore:
+    """CRUD for one cluster inside an open transaction; ``now`` is the service clock's epoch seconds."""
+
+    def __init__(self, conn: Connection, cluster_id: str, now: float) -> None:
+        self.conn = conn
+        self.cluster_id = cluster_id
+        self.now = now
+
+    # --- resource versions ----------------------------------------------------------------------
+
+    def current_rv(self) -> int:
+        value = self.conn.execute(
+            sa.select(clusters.c.resource_version).where(clusters.c.id == self.cluster_id, LIVE)
+        ).scalar()
+        if value is None:
+            raise NotFound.path()
+        return int(value)
+
+    def _next_rv(self) -> int:
+        value = self.conn.execute(
+            sa.select(clusters.c.resource_version)
+            .where(clusters.c.id == self.cluster_id, LIVE)
+            .with_for_update()
+        ).scalar()
+        if value is None:
+            raise NotFound.path()
+        rv = int(value) + 1
+        self.conn.execute(
+            sa.update(clusters).where(clusters.c.id == self.cluster_id).values(resource_version=rv)
+        )
+        return rv
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _where(self, rt: ResourceType, namespace: str | None) -> list[Any]:
+        clauses = [
+            objects.c.cluster_id == self.cluster_id,
+            objects.c.api_group == rt.group,
+            objects.c.resource == rt.resource,
+        ]
+        if namespace is not None:
+            clauses.append(objects.c.namespace == (namespace if rt.namespaced else ""))
+        return clauses
+
+    def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            sa.select(objects.c.body).where(*self._where(rt, namespace), objects.c.name == name)
+        ).first()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        obj = self.find(rt, namespace, name)
+        if obj is None:
+            raise NotFound.object(rt.resource, rt.group, name)
+        return obj
+
+    def list_objects(
+        self, rt: ResourceType, namespace: str | None, match: Matcher | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Matching objects ordered by namespace and name, and the list's resourceVersion."""
+        rows = self.conn.execute(
+            sa.select(objects.c.body)
+            .where(*self._where(rt, namespace))
+            .order_by(objects.c.namespace, objects.c.name)
+        ).all()
+        items = [json.loads(r[0]) for r in rows]
+        if match is not None:
+            items = [i for i in items if match(i)]
+        return items, self.current_rv()
+
+    def changed_since(
+        self, rt: ResourceType, namespace: str | None, rv: int
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """Objects written after ``rv`` with whether they were created after it (for watch)."""
+        rows = self.conn.execute(
+            sa.select(objects.c.body, objects.c.created_rv)
+            .where(*self._where(rt, namespace), objects.c.resource_version > rv)
+            .order_by(objects.c.resource_version)
+        ).all()
+        return [(json.loads(r[0]), int(r[1]) > rv) for r in rows]
+
+    def keys(self, rt: ResourceType, namespace: str | None) -> set[tuple[str, str]]:
+        rows = self.conn.execute(
+            sa.select(objects.c.namespace, objects.c.name).where(*self._where(rt, namespace))
+        ).all()
+        return {(r[0], r[1]) for r in rows}
+
+    def require_namespace(self, namespace: str) -> None:
+        if self.find(NAMESPACES, "", namespace) is None:
+            raise NotFound.object("namespaces", "", namespace)
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def create(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
+        obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
+        meta = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise BadRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name") and meta.get("generateName"):
+            suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
+            meta["name"] = meta["generateName"] + suffix
+        defaults.validate(rt, obj, None)
+        name = meta["name"]
+        if rt.namespaced:
+            self.require_namespace(namespace)
+        if self.find(rt, namespace, name) is not None:
+            raise AlreadyExists.object(rt.resource, rt.group, name)
+        rv = self._next_rv()
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(field, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["resourceVersion"] = str(rv)
+        meta["creationTimestamp"] = rfc3339(self.now)
+        if rt.has_generation:
+            meta["generation"] = 1
+        else:
+            meta.pop("generation", None)
+        defaults.apply_defaults(rt, obj, rv)
+        if rt.resource == "deployments":
+            obj["status"] = defaults.rolled_out_status(obj, rfc3339(self.now))
+        obj = _ordered(obj)
+        self.conn.execute(
+            sa.insert(objects).values(
+                cluster_id=self.cluster_id,
+                api_group=rt.group,
+                resource=rt.resource,
+                namespace=namespace if rt.namespaced else "",
+                name=name,
+                uid=meta["uid"],
+                resource_version=rv,
+                created_rv=rv,
+                body=_dump(obj),
+            )
+        )
+        if rt.resource == "namespaces":  # the ServiceAccount controller's job in a real cluster
+            self.create(SERVICE_ACCOUNTS, name, {"metadata": {"name": "default"}})
+        return obj
+
+    def update(
+        self, rt: ResourceType, namespace: str, name: str, body: Any, subresource: str = ""
+    ) -> dict[str, Any]:
+        """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version."""
+        obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
+        meta = obj.setdefault("metadata", {})
+        if meta.get("name", name) != name:
+            raise BadRequest(
+                f"the name of the object ({meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        if rt.namespaced and meta.get("namespace", namespace) != namespace:
+            raise BadRequest(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        old = self.get(rt, namespace, name)
+        old_meta = old["metadata"]
+        if meta.get("resourceVersion") and meta["resourceVersion"] != old_meta["resourceVersion"]:
+            raise Conflict.modified(rt.resource, rt.group, name)
+        if meta.get("uid") and meta["uid"] != old_meta["uid"]:
+            raise Conflict(
+                f"Precondition failed: UID in precondition: {meta['uid']}, "
+                f"UID in object meta: {old_meta['uid']}",
+                {"name": name, "group": rt.group, "kind": rt.resource}
+                if rt.group
+                else {"name": name, "kind": rt.resource},
+            )
+        if subresource == "status":
+            new = copy.deepcopy(old)
+            new["status"] = obj.get("status", {})
+        else:
+            new = obj
+            new_meta = new["metadata"]
+            new_meta["name"] = name
+            if rt.namespaced:
+                new_meta["namespace"] = namespace
+            else:
+                new_meta.pop("namespace", None)
+            for field in ("uid", "creationTimestamp", "generation", "deletionTimestamp"):
+                if field in old_meta:
+                    new_meta[field] = old_meta[field]
+                else:
+                    new_meta.pop(field, None)
+            if rt.has_status or rt.resource == "namespaces":
+                if "status" in old:
+                    new["status"] = old["status"]
+                else:
+                    new.pop("status", None)
+            if rt.resource == "namespaces":
+                new["spec"] = old.get("spec", {})
+        new["apiVersion"], new["kind"] = rt.api_version, rt.kind
+        new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
+        defaults.keep_allocated(rt, new, old)
+        defaults.apply_defaults(rt, new, int(old_meta["resourceVersion"]))
+        defaults.validate(rt, new, old)
+        if rt.has_generation and _spec_of(new) != _spec_of(old):
+            new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
+        if rt.resource == "deployments" and subresource != "status":
+            new["status"] = defaults.rolled_out_status(new, rfc3339(self.now))
+            if new["status"]["observedGeneration"] == (old.get("status") or {}).get("observedGeneration"):
+                new["status"] = old.get("status", new["status"])
+        new = _ordered(new)
+        if new == old:
+            return old
+        rv = self._next_rv()
+        new["metadata"]["resourceVersion"] = str(rv)
+        self.conn.execute(
+            sa.update(objects)
+            .where(*self._where(rt, namespace), objects.c.name == name)
+            .values(resource_version=rv, body=_dump(new))
+        )
+        return new
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        patch_type: str,
+        body: Any,
+        subresource: str = "",
+    ) -> tuple[dict[str, Any], bool]:
+        """Apply a patch; returns the object and whether it was created (server-side apply only)."""
+        current = self.find(rt, namespace, name)
+        if patch_type == "application/apply-patch+yaml":
+            if not isinstance(body, dict):
+                raise BadRequest("apply patch must be a YAML or JSON object")
+            if current is None:
+                created = copy.deepcopy(body)
+                created.setdefault("metadata", {}).setdefault("name", name)
+                return self.create(rt, namespace, created), True
+            patched = patch.strategic_merge(current, body)
+        elif current is None:
+            raise NotFound.object(rt.resource, rt.group, name)
+        else:
+            patched = self._patched(current, patch_type, body)
+        return self.update(rt, namespace, name, patched, subresource), False
+
+    @staticmethod
+    def _patched(current: dict[str, Any], patch_type: str, body: Any) -> dict[str, Any]:
+        if patch_type == "application/json-patch+json":
+            patched = patch.json_patch(current, body)
+        elif patch_type == "application/merge-patch+json":
+            if not isinstance(body, dict):
+                raise BadRequest("merge patch must be a JSON object")
+            patched = patch.merge_patch(current, body)
+        elif patch_type in ("application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+            patched = patch.strategic_merge(current, body)
+        else:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(PATCH_TYPES)}"
+            )
+        if not isinstance(patched, dict):
+            raise BadRequest("the patched object is not a JSON object")
+        return patched
+
+    def scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
+        """The ``autoscaling/v1`` Scale view of a Deployment (the ``scale`` subresource)."""
+        return scale_of(self.get(rt, namespace, name))
+
+    def set_scale(
+        self, rt: ResourceType, namespace: str, name: str, body: Any, patch_type: str = ""
+    ) -> dict[str, Any]:
+        """PUT (``patch_type`` empty) or PATCH the Scale; only ``spec.replicas`` is taken from it."""
+        current = self.scale(rt, namespace, name)
+        if patch_type:
+            body = self._patched(current, patch_type, body)
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            raise BadRequest('Scale in version "v1" cannot be handled as a Scale: spec is required')
+        replicas = body["spec"].get("replicas", 0)
+        meta = body.get("metadata") or {}
+        if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            raise Conflict.modified(rt.resource, rt.group, name)
+        obj = self.get(rt, namespace, name)
+        obj["spec"]["replicas"] = replicas
+        obj["metadata"].pop("resourceVersion", None)
+        return scale_of(self.update(rt, namespace, name, obj))
+
+    def delete(
+        self, rt: ResourceType, namespace: str, name: str, preconditions: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Delete at once (no finalizers, no grace); namespaces take their contents with them."""
+        obj = self.get(rt, namespace, name)
+        meta = obj["metadata"]
+        pre = preconditions or {}
+        if pre.get("uid") and pre["uid"] != meta["uid"]:
+            raise Conflict(
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}",
+                {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+            raise Conflict(
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                f"ResourceVersion in object meta: {meta['resourceVersion']}",
+                {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
+            )
+        self._next_rv()
+        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace), objects.c.name == name))
+        if rt.resource == "namespaces":  # cluster-scoped objects have namespace ""
+            self.conn.execute(
+                sa.delete(objects).where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == name)
+            )
+        return obj
+
+
+def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    match = (spec.get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {
+            "replicas": status.get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in match.items()),
+        },
+    }
+
+
+def _spec_of(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
+    """kind, apiVersion, metadata first, status last: the order the apiserver serialises."""
+    head: dict[str, Any] = {k: obj[k] for k in ("kind", "apiVersion", "metadata") if k in obj}
+    body = {k: v for k, v in obj.items() if k not in head and k != "status"}
+    tail = {"status": obj["status"]} if "status" in obj else {}
+    return {**head, **body, **tail}

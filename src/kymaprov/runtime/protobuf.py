@@ -1,0 +1,399 @@
+"""Decode the protobuf request bodies kubectl 1.32+ sends from its typed clients.
+
+The body is the ``k8s\\0`` magic plus a ``runtime.Unknown`` envelope whose ``raw`` field is the
+proto2 encoding of the object (``k8s.io/api/.../generated.proto``). Field numbers never change, so a
+hand-written table per kind, over a small wire-format reader, converts the kinds those commands send
+(``create namespace|serviceaccount|configmap|secret|deployment|service|role...|token``, ``auth can-i``,
+``auth whoami``) to the JSON the rest of the server speaks. Replies stay JSON, which kubectl accepts.
+
+gogo-protobuf writes every non-pointer scalar, so zero values are dropped unless a field is a pointer
+in Go (marked ``keep``), where zero is meaningful (``replicas: 0``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Union
+
+from kymaprov.runtime.errors import BadRequest, UnsupportedMediaType
+from kymaprov.runtime.times import rfc3339
+
+MAGIC = b"k8s\x00"
+
+
+@dataclass(frozen=True)
+class F:
+    """One field: JSON name, type (a scalar name or a nested schema), repeated, keep zero values."""
+
+    name: str
+    type: Union[str, dict[int, F]]  # noqa: UP007 - recursive alias needs the string form
+    repeated: bool = False
+    keep: bool = False
+
+
+Schema = dict[int, F]
+
+
+# --- wire format ----------------------------------------------------------------------------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise ValueError("varint too long")
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, Any]]:
+    pos = 0
+    value: Any
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = int.from_bytes(data[pos : pos + 8], "little"), pos + 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise ValueError("truncated field")
+            value, pos = data[pos : pos + length], pos + length
+        elif wire == 5:
+            value, pos = int.from_bytes(data[pos : pos + 4], "little"), pos + 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        yield number, wire, value
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _scalar(kind: str, wire: int, value: Any) -> Any:
+    if kind == "string":
+        return bytes(value).decode()
+    if kind == "bytes":
+        return base64.b64encode(bytes(value)).decode()
+    if kind == "int":
+        return _signed(int(value))
+    if kind == "bool":
+        return bool(value)
+    if kind in ("map", "bmap", "qmap"):
+        entry = dict((n, v) for n, _, v in _fields(value))
+        key = bytes(entry.get(1, b"")).decode()
+        raw = entry.get(2, b"")
+        if kind == "map":
+            return key, bytes(raw).decode()
+        if kind == "bmap":
+            return key, base64.b64encode(bytes(raw)).decode()
+        quantity = dict((n, v) for n, _, v in _fields(raw))
+        return key, bytes(quantity.get(1, b"")).decode()
+    if kind == "intstr":
+        parts = dict((n, v) for n, _, v in _fields(value))
+        return bytes(parts.get(3, b"")).decode() if parts.get(1, 0) == 1 else _signed(int(parts.get(2, 0)))
+    if kind == "time":
+        parts = dict((n, v) for n, _, v in _fields(value))
+        return rfc3339(_signed(int(parts.get(1, 0))))
+    raise ValueError(f"unknown field type {kind}")
+
+
+def _empty(value: Any) -> bool:
+    return value in ("", 0, False, None) or value == {} or value == []
+
+
+def decode_message(data: bytes, schema: Schema) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for number, wire, value in _fields(data):
+        spec = schema.get(number)
+        if spec is None:
+            continue
+        if isinstance(spec.type, dict):
+            item: Any = decode_message(bytes(value), spec.type)
+        elif spec.repeated and spec.type == "int" and wire == 2:  # packed
+            out.setdefault(spec.name, []).extend(_signed(v) for v in _packed(bytes(value)))
+            continue
+        else:
+            item = _scalar(spec.type, wire, value)
+        if isinstance(spec.type, str) and spec.type.endswith("map"):
+            key, mapped = item
+            out.setdefault(spec.name, {})[key] = mapped
+        elif spec.repeated:
+            out.setdefault(spec.name, []).append(item)
+        elif spec.keep or not _empty(item):
+            out[spec.name] = item
+    return out
+
+
+def _packed(data: bytes) -> list[int]:
+    values, pos = [], 0
+    while pos < len(data):
+        value, pos = _varint(data, pos)
+        values.append(value)
+    return values
+
+
+# --- schemas (field numbers from k8s.io/api generated.proto) --------------------------------------
+
+S, N, B = "string", "int", "bool"
+
+OWNER_REFERENCE: Schema = {
+    1: F("kind", S),
+    3: F("name", S),
+    4: F("uid", S),
+    5: F("apiVersion", S),
+    6: F("controller", B, keep=True),
+    7: F("blockOwnerDeletion", B, keep=True),
+}
+OBJECT_META: Schema = {
+    1: F("name", S),
+    2: F("generateName", S),
+    3: F("namespace", S),
+    5: F("uid", S),
+    6: F("resourceVersion", S),
+    7: F("generation", N),
+    11: F("labels", "map"),
+    12: F("annotations", "map"),
+    13: F("ownerReferences", OWNER_REFERENCE, repeated=True),
+    14: F("finalizers", S, repeated=True),
+}
+LABEL_SELECTOR: Schema = {
+    1: F("matchLabels", "map"),
+    2: F(
+        "matchExpressions",
+        {1: F("key", S), 2: F("operator", S), 3: F("values", S, repeated=True)},
+        repeated=True,
+    ),
+}
+LOCAL_REF: Schema = {1: F("name", S)}
+OBJECT_REF: Schema = {
+    1: F("kind", S),
+    2: F("namespace", S),
+    3: F("name", S),
+    4: F("uid", S),
+    5: F("apiVersion", S),
+    6: F("resourceVersion", S),
+    7: F("fieldPath", S),
+}
+KEY_REF: Schema = {1: F("localObjectReference", LOCAL_REF), 2: F("key", S), 3: F("optional", B, keep=True)}
+FIELD_REF: Schema = {1: F("apiVersion", S), 2: F("fieldPath", S)}
+ENV_VAR: Schema = {
+    1: F("name", S),
+    2: F("value", S),
+    3: F(
+        "valueFrom",
+        {1: F("fieldRef", FIELD_REF), 3: F("configMapKeyRef", KEY_REF), 4: F("secretKeyRef", KEY_REF)},
+    ),
+}
+CONTAINER_PORT: Schema = {
+    1: F("name", S),
+    2: F("hostPort", N),
+    3: F("containerPort", N, keep=True),
+    4: F("protocol", S),
+    5: F("hostIP", S),
+}
+RESOURCES: Schema = {1: F("limits", "qmap"), 2: F("requests", "qmap")}
+VOLUME_MOUNT: Schema = {
+    1: F("name", S),
+    2: F("readOnly", B),
+    3: F("mountPath", S),
+    4: F("subPath", S),
+    5: F("mountPropagation", S),
+    6: F("subPathExpr", S),
+}
+CONTAINER: Schema = {
+    1: F("name", S),
+    2: F("image", S),
+    3: F("command", S, repeated=True),
+    4: F("args", S, repeated=True),
+    5: F("workingDir", S),
+    6: F("ports", CONTAINER_PORT, repeated=True),
+    7: F("env", ENV_VAR, repeated=True),
+    8: F("resources", RESOURCES),
+    9: F("volumeMounts", VOLUME_MOUNT, repeated=True),
+    13: F("terminationMessagePath", S),
+    14: F("imagePullPolicy", S),
+    16: F("stdin", B),
+    17: F("stdinOnce", B),
+    18: F("tty", B),
+    20: F("terminationMessagePolicy", S),
+    24: F("restartPolicy", S),
+}
+POD_SPEC: Schema = {
+    2: F("containers", CONTAINER, repeated=True),
+    3: F("restartPolicy", S),
+    4: F("terminationGracePeriodSeconds", N),
+    5: F("activeDeadlineSeconds", N),
+    6: F("dnsPolicy", S),
+    7: F("nodeSelector", "map"),
+    8: F("serviceAccountName", S),
+    9: F("serviceAccount", S),
+    10: F("nodeName", S),
+    11: F("hostNetwork", B),
+    15: F("imagePullSecrets", LOCAL_REF, repeated=True),
+    16: F("hostname", S),
+    17: F("subdomain", S),
+    19: F("schedulerName", S),
+    20: F("initContainers", CONTAINER, repeated=True),
+    21: F("automountServiceAccountToken", B, keep=True),
+    24: F("priorityClassName", S),
+}
+POD_TEMPLATE: Schema = {1: F("metadata", OBJECT_META), 2: F("spec", POD_SPEC)}
+DEPLOYMENT_SPEC: Schema = {
+    1: F("replicas", N, keep=True),
+    2: F("selector", LABEL_SELECTOR),
+    3: F("template", POD_TEMPLATE),
+    4: F(
+        "strategy",
+        {
+            1: F("type", S),
+            2: F("rollingUpdate", {1: F("maxUnavailable", "intstr"), 2: F("maxSurge", "intstr")}),
+        },
+    ),
+    5: F("minReadySeconds", N),
+    6: F("revisionHistoryLimit", N, keep=True),
+    7: F("paused", B),
+    9: F("progressDeadlineSeconds", N, keep=True),
+}
+SERVICE_PORT: Schema = {
+    1: F("name", S),
+    2: F("protocol", S),
+    3: F("port", N, keep=True),
+    4: F("targetPort", "intstr"),
+    5: F("nodePort", N),
+    6: F("appProtocol", S),
+}
+SERVICE_SPEC: Schema = {
+    1: F("ports", SERVICE_PORT, repeated=True),
+    2: F("selector", "map"),
+    3: F("clusterIP", S),
+    4: F("type", S),
+    5: F("externalIPs", S, repeated=True),
+    7: F("sessionAffinity", S),
+    11: F("externalName", S),
+}
+POLICY_RULE: Schema = {
+    1: F("verbs", S, repeated=True),
+    2: F("apiGroups", S, repeated=True),
+    3: F("resources", S, repeated=True),
+    4: F("resourceNames", S, repeated=True),
+    5: F("nonResourceURLs", S, repeated=True),
+}
+SUBJECT: Schema = {1: F("kind", S), 2: F("apiGroup", S), 3: F("name", S), 4: F("namespace", S)}
+ROLE_REF: Schema = {1: F("apiGroup", S), 2: F("kind", S), 3: F("name", S)}
+AGGREGATION: Schema = {1: F("clusterRoleSelectors", LABEL_SELECTOR, repeated=True)}
+
+KINDS: dict[str, Schema] = {
+    "Namespace": {1: F("metadata", OBJECT_META), 2: F("spec", {1: F("finalizers", S, repeated=True)})},
+    "ServiceAccount": {
+        1: F("metadata", OBJECT_META),
+        2: F("secrets", OBJECT_REF, repeated=True),
+        3: F("automountServiceAccountToken", B, keep=True),
+        4: F("imagePullSecrets", LOCAL_REF, repeated=True),
+    },
+    "ConfigMap": {
+        1: F("metadata", OBJECT_META),
+        2: F("data", "map"),
+        3: F("binaryData", "bmap"),
+        4: F("immutable", B, keep=True),
+    },
+    "Secret": {
+        1: F("metadata", OBJECT_META),
+        2: F("data", "bmap"),
+        3: F("type", S),
+        4: F("stringData", "map"),
+        5: F("immutable", B, keep=True),
+    },
+    "Pod": {1: F("metadata", OBJECT_META), 2: F("spec", POD_SPEC)},
+    "Service": {1: F("metadata", OBJECT_META), 2: F("spec", SERVICE_SPEC)},
+    "Deployment": {1: F("metadata", OBJECT_META), 2: F("spec", DEPLOYMENT_SPEC)},
+    "Role": {1: F("metadata", OBJECT_META), 2: F("rules", POLICY_RULE, repeated=True)},
+    "ClusterRole": {
+        1: F("metadata", OBJECT_META),
+        2: F("rules", POLICY_RULE, repeated=True),
+        3: F("aggregationRule", AGGREGATION),
+    },
+    "RoleBinding": {
+        1: F("metadata", OBJECT_META),
+        2: F("subjects", SUBJECT, repeated=True),
+        3: F("roleRef", ROLE_REF),
+    },
+    "ClusterRoleBinding": {
+        1: F("metadata", OBJECT_META),
+        2: F("subjects", SUBJECT, repeated=True),
+        3: F("roleRef", ROLE_REF),
+    },
+    "TokenRequest": {
+        1: F("metadata", OBJECT_META),
+        2: F(
+            "spec",
+            {
+                1: F("audiences", S, repeated=True),
+                3: F(
+                    "boundObjectRef",
+                    {1: F("kind", S), 2: F("apiVersion", S), 3: F("name", S), 4: F("uid", S)},
+                ),
+                4: F("expirationSeconds", N, keep=True),
+            },
+        ),
+    },
+    "SelfSubjectAccessReview": {
+        1: F("metadata", OBJECT_META),
+        2: F(
+            "spec",
+            {
+                1: F(
+                    "resourceAttributes",
+                    {
+                        1: F("namespace", S),
+                        2: F("verb", S),
+                        3: F("group", S),
+                        4: F("version", S),
+                        5: F("resource", S),
+                        6: F("subresource", S),
+                        7: F("name", S),
+                    },
+                ),
+                2: F("nonResourceAttributes", {1: F("path", S), 2: F("verb", S)}),
+            },
+        ),
+    },
+    "SelfSubjectRulesReview": {1: F("metadata", OBJECT_META), 2: F("spec", {1: F("namespace", S)})},
+    "SelfSubjectReview": {1: F("metadata", OBJECT_META)},
+}
+
+
+def decode_request(body: bytes, expected_kind: str) -> dict[str, Any]:
+    """The JSON form of a protobuf request body; 415 for kinds without a table, 400 for bad bytes."""
+    if not body.startswith(MAGIC):
+        raise BadRequest("provided protobuf body does not start with the 'k8s\\x00' prefix")
+    try:
+        envelope = dict((n, v) for n, _, v in _fields(body[len(MAGIC) :]))
+        type_meta = dict((n, v) for n, _, v in _fields(bytes(envelope.get(1, b""))))
+        api_version = bytes(type_meta.get(1, b"")).decode()
+        kind = bytes(type_meta.get(2, b"")).decode() or expected_kind
+        schema = KINDS.get(kind)
+        if schema is None:
+            raise UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"application/json, application/yaml (protobuf is not supported for {kind})"
+            )
+        obj = decode_message(bytes(envelope.get(2, b"")), schema)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"unable to decode the protobuf request body: {exc}") from exc
+    result: dict[str, Any] = {}
+    if api_version:
+        result["apiVersion"] = api_version
+    result["kind"] = kind
+    result.update(obj)
+    return result
