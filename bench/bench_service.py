@@ -31,9 +31,8 @@ def timed(fn: Callable[[], object], rounds: int) -> list[float]:
 def report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    print(
-        f"{name:<34} n={len(samples):<4} p50={statistics.median(samples):7.1f} ms  p95={p95:7.1f} ms  max={ordered[-1]:7.1f} ms"
-    )
+    p50 = statistics.median(samples)
+    print(f"{name:<34} n={len(samples):<4} p50={p50:7.1f} ms  p95={p95:7.1f} ms  max={ordered[-1]:7.1f} ms")
 
 
 def main() -> None:

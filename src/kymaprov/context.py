@@ -34,18 +34,9 @@ class Context:
 
 
 def _import_all_tables() -> None:
-    """Every module that declares tables registers them on import."""
-    import importlib
-
-    for name in (
-        "kymaprov.accounts.models",
-        "kymaprov.uaa.models",
-        "kymaprov.cis.models",
-        "kymaprov.provisioning.models",
-        "kymaprov.runtime.models",
-    ):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # pragma: no cover - during bootstrap only
-            if exc.name != name:
-                raise
+    """Every module that declares tables registers them on ``metadata`` when imported."""
+    import kymaprov.accounts.models
+    import kymaprov.cis.models
+    import kymaprov.provisioning.models
+    import kymaprov.runtime.models
+    import kymaprov.uaa.models  # noqa: F401

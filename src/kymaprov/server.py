@@ -1,14 +1,17 @@
 """``kymaprov serve``: one process hosting the API, the embedded Kubernetes API and the workers.
 
-The HTTP API runs in the main thread (uvicorn handles SIGINT/SIGTERM there); the embedded
+The HTTP API runs in the main thread (SIGINT/SIGTERM stop it there, then everything else); the embedded
 Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
 runtime's API can never starve the runtime of threads; the lifecycle worker has a thread too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -24,6 +27,23 @@ from kymaprov.runtime.backend import EmbeddedRuntimes
 from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger("kymaprov")
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after shutdown, killing the process before our
+    ``finally`` runs; this one only asks the server to exit, so shutdown completes and exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class KymaprovServer:
@@ -57,7 +77,7 @@ class KymaprovServer:
         kube_thread = threading.Thread(target=kube_server.run, name="kymaprov-kube-api", daemon=True)
         kube_thread.start()
         self.worker.start()
-        api_server = uvicorn.Server(self._uvicorn_config(self.api_app, self.settings.port))
+        api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
             api_server.run()

@@ -99,7 +99,7 @@ def test_create_binding_shape_and_kubeconfig(ready: tuple[Api, str], tmp_path: P
     assert r.json()["bindingId"] == binding_id
     refused = kubectl(kubeconfig, tmp_path, "get", "pods")
     assert refused.returncode != 0
-    assert "Unauthorized" in refused.stderr
+    assert "You must be logged in to the server" in refused.stderr
     gone = api.request("GET", f"/environments/{env_id}/bindings/{binding_id}")
     assert gone.status_code == 404 and gone.content == b""
     again = api.request("DELETE", f"/environments/{env_id}/bindings/{binding_id}")
@@ -235,4 +235,4 @@ def test_deprovisioning_revokes_every_kubeconfig(server: RunningServer, tmp_path
     for k in kubeconfigs:
         result = kubectl(k, tmp_path, "get", "pods")
         assert result.returncode != 0
-        assert "Unauthorized" in result.stderr
+        assert "You must be logged in to the server" in result.stderr

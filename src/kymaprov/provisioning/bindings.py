@@ -21,6 +21,7 @@ from kymaprov.kube.client import KubeClient, KubeClientError
 from kymaprov.provisioning.exceptions import (
     BindingGone,
     BindingNotFound,
+    BindingNotReadable,
     BindingRejected,
     EnvironmentNotFound,
     ProvisioningError,
@@ -284,7 +285,7 @@ class BindingService:
                 )
             ).first()
         if row is None or not row.kubeconfig:
-            raise BindingNotFound()
+            raise BindingNotReadable()
         if row.expires_ms <= self._ctx.clock.now_ms():
             return self._metadata(row)
         kubeconfig = self._ctx.sealer.open_str(row.kubeconfig)

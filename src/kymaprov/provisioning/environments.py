@@ -112,12 +112,12 @@ class EnvironmentService:
         plan_name = require_string(body, "planName") or ""
         for optional in ("name", "description", "user", "landscapeLabel", "origin", "technicalKey"):
             require_string(body, optional, required=False)
-        plan = catalog.find_plan(service_name, plan_name)
         if environment_type != KYMA_ENVIRONMENT_TYPE:
             raise InvalidParameters(
-                f"Environment type '{environment_type}' does not match service '{service_name}'; use 'kyma'",
+                f"environmentType '{environment_type}' does not match service '{service_name}'; use 'kyma'",
                 field="environmentType",
             )
+        plan = catalog.find_plan(service_name, plan_name)
         if p.grant_type == "client_credentials" and not body.get("user"):
             raise InvalidParameters(
                 "Field 'user' is required when the OAuth 2.0 client credentials grant is used", field="user"

@@ -11,7 +11,8 @@ HTTP layer renders them as ``{"error": {"code", "message", "target", "correlatio
   - ``Unauthorized`` (401, 11002), ``Forbidden`` (403, 11004)
   - ``NotFound`` (404, 11005)
     - ``EnvironmentNotFound`` (404, 41000 "Environment instance not found")
-    - ``BindingNotFound`` (404, 42002) - answered with an empty body, as the real service does
+    - ``BindingNotFound`` (404, 42002 "No binding exists with the provided ID")
+      - ``BindingNotReadable`` - a GET of an unknown binding: an empty body, as the real service answers
   - ``Conflict`` (409, 41004) - an operation is already running
   - ``BindingGone`` (410, 42003) - the binding expired; its metadata is deleted now
 """
@@ -96,6 +97,10 @@ class EnvironmentNotFound(NotFound):
 class BindingNotFound(NotFound):
     code = 42002
     default_message = "No binding exists with the provided ID"
+
+
+class BindingNotReadable(BindingNotFound):
+    """KEB's own end-to-end test asserts that GET of a deleted binding is a 404 with no body."""
 
 
 class Conflict(ProvisioningError):

@@ -1,8 +1,8 @@
 """HTTP layer of the Provisioning Service API v1: routing, scopes, bodies and the error envelope.
 
 Every route declares the scope the official spec requires; the subaccount comes from the token.
-Errors are ``{"error": {"code", "message", "target", "correlationID"}}``, except a missing binding,
-which is a 404 with an empty body as the real service answers.
+Errors are ``{"error": {"code", "message", "target", "correlationID"}}``, except a GET of a missing
+binding, which is a 404 with an empty body as the real service answers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.exceptions import (
     BadRequest,
-    BindingNotFound,
+    BindingNotReadable,
     Forbidden,
     ProvisioningError,
     Unauthorized,
@@ -44,7 +44,7 @@ Action = Callable[[Request, Principal], Response]
 
 
 def error_response(exc: ProvisioningError, path: str) -> Response:
-    if isinstance(exc, BindingNotFound) and exc.status == 404:
+    if isinstance(exc, BindingNotReadable):
         return Response(status_code=404)
     error: dict[str, Any] = {
         "code": exc.code,
