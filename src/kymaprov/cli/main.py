@@ -1,4 +1,11 @@
-"""The ``kymaprov`` command."""
+"""The ``kymaprov`` command: ``serve`` runs the service; the other commands are its client.
+
+Client commands take credentials from ``--service-key FILE``, else ``--profile NAME``, else the
+seed procedure's variables ``CLIENT_ID``, ``CLIENT_SECRET``, ``UAA_URL`` and ``PROVISIONING_SERVICE_URL``.
+Exit codes: 0 success, 1 other client error, 2 usage, 3 credentials, 4 connection, 5 wait timed out,
+6 operation failed, 7 unreadable kubeconfig, 8 access check refused, 10-18 HTTP errors (400 11,
+401 12, 403 13, 404 14, 409 15, 410 16, 429 17, 5xx 18, other 10).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,35 @@ from pathlib import Path
 import click
 
 from kymaprov import __version__
+from kymaprov.cli.bindings import bindings, exec_credential, kubeconfig
+from kymaprov.cli.common import ClientGroup, Session
+from kymaprov.cli.environments import env, plans
+from kymaprov.cli.procedure import down, up
+from kymaprov.cli.profiles import profile
 from kymaprov.config import Settings, default_data_dir
 
 
-@click.group()
+@click.group(cls=ClientGroup)
 @click.version_option(__version__, prog_name="kymaprov")
-def cli() -> None:
-    """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted."""
+@click.option(
+    "--service-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KYMAPROV_SERVICE_KEY",
+    help="A cis service key (JSON of 'btp --format json get services/binding', or its credentials).",
+)
+@click.option("--profile", envvar="KYMAPROV_PROFILE", help="A profile saved with 'kymaprov profile save'.")
+@click.option(
+    "--profiles-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KYMAPROV_PROFILES",
+    help="Profiles file.  [default: ~/.config/kymaprov/profiles.json]",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, service_key: Path | None, profile: str | None, profiles_file: Path | None
+) -> None:
+    """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted, and its client."""
+    ctx.obj = Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
 
 
 @cli.command()
@@ -87,6 +116,10 @@ def serve(
         public_url=public_url,
     )
     KymaprovServer(settings).run()
+
+
+for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kymaprov.client.exceptions import CredentialsError
+from kymaprov.client.files import write_private
 
 __all__ = [
     "ENV_VARS",
@@ -158,20 +158,7 @@ class ProfileStore:
         return profiles
 
     def _write(self, profiles: Mapping[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        text = json.dumps({"profiles": dict(profiles)}, indent=2, sort_keys=True) + "\n"
-        # create a temporary file with mode 0600 next to the target and rename it over: the secrets
-        # are never readable by others, not even for a moment, and a crash leaves the old file intact
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o600)  # exactly 0600 whatever the umask
-            os.replace(tmp, self.path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private(self.path, json.dumps({"profiles": dict(profiles)}, indent=2, sort_keys=True) + "\n")
 
     def names(self) -> list[str]:
         return sorted(self._read())

@@ -1,0 +1,183 @@
+"""``kymaprov plans`` and ``kymaprov env ...``: what a subaccount may create, and its environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kymaprov.cli.common import (
+    ENVIRONMENT_COLUMNS,
+    Session,
+    choose_region,
+    emit,
+    environment_row,
+    output_option,
+    parse_parameters,
+    pass_session,
+    resolve_environment,
+    wait_deleted,
+    wait_options,
+    wait_ready,
+    when,
+)
+
+
+def plan_regions(schema: dict[str, Any]) -> list[str]:
+    region = (schema.get("properties") or {}).get("region") or {}
+    return [str(r) for r in region.get("enum") or []]
+
+
+@click.command()
+@output_option
+@pass_session
+def plans(session: Session, output: str) -> None:
+    """List the Kyma plans and regions this subaccount may use."""
+    with session.client() as client:
+        available = [a for a in client.available_environments() if a.environment_type == "kyma"]
+    rows = [
+        [a.plan_name, ", ".join(plan_regions(a.create_parameters_schema)) or "-", a.description]
+        for a in available
+    ]
+    emit(output, [a.raw for a in available], ("PLAN", "REGIONS", "DESCRIPTION"), rows)
+
+
+@click.group("env")
+def env() -> None:
+    """Kyma environments of the subaccount: list, get, create, update, delete."""
+
+
+parameters_options = [
+    click.option("--parameters", "parameters_text", metavar="JSON", help="Plan parameters as a JSON object."),
+    click.option(
+        "--parameters-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Plan parameters from a JSON file.",
+    ),
+]
+
+
+def with_parameters(func: Any) -> Any:
+    for option in reversed(parameters_options):
+        func = option(func)
+    return func
+
+
+@env.command("list")
+@output_option
+@pass_session
+def list_environments(session: Session, output: str) -> None:
+    """List the subaccount's Kyma environments."""
+    with session.client() as client:
+        envs = [e for e in client.list_environments() if e.environment_type == "kyma"]
+    emit(output, [e.raw for e in envs], ENVIRONMENT_COLUMNS, [environment_row(e) for e in envs])
+
+
+@env.command("get")
+@click.argument("environment")
+@output_option
+@pass_session
+def get_environment(session: Session, environment: str, output: str) -> None:
+    """Show one environment, by name or id."""
+    with session.client() as client:
+        e = resolve_environment(client, environment)
+    rows = [
+        ["name", e.display_name],
+        ["id", e.id],
+        ["plan", e.plan_name],
+        ["region", e.parameters.get("region", "")],
+        ["state", e.state],
+        ["message", e.state_message],
+        ["operation", e.operation],
+        ["created", when(e.created)],
+        ["modified", when(e.modified)],
+        ["api server", e.api_server_url or ""],
+        ["kubeconfig url", e.kubeconfig_url or ""],
+    ]
+    emit(output, e.raw, ("FIELD", "VALUE"), rows)
+
+
+@env.command("create")
+@click.argument("name")
+@click.option("--plan", required=True, help="Kyma plan, e.g. aws (see 'kymaprov plans').")
+@click.option("--region", help="Region of the plan (default: the plan's first).")
+@click.option(
+    "--user",
+    envvar="KYMAPROV_USER",
+    help="User the environment is created for (needed with client credentials).",
+)
+@with_parameters
+@click.option("--wait/--no-wait", default=False, help="Wait until the environment is OK.")
+@wait_options
+@output_option
+@pass_session
+def create_environment(
+    session: Session,
+    name: str,
+    plan: str,
+    region: str | None,
+    user: str | None,
+    parameters_text: str | None,
+    parameters_file: Path | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+    output: str,
+) -> None:
+    """Provision a Kyma environment NAME."""
+    parameters = parse_parameters(parameters_text, parameters_file)
+    with session.client() as client:
+        e = client.create_environment(
+            name, plan, choose_region(client, plan, region), user=user, parameters=parameters
+        )
+        click.echo(f"creating {name} ({e.id})", err=True)
+        if wait:
+            e = wait_ready(client, e, timeout, interval)
+    emit(output, e.raw, ENVIRONMENT_COLUMNS, [environment_row(e)])
+
+
+@env.command("update")
+@click.argument("environment")
+@click.option("--plan", help="New plan (default: the current one).")
+@with_parameters
+@click.option("--wait/--no-wait", default=False, help="Wait until the update is done.")
+@wait_options
+@pass_session
+def update_environment(
+    session: Session,
+    environment: str,
+    plan: str | None,
+    parameters_text: str | None,
+    parameters_file: Path | None,
+    wait: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Update an environment's parameters (those of the plan's update schema)."""
+    parameters = parse_parameters(parameters_text, parameters_file)
+    if not parameters and plan is None:
+        raise click.UsageError("nothing to update: give --parameters, --parameters-file or --plan")
+    with session.client() as client:
+        e = resolve_environment(client, environment)
+        client.update_environment(e.id, plan or e.plan_name, parameters)
+        click.echo(f"updating {e.display_name} ({e.id})", err=True)
+        if wait:
+            wait_ready(client, e, timeout, interval)
+
+
+@env.command("delete")
+@click.argument("environment")
+@click.option("--wait/--no-wait", default=False, help="Wait until the environment is gone.")
+@wait_options
+@pass_session
+def delete_environment(
+    session: Session, environment: str, wait: bool, timeout: float, interval: float
+) -> None:
+    """Deprovision an environment, by name or id."""
+    with session.client() as client:
+        e = resolve_environment(client, environment)
+        client.delete_environment(e.id)
+        click.echo(f"deleting {e.display_name} ({e.id})", err=True)
+        if wait:
+            wait_deleted(client, e, timeout, interval)

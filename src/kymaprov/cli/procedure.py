@@ -1,0 +1,125 @@
+"""``kymaprov up`` and ``kymaprov down``: the documented procedure, and its reverse, in one command each.
+
+``up`` = find or provision the environment by name, wait until OK, bind, write the kubeconfig, and
+prove it works with a real Kubernetes API call. ``down`` = revoke the bindings, deprovision, wait.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kymaprov.cli.bindings import EXPIRATION, default_state_path, kubeconfig_file_option, write_kubeconfig
+from kymaprov.cli.common import (
+    Session,
+    choose_region,
+    parse_parameters,
+    pass_session,
+    resolve_environment,
+    wait_deleted,
+    wait_options,
+    wait_ready,
+    when,
+)
+from kymaprov.client import ProvisioningClient
+from kymaprov.client.exceptions import GoneError, NotFoundError, OperationFailed
+from kymaprov.client.exec_credential import RotatingCredential
+from kymaprov.client.kubeconfig import check_access, parse_kubeconfig
+
+
+@click.command()
+@click.argument("name")
+@click.option("--plan", default="aws", show_default=True, help="Kyma plan when it must be created.")
+@click.option("--region", help="Region when it must be created (default: the plan's first).")
+@click.option(
+    "--user",
+    envvar="KYMAPROV_USER",
+    help="User the environment is created for (needed with client credentials).",
+)
+@click.option(
+    "--parameters", "parameters_text", metavar="JSON", help="More plan parameters as a JSON object."
+)
+@kubeconfig_file_option
+@click.option("--expiration", type=EXPIRATION, help="Binding lifetime in seconds, 600-7200.")
+@click.option(
+    "--exec", "use_exec", is_flag=True, help="Write a self-renewing kubeconfig (exec credential plugin)."
+)
+@wait_options
+@pass_session
+def up(
+    session: Session,
+    name: str,
+    plan: str,
+    region: str | None,
+    user: str | None,
+    parameters_text: str | None,
+    path: Path,
+    expiration: int | None,
+    use_exec: bool,
+    timeout: float,
+    interval: float,
+) -> None:
+    """Make sure Kyma environment NAME exists and is ready, and write a working kubeconfig for it."""
+    parameters = parse_parameters(parameters_text, None)
+    credentials = session.credentials()
+    with ProvisioningClient(credentials) as client:
+        env = client.find_environment(name)
+        if env is None:
+            env = client.create_environment(
+                name, plan, choose_region(client, plan, region), user=user, parameters=parameters
+            )
+            click.echo(f"creating {name} ({env.id}) with plan {plan}", err=True)
+        elif env.is_failed:
+            raise OperationFailed(env.id, env.state, env.state_message, environment=env)
+        else:
+            click.echo(f"found {name} ({env.id}): {env.state}", err=True)
+        env = wait_ready(client, env, timeout, interval)
+        written, binding = write_kubeconfig(client, credentials, env, path, expiration, use_exec)
+    info = parse_kubeconfig(binding.kubeconfig)
+    pods = check_access(info)
+    renewal = "renewed automatically" if use_exec else f"valid until {when(binding.expires_at)}"
+    click.echo(f"checked access to {info.server}: {pods} pod(s) in namespace default", err=True)
+    click.echo(f"wrote {written} ({renewal})", err=True)
+    click.echo(f"export KUBECONFIG={written}")
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "-f",
+    "--kubeconfig",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A kubeconfig written by 'up' to remove as well.",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the environment is gone.")
+@wait_options
+@pass_session
+def down(session: Session, name: str, path: Path | None, wait: bool, timeout: float, interval: float) -> None:
+    """Revoke the bindings of Kyma environment NAME and deprovision it."""
+    credentials = session.credentials()
+    with ProvisioningClient(credentials) as client:
+        try:
+            env = resolve_environment(client, name)
+        except NotFoundError:
+            click.echo(f"{name} does not exist; nothing to do", err=True)
+            return
+        state = default_state_path(credentials, env.id)
+        if state.exists():
+            RotatingCredential(state).revoke_all()
+        revoked = 0
+        for item in client.list_bindings(env.id):
+            try:
+                client.delete_binding(env.id, item.binding_id)
+                revoked += 1
+            except (NotFoundError, GoneError):
+                pass  # gone already, or expired (the 410 drops its metadata)
+        click.echo(f"revoked {revoked} binding(s)", err=True)
+        if env.state != "DELETING":
+            client.delete_environment(env.id)
+        click.echo(f"deleting {env.display_name} ({env.id})", err=True)
+        if wait:
+            wait_deleted(client, env, timeout, interval)
+    if path is not None:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,200 @@
+"""Bindings that never run out: the kubectl exec credential plugin's state and rotation.
+
+Kyma bindings last 600-7200 s and at most 10 may be live per environment, so a long pipeline that
+makes a binding per job soon hits the cap. ``kymaprov kubeconfig --exec`` instead writes a kubeconfig
+whose user runs ``kymaprov exec-credential --state FILE``. Each time kubectl asks, ``RotatingCredential``:
+
+1. takes an exclusive lock on the state file (parallel kubectl processes share one binding);
+2. asks the service whether the current binding is still live (a GET: the service's clock and any
+   revocation decide, not ours) and whether it still has more than the refresh margin left;
+3. if not, creates a fresh binding, stores its token, and deletes the bindings it superseded;
+4. answers an ``ExecCredential`` whose ``expirationTimestamp`` is the binding's expiry minus the
+   margin, so a long-running kubectl asks again before the token dies.
+
+So at most two bindings are live at any moment (the old one only until the new one is stored). The
+state file holds the credentials and the current token and is written with mode 0600. Lifetimes are
+counted on the local clock from just before the binding was requested (kubectl compares
+``expirationTimestamp`` with its own clock), so skew with the service's clock cannot make the plugin
+hand out a token it believes valid for longer than it is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kymaprov.client.credentials import Credentials
+from kymaprov.client.exceptions import (
+    ClientError,
+    CredentialsError,
+    GoneError,
+    NotFoundError,
+    ProvisioningError,
+    TransportError,
+)
+from kymaprov.client.files import write_private
+from kymaprov.client.kubeconfig import EXEC_API_VERSION, KubeconfigInfo, parse_kubeconfig
+from kymaprov.client.models import Binding
+from kymaprov.client.sync import ProvisioningClient
+
+__all__ = ["ExecState", "RotatingCredential", "refresh_margin"]
+
+ClientFactory = Callable[[Credentials], ProvisioningClient]
+
+
+def refresh_margin(expiration_seconds: int) -> float:
+    """Rotate this long before expiry: a tenth of the lifetime, at least a minute."""
+    return max(60.0, expiration_seconds / 10)
+
+
+@dataclass
+class ExecState:
+    """What the plugin remembers between kubectl invocations (one JSON file, mode 0600)."""
+
+    credentials: dict[str, str]
+    environment_id: str
+    expiration_seconds: int
+    binding_id: str = ""
+    token: str = field(default="", repr=False)
+    expires_at: float = 0.0  # local epoch seconds: requested at + expiration_seconds
+    superseded: list[str] = field(default_factory=list)  # bindings still to delete
+
+    @classmethod
+    def load(cls, path: Path) -> ExecState:
+        try:
+            data = json.loads(path.read_text())
+            return cls(**data)
+        except OSError as exc:
+            raise CredentialsError(f"cannot read exec state {path}: {exc.strerror or exc}") from exc
+        except (ValueError, TypeError) as exc:
+            raise CredentialsError(f"exec state {path} is corrupt: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        write_private(path, json.dumps(asdict(self), indent=2) + "\n")
+
+    def adopt(self, binding: Binding, requested_at: float) -> KubeconfigInfo:
+        """Make ``binding`` (requested at local time ``requested_at``) current; the previous is superseded."""
+        info = parse_kubeconfig(binding.kubeconfig)
+        if self.binding_id and self.binding_id != binding.id:
+            self.superseded.append(self.binding_id)
+        self.binding_id = binding.id
+        self.token = info.token
+        self.expires_at = requested_at + (binding.expiration_seconds or self.expiration_seconds)
+        return info
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RotatingCredential:
+    """Hands out the current binding's token, replacing the binding before it runs out."""
+
+    def __init__(
+        self,
+        state_path: str | os.PathLike[str],
+        *,
+        client_factory: ClientFactory | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state_path = Path(state_path)
+        self._client_factory = client_factory or (lambda creds: ProvisioningClient(creds))
+        self._clock = clock
+
+    @classmethod
+    def start(
+        cls,
+        state_path: str | os.PathLike[str],
+        credentials: Credentials,
+        environment_id: str,
+        binding: Binding,
+        expiration_seconds: int,
+        requested_at: float,
+    ) -> KubeconfigInfo:
+        """Record the first binding (made by ``kymaprov kubeconfig --exec``); its cluster info."""
+        state = ExecState(credentials.to_dict(), environment_id, expiration_seconds)
+        path = Path(state_path)
+        with _locked(path):
+            info = state.adopt(binding, requested_at)
+            state.save(path)
+        return info
+
+    def exec_credential(self) -> dict[str, Any]:
+        """The ``ExecCredential`` kubectl reads from the plugin's stdout."""
+        with _locked(self.state_path):
+            state = ExecState.load(self.state_path)
+            with self._client_factory(Credentials.from_dict(state.credentials)) as client:
+                if not self._usable(client, state):
+                    requested_at = self._clock()
+                    binding = client.create_binding(state.environment_id, state.expiration_seconds)
+                    state.adopt(binding, requested_at)
+                    state.save(self.state_path)  # the new token is safe before anything is deleted
+                self._delete_superseded(client, state)
+            state.save(self.state_path)
+        margin = refresh_margin(state.expiration_seconds)
+        return {
+            "apiVersion": EXEC_API_VERSION,
+            "kind": "ExecCredential",
+            "status": {"token": state.token, "expirationTimestamp": _iso(state.expires_at - margin)},
+        }
+
+    def _usable(self, client: ProvisioningClient, state: ExecState) -> bool:
+        if not state.binding_id or not state.token:
+            return False
+        if self._clock() >= state.expires_at - refresh_margin(state.expiration_seconds):
+            return False
+        try:
+            current = client.get_binding(state.environment_id, state.binding_id)
+        except NotFoundError:
+            return False  # revoked by someone else
+        except TransportError:
+            return True  # cannot ask; the token is still valid by our clock
+        # a live binding answers with credentials; an expired one (by the service's clock) with metadata
+        return isinstance(current, Binding)
+
+    @staticmethod
+    def _delete_superseded(client: ProvisioningClient, state: ExecState) -> None:
+        remaining = []
+        for binding_id in state.superseded:
+            try:
+                client.delete_binding(state.environment_id, binding_id)
+            except (NotFoundError, GoneError):
+                pass  # already gone, or expired (the 410 deletes its metadata)
+            except (TransportError, ProvisioningError):
+                remaining.append(binding_id)  # try again next time
+        state.superseded = remaining
+
+    def revoke_all(self) -> None:
+        """Delete the current and superseded bindings and the state file (``kymaprov down``)."""
+        with _locked(self.state_path):
+            state = ExecState.load(self.state_path)
+            if state.binding_id:
+                state.superseded.append(state.binding_id)
+                state.binding_id, state.token = "", ""
+            with self._client_factory(Credentials.from_dict(state.credentials)) as client:
+                self._delete_superseded(client, state)
+            if state.superseded:
+                state.save(self.state_path)
+                raise ClientError(f"could not delete bindings {', '.join(state.superseded)}")
+            self.state_path.unlink(missing_ok=True)

@@ -1,0 +1,136 @@
+"""Kubeconfigs on the client side: read a binding's, write files owner-only, build an exec one, check access.
+
+A Kyma binding's kubeconfig (KEB's template) has one cluster, one user with a ``token`` and one
+context. ``exec_kubeconfig`` keeps the cluster and replaces the user by an exec credential plugin
+(``client.authentication.k8s.io/v1``), so kubectl asks kymaprov for a token instead of holding one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kymaprov.client.exceptions import ClientError
+from kymaprov.kube.client import KubeClient, KubeClientError
+from kymaprov.runtimes import ClusterAccess
+
+__all__ = [
+    "EXEC_API_VERSION",
+    "AccessCheckFailed",
+    "KubeconfigError",
+    "KubeconfigInfo",
+    "check_access",
+    "exec_kubeconfig",
+    "parse_kubeconfig",
+]
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1"
+
+
+class KubeconfigError(ClientError):
+    """A kubeconfig the service returned cannot be read (exit 7)."""
+
+    exit_code = 7
+
+
+class AccessCheckFailed(ClientError):
+    """The runtime's Kubernetes API refused or failed the access check (exit 8)."""
+
+    exit_code = 8
+
+
+@dataclass(frozen=True)
+class KubeconfigInfo:
+    """The current context of a kubeconfig: its cluster and, for a binding's, the token."""
+
+    name: str
+    server: str
+    ca_data: str
+    tls_server_name: str | None = None
+    token: str = field(default="", repr=False)
+
+    def access(self, token: str | None = None) -> ClusterAccess:
+        return ClusterAccess(
+            server=self.server,
+            ca_data=self.ca_data,
+            token=token or self.token,
+            tls_server_name=self.tls_server_name,
+        )
+
+
+def _named(items: Any, name: str, kind: str) -> dict[str, Any]:
+    for item in items or []:
+        if isinstance(item, dict) and item.get("name") == name and isinstance(item.get(kind), dict):
+            found: dict[str, Any] = item[kind]
+            return found
+    raise KubeconfigError(f"kubeconfig has no {kind} named {name!r}")
+
+
+def parse_kubeconfig(text: str) -> KubeconfigInfo:
+    """Cluster and token of the current context; ``KubeconfigError`` if they are not there."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KubeconfigError(f"kubeconfig is not valid YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise KubeconfigError("kubeconfig is not a YAML mapping")
+    context_name = config.get("current-context")
+    if not isinstance(context_name, str) or not context_name:
+        raise KubeconfigError("kubeconfig has no current-context")
+    context = _named(config.get("contexts"), context_name, "context")
+    cluster = _named(config.get("clusters"), str(context.get("cluster")), "cluster")
+    user = _named(config.get("users"), str(context.get("user")), "user")
+    server, ca_data = cluster.get("server"), cluster.get("certificate-authority-data")
+    if not isinstance(server, str) or not isinstance(ca_data, str):
+        raise KubeconfigError("kubeconfig cluster lacks server or certificate-authority-data")
+    tls_server_name = cluster.get("tls-server-name")
+    token = user.get("token")
+    return KubeconfigInfo(
+        name=str(context.get("cluster")),
+        server=server,
+        ca_data=ca_data,
+        tls_server_name=tls_server_name if isinstance(tls_server_name, str) else None,
+        token=token if isinstance(token, str) else "",
+    )
+
+
+def exec_kubeconfig(info: KubeconfigInfo, command: str, args: Sequence[str]) -> str:
+    """A kubeconfig for ``info``'s cluster whose user runs ``command args`` for an ExecCredential."""
+    cluster: dict[str, Any] = {"server": info.server, "certificate-authority-data": info.ca_data}
+    if info.tls_server_name:
+        cluster["tls-server-name"] = info.tls_server_name
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": info.name,
+        "clusters": [{"name": info.name, "cluster": cluster}],
+        "contexts": [{"name": info.name, "context": {"cluster": info.name, "user": info.name}}],
+        "users": [
+            {
+                "name": info.name,
+                "user": {
+                    "exec": {
+                        "apiVersion": EXEC_API_VERSION,
+                        "command": command,
+                        "args": list(args),
+                        "interactiveMode": "Never",
+                        "provideClusterInfo": False,
+                    }
+                },
+            }
+        ],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def check_access(info: KubeconfigInfo, token: str | None = None, namespace: str = "default") -> int:
+    """List the pods of ``namespace`` as ``kubectl get pods`` does; the number of pods."""
+    try:
+        with KubeClient(info.access(token)) as kube:
+            pods = kube.get(f"/api/v1/namespaces/{namespace}/pods")
+    except KubeClientError as exc:
+        raise AccessCheckFailed(f"the runtime's API server refused the access check: {exc}") from exc
+    return len(pods.get("items") or [])

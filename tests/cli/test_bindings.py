@@ -1,0 +1,91 @@
+"""``kymaprov kubeconfig`` and ``kymaprov bindings ...`` against a real server, checked with kubectl."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.conftest import Run
+from tests.conftest import kubectl_binary
+
+
+def kubectl(kubeconfig: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [kubectl_binary(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def environment(run: Run) -> str:
+    result = run("env", "create", "bind-cli", "--plan", "aws", "--wait", "--interval", "0.2", "-o", "json")
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["id"])
+
+
+def test_kubeconfig_list_get_revoke(run: Run, environment: str, tmp_path: Path) -> None:
+    path = tmp_path / "kc" / "bind.yaml"
+    made = run("kubeconfig", "bind-cli", "-f", str(path), "--expiration", "900")
+    assert made.exit_code == 0, made.output
+    assert made.stdout == f"export KUBECONFIG={path}\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert yaml.safe_load(path.read_text())["current-context"] == "bind-cli"
+    assert kubectl(path, tmp_path / "cache1", "get", "pods").returncode == 0
+
+    listed = run("bindings", "list", "bind-cli")
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "BY", "CREATED", "EXPIRES"]
+    binding_id = row.split()[0]
+    assert binding_id in made.stderr
+    as_json = json.loads(run("bindings", "list", environment, "-o", "json").stdout)
+    assert [b["bindingId"] for b in as_json["bindings"]] == [binding_id]
+
+    got = json.loads(run("bindings", "get", "bind-cli", binding_id, "-o", "json").stdout)
+    assert got["credentials"]["kubeconfig"] == path.read_text()
+    assert "live" in run("bindings", "get", "bind-cli", binding_id).stdout
+
+    revoked = run("bindings", "revoke", "bind-cli", binding_id)
+    assert revoked.exit_code == 0, revoked.output
+    refused = kubectl(path, tmp_path / "cache2", "get", "pods")
+    assert refused.returncode != 0 and "You must be logged in to the server" in refused.stderr
+    again = run("bindings", "revoke", "bind-cli", binding_id)
+    assert again.exit_code == 14 and "No binding exists with the provided ID" in again.stderr
+
+
+def test_expiration_outside_the_range_is_a_usage_error(run: Run, environment: str, tmp_path: Path) -> None:
+    result = run("kubeconfig", environment, "-f", str(tmp_path / "k.yaml"), "--expiration", "599")
+    assert result.exit_code == 2 and "600<=x<=7200" in result.output
+    assert not (tmp_path / "k.yaml").exists()
+
+
+def test_profile_save_list_use_delete(run: Run, credentials: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"credentials": credentials}))
+    assert run("profile", "save", "dev", "--from-key", str(key)).exit_code == 0
+    profiles = tmp_path / "profiles.json"
+    assert stat.S_IMODE(profiles.stat().st_mode) == 0o600
+    listed = run("profile", "list")
+    assert listed.stdout.splitlines()[1].split() == [
+        "dev",
+        credentials["endpoints"]["provisioning_service_url"],
+    ]
+    assert credentials["uaa"]["clientsecret"] not in listed.stdout
+    # a profile works without the seed's variables
+    from click.testing import CliRunner
+
+    from kymaprov.cli.main import cli
+
+    alone = CliRunner(env={"KYMAPROV_PROFILES": str(profiles), "CLIENT_ID": None}).invoke(
+        cli, ["--profile", "dev", "plans", "-o", "json"]
+    )
+    assert alone.exit_code == 0, alone.output
+    assert run("profile", "delete", "dev").exit_code == 0
+    assert run("profile", "delete", "dev").exit_code == 1
+    assert run("--profile", "dev", "plans").exit_code == 3
