@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kymaprov.client import Credentials, ProvisioningClient
+from kymaprov.client import ClientCredentialsAuth, Credentials, ProvisioningClient
 from kymaprov.client.exec_credential import ExecState, RotatingCredential
 from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, kubectl_binary
@@ -119,6 +119,16 @@ def test_rotates_before_expiry_and_answers_exec_credential(
     api.request("DELETE", f"/environments/{env_id}/bindings/{current.binding_id}")
     RotatingCredential(state).exec_credential()
     assert ExecState.load(state).binding_id != current.binding_id
+
+    # the API token is cached in the state too: the next kubectl start fetches none
+    auths: list[ClientCredentialsAuth] = []
+
+    def factory(creds: Credentials, auth: ClientCredentialsAuth) -> ProvisioningClient:
+        auths.append(auth)
+        return ProvisioningClient(creds, auth=auth)
+
+    RotatingCredential(state, client_factory=factory).exec_credential()
+    assert auths[0].fetches == 0 and ExecState.load(state).api_token["access_token"]
 
     RotatingCredential(state).revoke_all()
     assert not state.exists()

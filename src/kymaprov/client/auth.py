@@ -94,6 +94,11 @@ class ClientCredentialsAuth(httpx.Auth):
             return token
         return None
 
+    def seed(self, token: Token) -> None:
+        """Start from a token cached elsewhere (e.g. by an earlier process); used until ``refresh_at``."""
+        with self._state:
+            self._token = token
+
     def invalidate(self, token: Token | None = None) -> None:
         """Drop the cached token (only if it is still ``token``, when one is given)."""
         with self._state:

@@ -25,12 +25,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kymaprov.client.auth import ClientCredentialsAuth, Token
 from kymaprov.client.credentials import Credentials
 from kymaprov.client.exceptions import (
     ClientError,
@@ -47,7 +48,7 @@ from kymaprov.client.sync import ProvisioningClient
 
 __all__ = ["ExecState", "RotatingCredential", "refresh_margin"]
 
-ClientFactory = Callable[[Credentials], ProvisioningClient]
+ClientFactory = Callable[[Credentials, ClientCredentialsAuth], ProvisioningClient]
 
 
 def refresh_margin(expiration_seconds: int) -> float:
@@ -66,6 +67,8 @@ class ExecState:
     token: str = field(default="", repr=False)
     expires_at: float = 0.0  # local epoch seconds: requested at + expiration_seconds
     superseded: list[str] = field(default_factory=list)  # bindings still to delete
+    # the Provisioning API token, reused by the next kubectl start while it is fresh
+    api_token: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> ExecState:
@@ -119,7 +122,7 @@ class RotatingCredential:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state_path = Path(state_path)
-        self._client_factory = client_factory or (lambda creds: ProvisioningClient(creds))
+        self._client_factory = client_factory or (lambda creds, auth: ProvisioningClient(creds, auth=auth))
         self._clock = clock
 
     @classmethod
@@ -144,7 +147,7 @@ class RotatingCredential:
         """The ``ExecCredential`` kubectl reads from the plugin's stdout."""
         with _locked(self.state_path):
             state = ExecState.load(self.state_path)
-            with self._client_factory(Credentials.from_dict(state.credentials)) as client:
+            with self._client(state) as client:
                 if not self._usable(client, state):
                     requested_at = self._clock()
                     binding = client.create_binding(state.environment_id, state.expiration_seconds)
@@ -158,6 +161,19 @@ class RotatingCredential:
             "kind": "ExecCredential",
             "status": {"token": state.token, "expirationTimestamp": _iso(state.expires_at - margin)},
         }
+
+    @contextmanager
+    def _client(self, state: ExecState) -> Iterator[ProvisioningClient]:
+        """A client that starts from the API token the state caches, and caches the one it ends with."""
+        credentials = Credentials.from_dict(state.credentials)
+        auth = ClientCredentialsAuth(credentials, clock=self._clock)
+        if state.api_token:
+            with suppress(TypeError):  # a damaged cache: fetch a new token
+                auth.seed(Token(**{**state.api_token, "scopes": tuple(state.api_token.get("scopes", ()))}))
+        with self._client_factory(credentials, auth) as client:
+            yield client
+        token = auth.cached_token()
+        state.api_token = asdict(token) if token is not None else {}
 
     def _usable(self, client: ProvisioningClient, state: ExecState) -> bool:
         if not state.binding_id or not state.token:
@@ -192,7 +208,7 @@ class RotatingCredential:
             if state.binding_id:
                 state.superseded.append(state.binding_id)
                 state.binding_id, state.token = "", ""
-            with self._client_factory(Credentials.from_dict(state.credentials)) as client:
+            with self._client(state) as client:
                 self._delete_superseded(client, state)
             if state.superseded:
                 state.save(self.state_path)
