@@ -89,3 +89,14 @@ def test_profile_save_list_use_delete(run: Run, credentials: dict, tmp_path: Pat
     assert run("profile", "delete", "dev").exit_code == 0
     assert run("profile", "delete", "dev").exit_code == 1
     assert run("--profile", "dev", "plans").exit_code == 3
+
+
+def test_kubeconfig_never_replaces_a_device_or_directory(run: Run, environment: str, tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    result = run("kubeconfig", environment, "-f", str(tmp_path / "dir"))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+    result = run("kubeconfig", environment, "-f", "/dev/null")
+    assert result.exit_code == 1 and "not a regular file" in result.stderr
+    assert Path("/dev/null").is_char_device()
+    # nothing was bound for the refused paths
+    assert json.loads(run("bindings", "list", environment, "-o", "json").stdout)["bindings"] == []

@@ -14,7 +14,7 @@ import click
 from kymaprov.cli.common import Session, emit, output_option, pass_session, resolve_environment, when
 from kymaprov.client import Binding, Credentials, Environment, ProvisioningClient
 from kymaprov.client.exec_credential import RotatingCredential
-from kymaprov.client.files import write_private
+from kymaprov.client.files import check_replaceable, write_private
 from kymaprov.client.kubeconfig import exec_kubeconfig
 
 EXPIRATION = click.IntRange(600, 7200)
@@ -42,6 +42,7 @@ def write_kubeconfig(
     state_path: Path | None = None,
 ) -> tuple[Path, Binding]:
     """Create a binding and write its kubeconfig (mode 0600), or an exec kubeconfig that renews itself."""
+    check_replaceable(path)  # before the binding is made, so a bad path costs nothing
     requested_at = time.time()
     binding = client.create_binding(env.id, expiration)
     if not use_exec:

@@ -25,6 +25,7 @@ from kymaprov.cli.common import (
 from kymaprov.client import ProvisioningClient
 from kymaprov.client.exceptions import GoneError, NotFoundError, OperationFailed
 from kymaprov.client.exec_credential import RotatingCredential
+from kymaprov.client.files import check_replaceable
 from kymaprov.client.kubeconfig import check_access, parse_kubeconfig
 
 
@@ -62,6 +63,7 @@ def up(
 ) -> None:
     """Make sure Kyma environment NAME exists and is ready, and write a working kubeconfig for it."""
     parameters = parse_parameters(parameters_text, None)
+    check_replaceable(path)  # refuse a bad path before provisioning anything
     credentials = session.credentials()
     with ProvisioningClient(credentials) as client:
         env = client.find_environment(name)

@@ -6,24 +6,38 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_private"]
+from kymaprov.client.exceptions import ClientError
+
+__all__ = ["check_replaceable", "write_private"]
+
+
+def check_replaceable(path: str | os.PathLike[str]) -> Path:
+    """The resolved ``path`` if ``write_private`` may write it; ``ClientError`` if not (before any work)."""
+    target = Path(path).expanduser().resolve()
+    if target.exists() and not target.is_file():
+        raise ClientError(f"{target} exists and is not a regular file; not replacing it")
+    return target
 
 
 def write_private(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` with mode 0600, atomically.
+    """Write ``text`` to ``path`` with mode 0600, atomically; ``ClientError`` if it cannot.
 
     The text goes to a 0600 temporary file next to the target that is then renamed over it: the
     secrets are never readable by others, not even for a moment, and a crash leaves the old file.
+    Only regular files are replaced (never ``/dev/null``, a directory or a socket).
     """
-    target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    target = check_replaceable(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise ClientError(f"cannot write {target}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         os.chmod(tmp, 0o600)  # mkstemp makes 0600 already; be explicit whatever the platform
         os.replace(tmp, target)
-    except BaseException:
+    except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise ClientError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
