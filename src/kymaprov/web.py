@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -31,3 +32,26 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+class InvalidJSON(ValueError):
+    """A request body that is not strict JSON; the message says why, for the 400."""
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidJSON(f"{name} is not a JSON value")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body as strict JSON (no NaN or Infinity); ``InvalidJSON`` for anything else.
+
+    Every malformed body ends here as a clear 400, including ones that would otherwise surface as a
+    500: invalid UTF-8, and nesting deep enough to exhaust the parser's recursion.
+    """
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except InvalidJSON:
+        raise
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidJSON(reason) from exc

@@ -22,10 +22,26 @@ def test_admin_requires_the_admin_token(server: RunningServer) -> None:
     )
 
 
-@pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "5"}, {}, {"seconds": True}])
-def test_clock_advance_validation(server: RunningServer, body: dict) -> None:
-    r = httpx.post(f"{server.url}/admin/clock/advance", json=body, headers=server.admin_headers)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"seconds": -1}',
+        b'{"seconds": "5"}',
+        b"{}",
+        b'{"seconds": true}',
+        b'{"seconds": 1e999}',
+        b'{"seconds": NaN}',
+        b'{"seconds": 1e13}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
+def test_clock_advance_validation(server: RunningServer, raw: bytes) -> None:
+    before = httpx.get(f"{server.url}/admin/clock", headers=server.admin_headers).json()["offsetSeconds"]
+    r = httpx.post(f"{server.url}/admin/clock/advance", content=raw, headers=server.admin_headers)
     assert r.status_code == 400 and "error" in r.json()
+    # nothing was stored: the clock still works and has not moved
+    after = httpx.get(f"{server.url}/admin/clock", headers=server.admin_headers)
+    assert after.status_code == 200 and after.json()["offsetSeconds"] == before
 
 
 def test_fail_next_validation(server: RunningServer) -> None:

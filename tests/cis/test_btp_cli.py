@@ -73,7 +73,20 @@ def test_text_output_and_list(server: RunningServer) -> None:
     assert r.returncode == 0, r.stderr
     assert "viewer" in r.stdout and "local-viewer" in r.stdout
     listed = btp_json(server, "list", "services/instance")
-    assert any(i["name"] == "viewer" for i in listed)
+    viewer = next(i for i in listed if i["name"] == "viewer")
+
+    got = btp_json(server, "get", "services/instance", "--name", "viewer")
+    assert got["id"] == viewer["id"] and got["service_plan_name"] == "local-viewer"
+    text = btp(server, "get", "services/instance", "--name", "viewer")
+    assert text.returncode == 0 and viewer["id"] in text.stdout
+
+    assert btp(server, "create", "services/binding", "--name", "viewer-key", "--instance-name", "viewer").returncode == 0
+    bindings = btp_json(server, "list", "services/binding")
+    assert "viewer-key" in [b["name"] for b in bindings]
+    text = btp(server, "list", "services/binding")
+    assert text.returncode == 0 and "viewer-key" in text.stdout
+    shown = btp(server, "get", "services/binding", "--name", "viewer-key")
+    assert shown.returncode == 0 and "viewer-key" in shown.stdout and "clientid" in shown.stdout
 
 
 def test_errors_exit_nonzero_with_message(server: RunningServer) -> None:
@@ -169,7 +182,20 @@ def test_cis_api_requires_platform_token(server: RunningServer) -> None:
     assert r.status_code == 403
 
 
-@pytest.mark.parametrize("body", [b"[1,2]", b"{oops", b'"text"'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1,2]",
+        b"{oops",
+        b'"text"',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"name": "z1", "offering_name": "cis", "plan_name": ["local"]}',
+        b'{"name": "z1", "offering_name": "cis", "plan_name": "local", "parameters": {"grantType": []}}',
+        b'{"name": "z1", "offering_name": "cis", "plan_name": "local", "parameters": {"grantType": {}}}',
+        b'{"name": ["z1"], "offering_name": "cis", "plan_name": "local"}',
+        b'{"name": "%s", "offering_name": "cis", "plan_name": "local"}' % (b"z" * 256),
+    ],
+)
 def test_cis_api_rejects_bad_bodies_with_400(server: RunningServer, body: bytes) -> None:
     sub = server.login["subaccount"]
     r = httpx.post(
@@ -179,3 +205,23 @@ def test_cis_api_rejects_bad_bodies_with_400(server: RunningServer, body: bytes)
     )
     assert r.status_code == 400
     assert "error" in r.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "b1", "service_instance_name": ["my-cis"]},
+        {"name": "b1", "service_instance_id": {"a": 1}},
+        {"name": 5, "service_instance_name": "my-cis"},
+        {"name": "b1"},
+    ],
+)
+def test_cis_bindings_reject_wrong_types_with_400(server: RunningServer, body: dict) -> None:  # type: ignore[type-arg]
+    sub = server.login["subaccount"]
+    r = httpx.post(
+        f"{server.url}/cis/v1/subaccounts/{sub}/service_bindings",
+        json=body,
+        headers={"authorization": f"Bearer {server.platform_token()}"},
+    )
+    assert r.status_code == 400, r.text
+    assert isinstance(r.json()["error"], str)

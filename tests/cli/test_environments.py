@@ -49,7 +49,7 @@ def test_environment_lifecycle_through_the_cli(run: Run) -> None:
     )
     assert updated.exit_code == 0, updated.output
     got = json.loads(run("env", "get", "cli-rt", "-o", "json").stdout)
-    assert json.loads(got["parameters"])["autoScalerMax"] == 5
+    assert json.loads(got["parameters"]) == {"name": "cli-rt", "region": "eu-central-1", "autoScalerMax": 5}
 
     deleted = run("env", "delete", "cli-rt", "--wait", "--interval", "0.2")
     assert deleted.exit_code == 0, deleted.output

@@ -188,6 +188,11 @@ def test_failures_and_errors_in_process(inprocess: InProcess) -> None:
             with pytest.raises(NotFoundError) as missing:
                 await client.get_binding(env.id, "no-such-binding")
             assert missing.value.code is None  # the real service's empty-body 404
+            with pytest.raises(NotFoundError) as unknown:
+                await client.delete_binding(env.id, "no-such-binding")
+            assert unknown.value.message == "No binding exists with the provided ID"
+            assigned = await client.service_plan_assignments()
+            assert "aws" in {a.plan for a in assigned if a.service == "kymaruntime"}
 
         wrong = Credentials(
             inprocess.credentials.client_id,

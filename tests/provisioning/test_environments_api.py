@@ -210,9 +210,13 @@ def test_unknown_service_or_plan(api: Api) -> None:
         "Broker was not found, or, plan and service are not part of the broker catalog, or, "
         "service and plan are not allowed for the subaccount license type"
     )
-    for service, plan in (("kymaruntime", "platinum"), ("cloudfoundry", "aws")):
+    for service, plan, env_type in (
+        ("kymaruntime", "platinum", "kyma"),
+        ("cloudfoundry", "aws", "kyma"),
+        ("cloudfoundry", "standard", "cloudfoundry"),
+    ):
         body = {
-            "environmentType": "kyma",
+            "environmentType": env_type,
             "planName": plan,
             "serviceName": service,
             "parameters": {},
@@ -221,10 +225,31 @@ def test_unknown_service_or_plan(api: Api) -> None:
         assert_error(api.request("POST", "/environments", json=body), 400, message=message)
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[]", b"", b'"x"', b"\xff\xfe"])
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[]", b"", b'"x"', b"\xff\xfe", DEEP, b'{"a": NaN}', b'{"a": Infinity}']
+)
 def test_malformed_bodies_are_400_in_the_envelope(api: Api, raw: bytes) -> None:
     r = api.request("POST", "/environments", content=raw, headers={"content-type": "application/json"})
     assert_error(r, 400)
+
+
+@pytest.mark.parametrize(
+    ("field", "length"), [("name", 256), ("user", 256), ("landscapeLabel", 65), ("description", 4001)]
+)
+def test_overlong_fields_are_400_naming_the_field(api: Api, field: str, length: int) -> None:
+    body = {
+        "environmentType": "kyma",
+        "planName": "aws",
+        "serviceName": "kymaruntime",
+        "user": "u",
+        "parameters": {"name": "long-rt", "region": "eu-central-1"},
+        field: "x" * length,
+    }
+    error = assert_error(api.request("POST", "/environments", json=body), 400)
+    assert field in error["message"] and "at most" in error["message"]
 
 
 def test_one_kyma_environment_per_subaccount(server: RunningServer) -> None:

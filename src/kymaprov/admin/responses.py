@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +26,7 @@ from kymaprov.accounts.models import (
 )
 from kymaprov.context import Context
 from kymaprov.store import metadata
-from kymaprov.web import bearer_token, threaded
+from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
 
 # tenancy, users, keys and settings survive a reset; everything users created does not
 _RESET_TABLES = (
@@ -40,6 +39,7 @@ _RESET_TABLES = (
     "kube_clusters",
 )
 _OPERATIONS = ("provision", "update", "deprovision")
+MAX_OFFSET = 10 * 365 * 24 * 3600  # dates stay printable and tokens' exp stays an integer
 
 
 class AdminError(Exception):
@@ -66,8 +66,8 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
 
     def body(request: Request) -> dict[str, Any]:
         try:
-            data = json.loads(request.state.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = parse_json(request.state.body or b"{}")
+        except InvalidJSON as exc:
             raise AdminError(400, f"request body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise AdminError(400, "request body must be a JSON object")
@@ -78,8 +78,10 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
 
     def advance(request: Request) -> dict[str, Any]:
         seconds = body(request).get("seconds")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise AdminError(400, "'seconds' must be a non-negative number")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < MAX_OFFSET:
+            raise AdminError(400, "'seconds' must be a number from 0 to 10 years (315360000)")
+        if ctx.clock.offset() + seconds > MAX_OFFSET:
+            raise AdminError(400, "the service clock may run at most 10 years ahead; reset it first")
         ctx.clock.advance(float(seconds))
         return clock(request)
 

@@ -154,8 +154,9 @@ class CisService:
     def create_instance(
         self, sub: Subaccount, name: str, offering: str, plan_name: str, parameters: Any
     ) -> dict[str, Any]:
-        if not isinstance(name, str) or not name.strip():
-            raise CisError("Missing required parameter 'name'")
+        _text(name, "name")
+        _text(offering, "offering_name")
+        _text(plan_name, "plan_name", max_length=64)
         if offering != OFFERING:
             raise CisError(f"Service offering '{offering}' not found; kymaprov offers '{OFFERING}'")
         plan = PLANS.get(plan_name)
@@ -166,7 +167,7 @@ class CisService:
             )
         params = _parse_parameters(parameters)
         grant = params.get("grantType", "clientCredentials" if plan.client_credentials_only else "password")
-        if grant not in GRANT_TYPES:
+        if not isinstance(grant, str) or grant not in GRANT_TYPES:
             raise CisError(f"Invalid grantType '{grant}'; use 'clientCredentials' or 'password'")
         if plan.client_credentials_only and grant != "clientCredentials":
             raise CisError(f"Plan '{plan_name}' supports only the clientCredentials grant type")
@@ -256,8 +257,9 @@ class CisService:
     def create_binding(
         self, sub: Subaccount, name: str, *, instance_name: str | None = None, instance_id: str | None = None
     ) -> dict[str, Any]:
-        if not isinstance(name, str) or not name.strip():
-            raise CisError("Missing required parameter 'name'")
+        _text(name, "name")
+        instance_name = _text(instance_name, "service_instance_name", required=False)
+        instance_id = _text(instance_id, "service_instance_id", required=False, max_length=64)
         if not instance_name and not instance_id:
             raise CisError("Specify the service instance by name or ID")
         binding_id = str(uuid.uuid4())
@@ -405,6 +407,19 @@ class CisService:
                 "zoneid": sub.id,
             },
         }
+
+
+def _text(value: Any, field: str, *, required: bool = True, max_length: int = 255) -> str | None:
+    """A string field of a request: present if required, a string, not longer than the column."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise CisError(f"Missing required parameter '{field}'")
+        return None
+    if not isinstance(value, str):
+        raise CisError(f"Parameter '{field}' must be a string")
+    if len(value) > max_length:
+        raise CisError(f"Parameter '{field}' must be at most {max_length} characters long")
+    return value
 
 
 def _parse_parameters(parameters: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Routes live under ``/cis/v1``. Callers authenticate with a platform token (passw
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +26,7 @@ from kymaprov.cis.models import CisService
 from kymaprov.context import Context
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import PLATFORM_SCOPE, Principal, TokenService
-from kymaprov.web import bearer_token, threaded
+from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
 
 Handler = Callable[[Request], Response]
 
@@ -70,8 +69,8 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
     def body(request: Request) -> dict[str, Any]:
         raw = request.state.body
         try:
-            data = json.loads(raw or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = parse_json(raw or b"{}")
+        except InvalidJSON as exc:
             raise CisError(f"Request body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise CisError("Request body must be a JSON object")

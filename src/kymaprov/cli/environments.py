@@ -154,13 +154,14 @@ def update_environment(
     timeout: float,
     interval: float,
 ) -> None:
-    """Update an environment's parameters (those of the plan's update schema)."""
+    """Update an environment: the given parameters are merged into its current ones."""
     parameters = parse_parameters(parameters_text, parameters_file)
     if not parameters and plan is None:
         raise click.UsageError("nothing to update: give --parameters, --parameters-file or --plan")
     with session.client() as client:
         e = resolve_environment(client, environment)
-        client.update_environment(e.id, plan or e.plan_name, parameters)
+        # the service stores exactly what an update sends (crossplane relies on it): send the whole set
+        client.update_environment(e.id, plan or e.plan_name, {**e.parameters, **parameters})
         click.echo(f"updating {e.display_name} ({e.id})", err=True)
         if wait:
             wait_ready(client, e, timeout, interval)

@@ -51,6 +51,16 @@ def _actor(p: Principal, body: dict[str, Any] | None = None) -> str:
     return str(user or p.user_name or p.client_id)
 
 
+# longest accepted value per top-level field (the columns' sizes); anything else is capped at 255
+MAX_LENGTHS = {
+    "environmentType": 32,
+    "serviceName": 64,
+    "planName": 64,
+    "landscapeLabel": 64,
+    "description": 4000,
+}
+
+
 def require_string(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
     value = body.get(name)
     if value is None:
@@ -61,6 +71,9 @@ def require_string(body: dict[str, Any], name: str, *, required: bool = True) ->
         raise InvalidParameters(f"Field '{name}' must be a string", field=name)
     if required and not value.strip():
         raise InvalidParameters(f"Field '{name}' must not be empty", field=name)
+    limit = MAX_LENGTHS.get(name, 255)
+    if len(value) > limit:
+        raise InvalidParameters(f"Field '{name}' must be at most {limit} characters long", field=name)
     return value
 
 
@@ -112,12 +125,13 @@ class EnvironmentService:
         plan_name = require_string(body, "planName") or ""
         for optional in ("name", "description", "user", "landscapeLabel", "origin", "technicalKey"):
             require_string(body, optional, required=False)
+        # an unknown service or plan is the catalog error first, as the real service answers
+        plan = catalog.find_plan(service_name, plan_name)
         if environment_type != KYMA_ENVIRONMENT_TYPE:
             raise InvalidParameters(
                 f"environmentType '{environment_type}' does not match service '{service_name}'; use 'kyma'",
                 field="environmentType",
             )
-        plan = catalog.find_plan(service_name, plan_name)
         if p.grant_type == "client_credentials" and not body.get("user"):
             raise InvalidParameters(
                 "Field 'user' is required when the OAuth 2.0 client credentials grant is used", field="user"

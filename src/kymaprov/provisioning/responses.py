@@ -7,7 +7,6 @@ binding, which is a 404 with an empty body as the real service answers.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from kymaprov.provisioning.exceptions import (
 )
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import Principal, TokenService
-from kymaprov.web import bearer_token, threaded
+from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +65,8 @@ def json_body(request: Request, *, optional: bool = False) -> Any:
             return None
         raise BadRequest("Request body is missing; a JSON object is expected")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return parse_json(raw)
+    except InvalidJSON as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
 
 

@@ -40,7 +40,7 @@ from kymaprov.runtime.requestinfo import RequestInfo
 from kymaprov.runtime.resources import ResourceType
 from kymaprov.runtime.selectors import matcher
 from kymaprov.runtime.watch import Watch
-from kymaprov.web import bearer_token
+from kymaprov.web import InvalidJSON, bearer_token, parse_json
 
 log = logging.getLogger("kymaprov.runtime")
 
@@ -422,11 +422,11 @@ class KubeApi:
         if yaml_ok:
             try:
                 return yaml.safe_load(raw)
-            except yaml.YAMLError as exc:
+            except (yaml.YAMLError, RecursionError) as exc:
                 raise BadRequest(f"error converting YAML to JSON: {exc}") from exc
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return parse_json(raw)
+        except InvalidJSON as exc:
             raise BadRequest(f"couldn't get version/kind; json parse error: {exc}") from exc
 
     # --- watch streaming --------------------------------------------------------------------------
