@@ -80,7 +80,12 @@ def test_text_output_and_list(server: RunningServer) -> None:
     text = btp(server, "get", "services/instance", "--name", "viewer")
     assert text.returncode == 0 and viewer["id"] in text.stdout
 
-    assert btp(server, "create", "services/binding", "--name", "viewer-key", "--instance-name", "viewer").returncode == 0
+    assert (
+        btp(
+            server, "create", "services/binding", "--name", "viewer-key", "--instance-name", "viewer"
+        ).returncode
+        == 0
+    )
     bindings = btp_json(server, "list", "services/binding")
     assert "viewer-key" in [b["name"] for b in bindings]
     text = btp(server, "list", "services/binding")
