@@ -67,6 +67,10 @@ class TokenService:
         self._ctx = ctx
         self._private_pem = self._load_or_create_key()
         self._public_pem = public_key_pem(self._private_pem)
+        # parsed once: loading an RSA key validates it, which costs tens of milliseconds per token
+        rs256 = jwt.get_algorithm_by_name("RS256")
+        self._signing_key = rs256.prepare_key(self._private_pem)
+        self._verifying_key = rs256.prepare_key(self._public_pem)
         self.ensure_builtin_clients()
 
     @property
@@ -107,9 +111,7 @@ class TokenService:
         return self._public_pem
 
     def jwks(self) -> dict[str, Any]:
-        jwk = json.loads(
-            RSAAlgorithm.to_jwk(jwt.get_algorithm_by_name("RS256").prepare_key(self._public_pem))
-        )
+        jwk = json.loads(RSAAlgorithm.to_jwk(self._verifying_key))
         jwk.update({"kid": _KEY_ID, "alg": "RS256", "use": "sig", "value": self._public_pem})
         return {"keys": [jwk]}
 
@@ -131,7 +133,7 @@ class TokenService:
         conn.execute(
             sa.insert(oauth_clients).values(
                 client_id=client_id,
-                secret_hash=hash_secret(secret),
+                secret_hash=hash_secret(secret, generated=True),
                 xsappname=xsappname,
                 scopes=scopes,
                 grant_types=grant_types,
@@ -209,7 +211,7 @@ class TokenService:
             claims["user_name"] = user.username
             claims["email"] = user.username
             claims["origin"] = "ldap"
-        token = jwt.encode(claims, self._private_pem, algorithm="RS256", headers={"kid": _KEY_ID})
+        token = jwt.encode(claims, self._signing_key, algorithm="RS256", headers={"kid": _KEY_ID})
         return {
             "access_token": token,
             "token_type": "bearer",
@@ -225,7 +227,7 @@ class TokenService:
         try:
             claims = jwt.decode(
                 token,
-                self._public_pem,
+                self._verifying_key,
                 algorithms=["RS256"],
                 issuer=self.issuer,
                 options={"verify_exp": False, "verify_aud": False, "verify_iat": False},
