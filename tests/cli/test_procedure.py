@@ -32,7 +32,7 @@ def test_up_with_exec_then_plugin_then_down(run: Run, tmp_path: Path) -> None:
     down = run("down", "proc-rt", "-f", str(kubeconfig), "--interval", "0.2")
     assert down.exit_code == 0, down.output
     assert not state.exists() and not kubeconfig.exists()
-    assert "proc-rt is deleted" in down.stderr
+    assert "proc-rt is deleted" in down.stderr and "revoked 1 binding(s)" in down.stderr
 
 
 def test_failed_operations_exit_6_with_the_state_message(

@@ -108,9 +108,7 @@ def down(session: Session, name: str, path: Path | None, wait: bool, timeout: fl
             click.echo(f"{name} does not exist; nothing to do", err=True)
             return
         state = default_state_path(credentials, env.id)
-        if state.exists():
-            RotatingCredential(state).revoke_all()
-        revoked = 0
+        revoked = RotatingCredential(state).revoke_all() if state.exists() else 0
         for item in client.list_bindings(env.id):
             try:
                 client.delete_binding(env.id, item.binding_id)

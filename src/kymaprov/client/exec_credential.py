@@ -190,27 +190,31 @@ class RotatingCredential:
         return isinstance(current, Binding)
 
     @staticmethod
-    def _delete_superseded(client: ProvisioningClient, state: ExecState) -> None:
-        remaining = []
+    def _delete_superseded(client: ProvisioningClient, state: ExecState) -> int:
+        """Delete the superseded bindings; how many were live until now."""
+        remaining, deleted = [], 0
         for binding_id in state.superseded:
             try:
                 client.delete_binding(state.environment_id, binding_id)
+                deleted += 1
             except (NotFoundError, GoneError):
                 pass  # already gone, or expired (the 410 deletes its metadata)
             except (TransportError, ProvisioningError):
                 remaining.append(binding_id)  # try again next time
         state.superseded = remaining
+        return deleted
 
-    def revoke_all(self) -> None:
-        """Delete the current and superseded bindings and the state file (``kymaprov down``)."""
+    def revoke_all(self) -> int:
+        """Delete the current and superseded bindings and the state file (``kymaprov down``); how many."""
         with _locked(self.state_path):
             state = ExecState.load(self.state_path)
             if state.binding_id:
                 state.superseded.append(state.binding_id)
                 state.binding_id, state.token = "", ""
             with self._client(state) as client:
-                self._delete_superseded(client, state)
+                deleted = self._delete_superseded(client, state)
             if state.superseded:
                 state.save(self.state_path)
                 raise ClientError(f"could not delete bindings {', '.join(state.superseded)}")
             self.state_path.unlink(missing_ok=True)
+        return deleted
