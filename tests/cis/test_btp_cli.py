@@ -230,3 +230,16 @@ def test_cis_bindings_reject_wrong_types_with_400(server: RunningServer, body: d
     )
     assert r.status_code == 400, r.text
     assert isinstance(r.json()["error"], str)
+
+
+def test_cis_and_admin_refuse_oversized_bodies_with_413(server: RunningServer) -> None:
+    big = b'{"name": "' + b"x" * (1 << 20) + b'"}'
+    sub = server.login["subaccount"]
+    r = httpx.post(
+        f"{server.url}/cis/v1/subaccounts/{sub}/service_instances",
+        content=big,
+        headers={"authorization": f"Bearer {server.platform_token()}", "content-type": "application/json"},
+    )
+    assert r.status_code == 413 and "larger than" in r.json()["error"]
+    r = httpx.post(f"{server.url}/admin/clock/advance", content=big, headers=server.admin_headers)
+    assert r.status_code == 413 and "larger than" in r.json()["error"]

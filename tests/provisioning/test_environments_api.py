@@ -236,6 +236,13 @@ def test_malformed_bodies_are_400_in_the_envelope(api: Api, raw: bytes) -> None:
     assert_error(r, 400)
 
 
+def test_oversized_bodies_are_413_in_the_envelope(api: Api) -> None:
+    big = b'{"name": "' + b"x" * (1 << 20) + b'"}'
+    r = api.request("POST", "/environments", content=big, headers={"content-type": "application/json"})
+    error = assert_error(r, 413)
+    assert "larger than 1048576 bytes" in error["message"]
+
+
 @pytest.mark.parametrize(
     ("field", "length"), [("name", 256), ("user", 256), ("landscapeLabel", 65), ("description", 4001)]
 )

@@ -154,6 +154,16 @@ def test_client_mistakes_are_4xx(admin: Kube) -> None:
     bad = admin.request("POST", CM, content=b"{not json", headers={"content-type": "application/json"})
     assert bad.status_code == 400
     assert bad.json()["reason"] == "BadRequest" and bad.json()["kind"] == "Status"
+    deep = admin.request(
+        "POST", CM, content=b"[" * 100_000 + b"]" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert deep.status_code == 400 and deep.json()["reason"] == "BadRequest"
+    huge = admin.request(
+        "POST", CM, content=b" " * (3 * 1024 * 1024 + 1), headers={"content-type": "application/json"}
+    )
+    assert huge.status_code == 413
+    assert huge.json()["reason"] == "RequestEntityTooLarge"
+    assert huge.json()["message"] == "Request entity too large: limit is 3145728"
     wrong_type = admin.post(CM, {"metadata": {"name": "x", "labels": {"a": 1}}})
     assert wrong_type.status_code == 400
     assert wrong_type.json()["message"].startswith(

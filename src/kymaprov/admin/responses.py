@@ -26,7 +26,7 @@ from kymaprov.accounts.models import (
 )
 from kymaprov.context import Context
 from kymaprov.store import metadata
-from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
 
 # tenancy, users, keys and settings survive a reset; everything users created does not
 _RESET_TABLES = (
@@ -65,8 +65,11 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
         return threaded(handle)
 
     def body(request: Request) -> dict[str, Any]:
+        raw = request.state.body
         try:
-            data = parse_json(request.state.body or b"{}")
+            data = parse_json(b"{}" if raw == b"" else raw)
+        except BodyTooLarge as exc:
+            raise AdminError(413, str(exc)) from exc
         except InvalidJSON as exc:
             raise AdminError(400, f"request body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):

@@ -1,6 +1,7 @@
 """Errors of the cis service-instance API, rendered as ``{"error": "<message>"}`` like the btp CLI server.
 
 - ``CisError`` (400) - base class: bad input
+  - ``CisPayloadTooLarge`` (413) - a request body over the size limit
   - ``CisNotFound`` (404) - no such instance, binding or subaccount
   - ``CisConflict`` (409) - the name is taken, or the instance still has bindings
   - ``CisUnauthorized`` (401) - no or bad credentials
@@ -16,6 +17,10 @@ class CisError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class CisPayloadTooLarge(CisError):
+    status = 413
 
 
 class CisNotFound(CisError):

@@ -21,12 +21,12 @@ from kymaprov.accounts.models import (
     get_user,
     list_subaccounts,
 )
-from kymaprov.cis.exceptions import CisError, CisForbidden, CisNotFound, CisUnauthorized
+from kymaprov.cis.exceptions import CisError, CisForbidden, CisNotFound, CisPayloadTooLarge, CisUnauthorized
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import PLATFORM_SCOPE, Principal, TokenService
-from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
 
 Handler = Callable[[Request], Response]
 
@@ -69,7 +69,9 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
     def body(request: Request) -> dict[str, Any]:
         raw = request.state.body
         try:
-            data = parse_json(raw or b"{}")
+            data = parse_json(b"{}" if raw == b"" else raw)
+        except BodyTooLarge as exc:
+            raise CisPayloadTooLarge(str(exc)) from exc
         except InvalidJSON as exc:
             raise CisError(f"Request body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):

@@ -8,6 +8,7 @@ HTTP layer renders them as ``{"error": {"code", "message", "target", "correlatio
     - ``InvalidParameters`` (400, 41002) - parameters do not match the plan's schema
     - ``UnknownServicePlan`` (400, 41003) - service or plan not in the catalog
     - ``BindingRejected`` (400, 42001) - KEB refused the binding (limit, expiration, state)
+  - ``PayloadTooLarge`` (413, 11000) - a request body over the size limit
   - ``Unauthorized`` (401, 11002), ``Forbidden`` (403, 11004)
   - ``NotFound`` (404, 11005)
     - ``EnvironmentNotFound`` (404, 41000 "Environment instance not found")
@@ -47,6 +48,12 @@ class BadRequest(ProvisioningError):
     status = 400
     code = 11000
     default_message = "Request payload is invalid"
+
+
+class PayloadTooLarge(ProvisioningError):
+    status = 413
+    code = 11000
+    default_message = "Request payload is too large"
 
 
 class InvalidParameters(BadRequest):

@@ -24,12 +24,13 @@ from kymaprov.provisioning.exceptions import (
     BadRequest,
     BindingNotReadable,
     Forbidden,
+    PayloadTooLarge,
     ProvisioningError,
     Unauthorized,
 )
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import Principal, TokenService
-from kymaprov.web import InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,15 @@ def error_response(exc: ProvisioningError, path: str) -> Response:
 
 def json_body(request: Request, *, optional: bool = False) -> Any:
     """The parsed JSON body; malformed JSON is a 400 in the error envelope, never a 500."""
-    raw: bytes = request.state.body
-    if not raw.strip():
+    raw: bytes | None = request.state.body
+    if raw is not None and not raw.strip():
         if optional:
             return None
         raise BadRequest("Request body is missing; a JSON object is expected")
     try:
         return parse_json(raw)
+    except BodyTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from exc
     except InvalidJSON as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
 

@@ -31,6 +31,7 @@ from kymaprov.runtime.errors import (
     KubeError,
     MethodNotAllowed,
     NotFound,
+    RequestEntityTooLarge,
     UnsupportedMediaType,
 )
 from kymaprov.runtime.models import clusters
@@ -40,7 +41,7 @@ from kymaprov.runtime.requestinfo import RequestInfo
 from kymaprov.runtime.resources import ResourceType
 from kymaprov.runtime.selectors import matcher
 from kymaprov.runtime.watch import Watch
-from kymaprov.web import InvalidJSON, bearer_token, parse_json
+from kymaprov.web import InvalidJSON, bearer_token, parse_json, read_limited_body
 
 log = logging.getLogger("kymaprov.runtime")
 
@@ -488,11 +489,18 @@ def _render(result: KubeResponse) -> Response:
     return response
 
 
+MAX_REQUEST_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
+
+
 def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
     """The ASGI app serving every embedded cluster; run it with ``runtimes.ssl_context()``."""
     api = KubeApi(ctx, runtimes)
 
     async def endpoint(request: Request) -> Response:
+        body = await read_limited_body(request, MAX_REQUEST_BYTES)
+        if body is None:
+            too_large = RequestEntityTooLarge(f"Request entity too large: limit is {MAX_REQUEST_BYTES}")
+            return _render(KubeResponse(413, too_large.status()))
         req = KubeRequest(
             cluster_id=request.path_params["cluster_id"],
             method=request.method,
@@ -501,7 +509,7 @@ def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
             accept=request.headers.get("accept", ""),
             content_type=request.headers.get("content-type", ""),
             token=bearer_token(request),
-            body=await request.body(),
+            body=body,
             impersonate_user=request.headers.get("impersonate-user", ""),
             impersonate_groups=tuple(request.headers.getlist("impersonate-group")),
             impersonate_uid=request.headers.get("impersonate-uid", ""),

@@ -133,6 +133,11 @@ class Conflict(KubeError):
         )
 
 
+class RequestEntityTooLarge(KubeError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
 class UnsupportedMediaType(KubeError):
     code = 415
     reason = "UnsupportedMediaType"

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from kymaprov.uaa.exceptions import BadCredentials, OAuthError
 from kymaprov.uaa.models import TokenService
+from kymaprov.web import read_limited_body
 
 
 def _basic_auth(header: str) -> tuple[str, str] | None:
@@ -32,8 +33,9 @@ def _basic_auth(header: str) -> tuple[str, str] | None:
 
 def routes(tokens: TokenService) -> list[Route]:
     async def token(request: Request) -> Response:
+        raw = await read_limited_body(request)  # None if oversized: then no grant_type, a 400
         try:
-            fields = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+            fields = dict(parse_qsl((raw or b"").decode(), keep_blank_values=True))
         except UnicodeDecodeError:
             fields = {}
         try:
