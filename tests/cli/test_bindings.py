@@ -72,5 +72,12 @@ def test_kubeconfig_never_replaces_a_device_or_directory(run: Run, environment: 
     result = run("kubeconfig", environment, "-f", "/dev/null")
     assert result.exit_code == 1 and "not a regular file" in result.stderr
     assert Path("/dev/null").is_char_device()
+    (tmp_path / "afile").write_text("")
+    result = run("kubeconfig", environment, "-f", str(tmp_path / "afile" / "sub.yaml"))
+    assert result.exit_code == 1 and "is not a directory" in result.stderr
+    result = run("kubeconfig", environment, "--exec", "-f", str(tmp_path / "ok.yaml"),
+                 "--state", str(tmp_path / "afile" / "state.json"))  # fmt: skip
+    assert result.exit_code == 1 and "is not a directory" in result.stderr
+    assert not (tmp_path / "ok.yaml").exists()
     # nothing was bound for the refused paths
     assert json.loads(run("bindings", "list", environment, "-o", "json").stdout)["bindings"] == []

@@ -148,3 +148,22 @@ def test_default_profiles_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 def test_credentials_validate_their_fields() -> None:
     with pytest.raises(CredentialsError, match="client_secret"):
         Credentials("id", "", "https://uaa", "https://ps")
+
+
+def test_token_url_given_as_uaa_url_and_non_http_urls() -> None:
+    creds = Credentials("id", "secret", "https://uaa.example.com/oauth/token/", "https://prov.example.com")
+    assert creds.token_url == "https://uaa.example.com/oauth/token"
+    with pytest.raises(CredentialsError, match="uaa_url must be an http"):
+        Credentials("id", "secret", "not a url", "https://prov.example.com")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_service_keys_written_by_windows_shells(tmp_path: Path, encoding: str) -> None:
+    key = {"uaa": {"clientid": "i", "clientsecret": "s", "url": "https://u"},
+           "endpoints": {"provisioning_service_url": "https://p"}}  # fmt: skip
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(key), encoding=encoding)
+    assert Credentials.from_file(path).client_id == "i"
+    path.write_bytes(b"\x80\x81 not text")
+    with pytest.raises(CredentialsError, match="cannot read service key"):
+        Credentials.from_file(path)

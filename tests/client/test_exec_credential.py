@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -98,7 +99,8 @@ def test_rotates_before_expiry_and_answers_exec_credential(
     requested_at = time.time()
     with ProvisioningClient(creds) as client:
         first = client.create_binding(env_id, 600)
-    RotatingCredential.start(state, creds, env_id, first, 600, requested_at)
+    with ProvisioningClient(creds) as client:
+        RotatingCredential.start(state, creds, env_id, first, 600, requested_at, client)
 
     fresh = RotatingCredential(state).exec_credential()
     assert fresh["kind"] == "ExecCredential" and fresh["apiVersion"] == "client.authentication.k8s.io/v1"
@@ -147,3 +149,43 @@ def test_plugin_errors_exit_with_the_error_class_code(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 3 and "corrupt" in result.stderr
+
+
+def test_rerunning_exec_takes_over_the_state_instead_of_piling_up_bindings(
+    server: RunningServer, setup: tuple[dict[str, Any], Api, str], tmp_path: Path
+) -> None:
+    credentials, api, env_id = setup
+    env = {**os.environ, **seed_variables(credentials)}
+    state, kubeconfig = tmp_path / "rerun-state.json", tmp_path / "rerun.yaml"
+    others = set(live_bindings(server, api, env_id))  # held by the earlier tests' kubeconfigs
+    for _ in range(12):  # more than the cap of 10
+        made = subprocess.run(
+            [sys.executable, "-m", "kymaprov", "kubeconfig", env_id, "--exec", "-f", str(kubeconfig),
+             "--state", str(state)],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    assert set(live_bindings(server, api, env_id)) - others == {ExecState.load(state).binding_id}
+
+
+def test_a_service_hiccup_keeps_the_cached_token(
+    setup: tuple[dict[str, Any], Api, str], tmp_path: Path
+) -> None:
+    credentials, _, env_id = setup
+    creds = Credentials.from_service_key({"credentials": credentials})
+    state = tmp_path / "hiccup.json"
+    with ProvisioningClient(creds) as client:
+        requested_at = time.time()
+        RotatingCredential.start(
+            state, creds, env_id, client.create_binding(env_id, 600), 600, requested_at, client
+        )
+    before = ExecState.load(state)
+
+    def unavailable(creds: Credentials, auth: ClientCredentialsAuth) -> ProvisioningClient:
+        api = httpx.MockTransport(lambda request: httpx.Response(503))
+        return ProvisioningClient(creds, auth=auth, transport=api, retries=0)
+
+    answer = RotatingCredential(state, client_factory=unavailable).exec_credential()
+    assert answer["status"]["token"] == before.token
+    assert ExecState.load(state).binding_id == before.binding_id
+    RotatingCredential(state).revoke_all()

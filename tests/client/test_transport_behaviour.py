@@ -45,6 +45,14 @@ def test_429_waits_until_x_ratelimit_reset_in_epoch_milliseconds(
     assert len(uaa.api_requests) == 2
 
 
+def test_429_with_a_reset_already_past_still_backs_off(make_client: MakeClient, clock: FakeClock) -> None:
+    past = str(int((clock.now - 5) * 1000))
+    limited = error(429, 11006, "Request rate limit exceeded.", {"X-Ratelimit-Reset": past})
+    client, uaa = make_client(scripted(limited, limited, httpx.Response(200, json=ENV)))
+    assert client.get_environment("ENV-1").state == "OK"
+    assert len(uaa.api_requests) == 3 and len(clock.sleeps) == 2 and all(s > 0 for s in clock.sleeps)
+
+
 def test_429_wait_is_capped_and_errors_carry_reset_at(make_client: MakeClient, clock: FakeClock) -> None:
     far = str(int((clock.now + 3600) * 1000))
     limited = error(429, 11006, "Request rate limit exceeded.", {"X-Ratelimit-Reset": far})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import click
 
 from kymaprov.cli.common import Session, emit, output_option, pass_session, resolve_environment, when
-from kymaprov.client import Binding, Credentials, Environment, ProvisioningClient
+from kymaprov.client import Binding, ClientError, Credentials, Environment, ProvisioningClient
 from kymaprov.client.exec_credential import RotatingCredential
 from kymaprov.client.files import check_replaceable, write_private
 from kymaprov.client.kubeconfig import exec_kubeconfig
@@ -41,16 +43,29 @@ def write_kubeconfig(
     use_exec: bool,
     state_path: Path | None = None,
 ) -> tuple[Path, Binding]:
-    """Create a binding and write its kubeconfig (mode 0600), or an exec kubeconfig that renews itself."""
-    check_replaceable(path)  # before the binding is made, so a bad path costs nothing
+    """Create a binding and write its kubeconfig (mode 0600), or an exec kubeconfig that renews itself.
+
+    Both paths are checked before the binding is made, and a binding whose kubeconfig could not be
+    written is deleted again: a mistake never costs one of the 10 bindings.
+    """
+    check_replaceable(path)
+    state = (state_path or default_state_path(credentials, env.id)).expanduser().resolve()
+    if use_exec:
+        check_replaceable(state)
     requested_at = time.time()
     binding = client.create_binding(env.id, expiration)
-    if not use_exec:
-        return write_private(path, binding.kubeconfig), binding
-    state = (state_path or default_state_path(credentials, env.id)).expanduser().resolve()
-    info = RotatingCredential.start(state, credentials, env.id, binding, expiration or 600, requested_at)
-    command, args = exec_command(state)
-    return write_private(path, exec_kubeconfig(info, command, args)), binding
+    try:
+        if not use_exec:
+            return write_private(path, binding.kubeconfig), binding
+        info = RotatingCredential.start(
+            state, credentials, env.id, binding, expiration or 600, requested_at, client
+        )
+        command, args = exec_command(state)
+        return write_private(path, exec_kubeconfig(info, command, args)), binding
+    except ClientError:
+        with contextlib.suppress(ClientError):
+            client.delete_binding(env.id, binding.id)
+        raise
 
 
 kubeconfig_file_option = click.option(
@@ -99,7 +114,7 @@ def kubeconfig(
         written, binding = write_kubeconfig(client, credentials, env, path, expiration, use_exec, state_path)
     renewal = "renewed automatically" if use_exec else f"expires {when(binding.expires_at)}"
     click.echo(f"wrote {written} (binding {binding.id}, {renewal})", err=True)
-    click.echo(f"export KUBECONFIG={written}")
+    click.echo(f"export KUBECONFIG={shlex.quote(str(written))}")
 
 
 @click.command("exec-credential")

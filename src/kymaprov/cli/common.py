@@ -21,6 +21,7 @@ import yaml
 
 from kymaprov.client import ClientError, Credentials, Environment, ProvisioningClient, resolve_credentials
 from kymaprov.client.exceptions import NotFoundError, ProvisioningError
+from kymaprov.client.files import read_text_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,7 +153,10 @@ def parse_parameters(text: str | None, file: Path | None) -> dict[str, Any]:
     if text is not None and file is not None:
         raise click.UsageError("give --parameters or --parameters-file, not both")
     if file is not None:
-        text = file.read_text()
+        try:
+            text = read_text_file(file)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"cannot read {file}: {exc}", param_hint="--parameters-file") from exc
     if text is None:
         return {}
     try:

@@ -22,11 +22,25 @@ from kymaprov.cli.common import (
     wait_ready,
     when,
 )
+from kymaprov.client import ProvisioningClient
 
 
 def plan_regions(schema: dict[str, Any]) -> list[str]:
     region = (schema.get("properties") or {}).get("region") or {}
     return [str(r) for r in region.get("enum") or []]
+
+
+CREATE_ONLY = frozenset({"region", "networking", "modules", "colocateControlPlane"})
+
+
+def updatable(client: ProvisioningClient, plan: str, current: dict[str, Any]) -> dict[str, Any]:
+    """The ``current`` parameters the plan's update schema accepts."""
+    for available in client.available_environments():
+        if available.environment_type == "kyma" and available.plan_name == plan:
+            allowed = (available.update_parameters_schema.get("properties") or {}).keys()
+            if allowed:
+                return {k: v for k, v in current.items() if k in allowed}
+    return {k: v for k, v in current.items() if k not in CREATE_ONLY}
 
 
 @click.command()
@@ -160,8 +174,10 @@ def update_environment(
         raise click.UsageError("nothing to update: give --parameters, --parameters-file or --plan")
     with session.client() as client:
         e = resolve_environment(client, environment)
-        # the service stores exactly what an update sends (crossplane relies on it): send the whole set
-        client.update_environment(e.id, plan or e.plan_name, {**e.parameters, **parameters})
+        # the service stores exactly what an update sends (crossplane relies on it), so the current
+        # parameters go along, except those the update schema does not take (fixed at creation)
+        keep = updatable(client, plan or e.plan_name, e.parameters)
+        client.update_environment(e.id, plan or e.plan_name, {**keep, **parameters})
         click.echo(f"updating {e.display_name} ({e.id})", err=True)
         if wait:
             wait_ready(client, e, timeout, interval)

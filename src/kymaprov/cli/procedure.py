@@ -6,6 +6,7 @@ prove it works with a real Kubernetes API call. ``down`` = revoke the bindings, 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -83,7 +84,7 @@ def up(
     renewal = "renewed automatically" if use_exec else f"valid until {when(binding.expires_at)}"
     click.echo(f"checked access to {info.server}: {pods} pod(s) in namespace default", err=True)
     click.echo(f"wrote {written} ({renewal})", err=True)
-    click.echo(f"export KUBECONFIG={written}")
+    click.echo(f"export KUBECONFIG={shlex.quote(str(written))}")
 
 
 @click.command()

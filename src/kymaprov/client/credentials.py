@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kymaprov.client.exceptions import CredentialsError
-from kymaprov.client.files import write_private
+from kymaprov.client.files import read_text_file, write_private
 
 __all__ = [
     "ENV_VARS",
@@ -58,8 +58,15 @@ class Credentials:
         missing = [name for name in _KEY_PATHS if not str(getattr(self, name) or "").strip()]
         if missing:
             raise CredentialsError(f"credentials are missing {', '.join(missing)}")
-        object.__setattr__(self, "uaa_url", self.uaa_url.strip().rstrip("/"))
+        uaa_url = self.uaa_url.strip().rstrip("/")
+        if uaa_url.endswith("/oauth/token"):  # a token URL given where the UAA base URL belongs
+            uaa_url = uaa_url[: -len("/oauth/token")]
+        object.__setattr__(self, "uaa_url", uaa_url)
         object.__setattr__(self, "provisioning_url", self.provisioning_url.strip().rstrip("/"))
+        for name in ("uaa_url", "provisioning_url"):
+            scheme, _, rest = getattr(self, name).partition("://")
+            if scheme.lower() not in ("http", "https") or not rest:
+                raise CredentialsError(f"{name} must be an http(s) URL, got {getattr(self, name)!r}")
 
     @property
     def token_url(self) -> str:
@@ -101,9 +108,10 @@ class Credentials:
     def from_file(cls, path: str | os.PathLike[str]) -> Credentials:
         """From a file holding a service key."""
         try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise CredentialsError(f"cannot read service key {path}: {exc.strerror or exc}") from exc
+            text = read_text_file(path)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise CredentialsError(f"cannot read service key {path}: {reason}") from exc
         return cls.from_service_key(text)
 
     @classmethod
@@ -143,9 +151,11 @@ class ProfileStore:
 
     def _read(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text()
+            text = read_text_file(self.path)
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            raise CredentialsError(f"cannot read profiles {self.path}: {exc}") from exc
         except OSError as exc:
             raise CredentialsError(f"cannot read profiles {self.path}: {exc.strerror or exc}") from exc
         try:

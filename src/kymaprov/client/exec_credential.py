@@ -39,7 +39,10 @@ from kymaprov.client.exceptions import (
     GoneError,
     NotFoundError,
     ProvisioningError,
+    RateLimitedError,
+    ServerError,
     TransportError,
+    UnauthorizedError,
 )
 from kymaprov.client.files import write_private
 from kymaprov.client.kubeconfig import EXEC_API_VERSION, KubeconfigInfo, parse_kubeconfig
@@ -97,8 +100,11 @@ class ExecState:
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise ClientError(f"cannot use exec state {path}: {exc.strerror or exc}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -134,13 +140,29 @@ class RotatingCredential:
         binding: Binding,
         expiration_seconds: int,
         requested_at: float,
+        client: ProvisioningClient,
     ) -> KubeconfigInfo:
-        """Record the first binding (made by ``kymaprov kubeconfig --exec``); its cluster info."""
+        """Record the first binding (made by ``kymaprov kubeconfig --exec``); its cluster info.
+
+        A state file already there (an earlier ``--exec`` run) is taken over: the bindings it held
+        are deleted, so running ``up --exec`` in every pipeline step never piles bindings up.
+        """
         state = ExecState(credentials.to_dict(), environment_id, expiration_seconds)
         path = Path(state_path)
         with _locked(path):
+            earlier = None
+            if path.exists():
+                with suppress(CredentialsError):  # unreadable: nothing to take over
+                    earlier = ExecState.load(path)
             info = state.adopt(binding, requested_at)
             state.save(path)
+            if earlier is not None:
+                earlier.superseded.append(earlier.binding_id)
+                earlier.superseded = [b for b in earlier.superseded if b and b != binding.id]
+                RotatingCredential._delete_superseded(client, earlier)
+                if earlier.environment_id == environment_id:
+                    state.superseded = earlier.superseded  # what could not be deleted: try later
+                    state.save(path)
         return info
 
     def exec_credential(self) -> dict[str, Any]:
@@ -184,8 +206,8 @@ class RotatingCredential:
             current = client.get_binding(state.environment_id, state.binding_id)
         except NotFoundError:
             return False  # revoked by someone else
-        except TransportError:
-            return True  # cannot ask; the token is still valid by our clock
+        except (TransportError, ServerError, RateLimitedError, UnauthorizedError):
+            return True  # cannot ask now; the token is still valid by our clock
         # a live binding answers with credentials; an expired one (by the service's clock) with metadata
         return isinstance(current, Binding)
 

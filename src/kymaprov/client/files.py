@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kymaprov.client.exceptions import ClientError
 
-__all__ = ["check_replaceable", "write_private"]
+__all__ = ["check_replaceable", "read_text_file", "write_private"]
 
 
 def check_replaceable(path: str | os.PathLike[str]) -> Path:
@@ -16,7 +16,25 @@ def check_replaceable(path: str | os.PathLike[str]) -> Path:
     target = Path(path).expanduser().resolve()
     if target.exists() and not target.is_file():
         raise ClientError(f"{target} exists and is not a regular file; not replacing it")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ClientError(f"cannot write {target}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ClientError(f"cannot write {target}: {parent} is not writable")
     return target
+
+
+def read_text_file(path: str | os.PathLike[str]) -> str:
+    """A small text file (key, parameters, profiles) in UTF-8, or UTF-8/UTF-16 with a byte-order mark.
+
+    Windows shells write UTF-16 with ``>``; ``ValueError`` (``UnicodeDecodeError``) if it is none of these.
+    """
+    raw = Path(path).read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
 
 
 def write_private(path: str | os.PathLike[str], text: str) -> Path:

@@ -78,8 +78,9 @@ class RetryPolicy:
                 wait = float(reset.strip()) / 1000 - self.clock()
             except ValueError:
                 wait = None
-            if wait is not None:
-                return min(max(wait, 0.0), self.max_rate_limit_wait)
+            if wait is not None and wait > 0:
+                return min(wait, self.max_rate_limit_wait)
+            # a reset already past (stale, or our clock is ahead): back off anyway, never burst
         retry_after = response.headers.get("retry-after")
         if retry_after is not None and retry_after.strip().isdigit():
             return min(float(retry_after.strip()), self.max_rate_limit_wait)
