@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from kymaprov.cli.common import (
     wait_ready,
     when,
 )
-from kymaprov.client import ProvisioningClient
+from kymaprov.client import Environment, ProvisioningClient
 
 
 def plan_regions(schema: dict[str, Any]) -> list[str]:
@@ -180,7 +181,22 @@ def update_environment(
         client.update_environment(e.id, plan or e.plan_name, {**keep, **parameters})
         click.echo(f"updating {e.display_name} ({e.id})", err=True)
         if wait:
+            wait_update_started(client, e, timeout, interval)
             wait_ready(client, e, timeout, interval)
+
+
+def wait_update_started(client: ProvisioningClient, e: Environment, timeout: float, interval: float) -> None:
+    """Until the service shows the update (a state other than OK, or a new modifiedDate).
+
+    A service may still answer the old ``OK`` just after accepting a PATCH; waiting for ``OK`` then
+    would end before the update began.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = client.get_environment(e.id)
+        if now.state != "OK" or now.modified != e.modified:
+            return
+        time.sleep(min(interval, 1.0))
 
 
 @env.command("delete")
