@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+
+from kymaprov import strictjson
+from kymaprov.strictjson import InvalidJSON
 
 SyncHandler = Callable[[Request], Response]
 MAX_BODY_BYTES = 1 << 20  # every request body of these APIs is a small JSON document
@@ -49,10 +51,6 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-class InvalidJSON(ValueError):
-    """A request body that is not strict JSON; the message says why, for the 400."""
-
-
 class BodyTooLarge(InvalidJSON):
     """A request body over ``MAX_BODY_BYTES``: a 413, not a 400."""
 
@@ -60,22 +58,8 @@ class BodyTooLarge(InvalidJSON):
         super().__init__(f"Request body is larger than {MAX_BODY_BYTES} bytes")
 
 
-def _no_constants(name: str) -> Any:
-    raise InvalidJSON(f"{name} is not a JSON value")
-
-
 def parse_json(raw: bytes | None) -> Any:
-    """Parse a request body as strict JSON (no NaN or Infinity); ``InvalidJSON`` for anything else.
-
-    Every malformed body ends here as a clear 400, including ones that would otherwise surface as a
-    500: invalid UTF-8, and nesting deep enough to exhaust the parser's recursion.
-    """
+    """A request body (None: over the size limit) parsed as strict JSON; ``InvalidJSON`` if it is not."""
     if raw is None:
         raise BodyTooLarge()
-    try:
-        return json.loads(raw, parse_constant=_no_constants)
-    except InvalidJSON:
-        raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise InvalidJSON(reason) from exc
+    return strictjson.loads(raw)

@@ -199,6 +199,9 @@ def test_cis_api_requires_platform_token(server: RunningServer) -> None:
         b'{"name": "z1", "offering_name": "cis", "plan_name": "local", "parameters": {"grantType": {}}}',
         b'{"name": ["z1"], "offering_name": "cis", "plan_name": "local"}',
         b'{"name": "%s", "offering_name": "cis", "plan_name": "local"}' % (b"z" * 256),
+        b'{"name": "z1", "offering_name": "cis", "plan_name": "local", "parameters": "%s"}'
+        % (b"[" * 100_000 + b"]" * 100_000),
+        b'{"name": "z1", "offering_name": "cis", "plan_name": "local", "parameters": "{\\"a\\": NaN}"}',
     ],
 )
 def test_cis_api_rejects_bad_bodies_with_400(server: RunningServer, body: bytes) -> None:

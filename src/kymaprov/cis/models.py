@@ -7,7 +7,6 @@ credentials again, as the real Service Manager does.
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kymaprov import strictjson
 from kymaprov.accounts.models import Subaccount
 from kymaprov.cis.exceptions import CisConflict, CisError, CisNotFound
 from kymaprov.context import Context
@@ -427,9 +427,9 @@ def _parse_parameters(parameters: Any) -> dict[str, Any]:
         return {}
     if isinstance(parameters, str):
         try:
-            parameters = json.loads(parameters)
-        except json.JSONDecodeError as exc:
-            raise CisError(f"Invalid JSON in --parameters: {exc.msg}") from exc
+            parameters = strictjson.loads(parameters)
+        except strictjson.InvalidJSON as exc:
+            raise CisError(f"Invalid JSON in --parameters: {exc}") from exc
     if not isinstance(parameters, dict):
         raise CisError("Parameters must be a JSON object")
     return parameters
