@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,39 @@ def free_port() -> int:
 def kubectl_binary(version: str = "1.30") -> str:
     versioned = KUBECTL_DIR / f"kubectl.{version}"
     return str(versioned) if versioned.exists() else "kubectl"
+
+
+def run_kubectl(
+    kubeconfig: Path, cache: Path, *args: str, version: str = "1.30"
+) -> subprocess.CompletedProcess[str]:
+    """The real kubectl with this kubeconfig file and its own discovery cache directory."""
+    return subprocess.run(
+        [kubectl_binary(version), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+POSTGRES_URL = os.environ.get("KYMAPROV_TEST_POSTGRES")
+requires_postgres = pytest.mark.skipif(
+    not POSTGRES_URL, reason="set KYMAPROV_TEST_POSTGRES to run against PostgreSQL"
+)
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The SQLAlchemy URL of a fresh database on the test PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    assert POSTGRES_URL
+    name = f"kymaprov_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{POSTGRES_URL}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -8,32 +8,15 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psycopg
-import pytest
 
-from tests.conftest import Api, RunningServer, free_port
+from tests.conftest import Api, RunningServer, free_port, requires_postgres
 from tests.provisioning.test_bindings_api import kubectl
 
-PG = os.environ.get("KYMAPROV_TEST_POSTGRES")
-pytestmark = pytest.mark.skipif(not PG, reason="set KYMAPROV_TEST_POSTGRES to run against PostgreSQL")
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    assert PG
-    name = f"kymaprov_{uuid.uuid4().hex[:12]}"
-    admin = PG.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+pytestmark = requires_postgres
 
 
 def replicas(
@@ -52,8 +35,8 @@ def replicas(
     return a, b
 
 
-def test_two_replicas_share_state_and_the_binding_limit(tmp_path: Path, database: str) -> None:
-    a, b = replicas(tmp_path, database, provisioning_seconds=0.5)
+def test_two_replicas_share_state_and_the_binding_limit(tmp_path: Path, postgres_database: str) -> None:
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=0.5)
     try:
         token = a.token_for(a.cis_credentials())
         api_a, api_b = Api(a, token), Api(b, token)  # a token from one replica works on the other
@@ -84,8 +67,8 @@ def test_two_replicas_share_state_and_the_binding_limit(tmp_path: Path, database
         b.stop()
 
 
-def test_a_crashed_replicas_operation_is_finished_by_another(tmp_path: Path, database: str) -> None:
-    a, b = replicas(tmp_path, database, provisioning_seconds=2)
+def test_a_crashed_replicas_operation_is_finished_by_another(tmp_path: Path, postgres_database: str) -> None:
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=2)
     try:
         token = a.token_for(a.cis_credentials())
         env_id = Api(a, token).create_kyma(name="pg-crash")

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.cli.conftest import Run
-from tests.conftest import kubectl_binary
-
-
-def kubectl(kubeconfig: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [kubectl_binary(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.conftest import run_kubectl
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def test_kubeconfig_list_get_revoke(run: Run, environment: str, tmp_path: Path) 
     assert made.stdout == f"export KUBECONFIG={path}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert yaml.safe_load(path.read_text())["current-context"] == "bind-cli"
-    assert kubectl(path, tmp_path / "cache1", "get", "pods").returncode == 0
+    assert run_kubectl(path, tmp_path / "cache1", "get", "pods").returncode == 0
 
     listed = run("bindings", "list", "bind-cli")
     header, row = listed.stdout.splitlines()
@@ -53,7 +43,7 @@ def test_kubeconfig_list_get_revoke(run: Run, environment: str, tmp_path: Path) 
 
     revoked = run("bindings", "revoke", "bind-cli", binding_id)
     assert revoked.exit_code == 0, revoked.output
-    refused = kubectl(path, tmp_path / "cache2", "get", "pods")
+    refused = run_kubectl(path, tmp_path / "cache2", "get", "pods")
     assert refused.returncode != 0 and "You must be logged in to the server" in refused.stderr
     again = run("bindings", "revoke", "bind-cli", binding_id)
     assert again.exit_code == 14 and "No binding exists with the provided ID" in again.stderr

@@ -23,7 +23,7 @@ import yaml
 from kymaprov.client import ClientCredentialsAuth, Credentials, ProvisioningClient
 from kymaprov.client.exec_credential import ExecState, RotatingCredential
 from tests.cli.conftest import seed_variables
-from tests.conftest import Api, RunningServer, kubectl_binary
+from tests.conftest import Api, RunningServer, run_kubectl
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +45,6 @@ def live_bindings(server: RunningServer, api: Api, env_id: str) -> list[str]:
     ]
 
 
-def kubectl(kubeconfig: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [kubectl_binary("1.33"), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), "get", "pods"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_kubectl_keeps_working_across_expirations(
     server: RunningServer, setup: tuple[dict[str, Any], Api, str], tmp_path: Path
 ) -> None:
@@ -73,7 +64,7 @@ def test_kubectl_keeps_working_across_expirations(
 
     seen: set[str] = set()
     for step in range(6):
-        result = kubectl(kubeconfig, tmp_path / f"cache-{step}")
+        result = run_kubectl(kubeconfig, tmp_path / f"cache-{step}", "get", "pods", version="1.33")
         assert result.returncode == 0, f"step {step}: {result.stderr}"
         seen.add(ExecState.load(state).binding_id)
         assert len(live_bindings(server, api, env_id)) <= 2
@@ -85,7 +76,12 @@ def test_kubectl_keeps_working_across_expirations(
 
     # parallel kubectl processes after an expiry share one new binding
     with ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda i: kubectl(kubeconfig, tmp_path / f"par-{i}"), range(6)))
+        results = list(
+            pool.map(
+                lambda i: run_kubectl(kubeconfig, tmp_path / f"par-{i}", "get", "pods", version="1.33"),
+                range(6),
+            )
+        )
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     assert len(live_bindings(server, api, env_id)) == 1
 

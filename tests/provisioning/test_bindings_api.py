@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import Api, RunningServer, kubectl_binary, new_api
+from tests.conftest import Api, RunningServer, new_api, run_kubectl
 
 
 def kubectl(
@@ -23,12 +23,7 @@ def kubectl(
     path = tmp_path / f"kubeconfig-{abs(hash(kubeconfig))}.yaml"
     path.write_text(kubeconfig)
     cache = tmp_path / f"cache-{len(list(tmp_path.iterdir()))}"
-    return subprocess.run(
-        [kubectl_binary(version), "--kubeconfig", str(path), "--cache-dir", str(cache), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_kubectl(path, cache, *args, version=version)
 
 
 @pytest.fixture(scope="module")

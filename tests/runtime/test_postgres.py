@@ -5,40 +5,23 @@ Runs when ``KYMAPROV_TEST_POSTGRES`` names a server, as ``tests/test_postgres_re
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import requires_postgres
 from tests.runtime.conftest import Kube, Kubectl, KubeServer, binding_token
 
-PG = os.environ.get("KYMAPROV_TEST_POSTGRES")
-pytestmark = pytest.mark.skipif(not PG, reason="set KYMAPROV_TEST_POSTGRES to run against PostgreSQL")
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    import psycopg
-
-    assert PG
-    name = f"kymaprov_rt_{uuid.uuid4().hex[:12]}"
-    admin = PG.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"{PG}/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+pytestmark = requires_postgres
 
 
 def test_two_servers_share_clusters_on_postgres(
-    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
-    a = KubeServer(tmp_path / "a", database)
-    b = KubeServer(tmp_path / "b", database)
+    a = KubeServer(tmp_path / "a", postgres_database)
+    b = KubeServer(tmp_path / "b", postgres_database)
     try:
         access = a.runtimes.create_cluster("pg-cluster", "pg")
         assert b.runtimes.create_cluster("pg-cluster", "pg").token == access.token
