@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from kymaprov.client import ClientError, Credentials, Environment, ProvisioningClient, resolve_credentials
+from kymaprov.client import (
+    AvailableEnvironment,
+    ClientError,
+    Credentials,
+    Environment,
+    ProvisioningClient,
+    resolve_credentials,
+)
 from kymaprov.client.exceptions import NotFoundError, ProvisioningError
 from kymaprov.client.files import read_text_file
 
@@ -133,19 +140,34 @@ def resolve_environment(client: ProvisioningClient, name_or_id: str) -> Environm
     raise NotFoundError(f"no Kyma environment named or with id {name_or_id!r}", status=404)
 
 
+def kyma_plans(client: ProvisioningClient) -> list[AvailableEnvironment]:
+    return [a for a in client.available_environments() if a.environment_type == "kyma"]
+
+
+def kyma_plan(client: ProvisioningClient, plan: str) -> AvailableEnvironment | None:
+    """The subaccount's Kyma plan of this name; None if it may not use one."""
+    return next((a for a in kyma_plans(client) if a.plan_name == plan), None)
+
+
+def region_property(available: AvailableEnvironment) -> dict[str, Any]:
+    """The create schema's ``region`` property (``enum``, ``default``); empty for plans without one."""
+    region: dict[str, Any] = (available.create_parameters_schema.get("properties") or {}).get("region") or {}
+    return region
+
+
 def choose_region(client: ProvisioningClient, plan: str, region: str | None) -> str | None:
     """``region`` if given; else the plan schema's default or first region (plans without one: None)."""
     if region:
         return region
-    for available in client.available_environments():
-        if available.environment_type == "kyma" and available.plan_name == plan:
-            schema = (available.create_parameters_schema.get("properties") or {}).get("region") or {}
-            choices = schema.get("enum") or []
-            chosen = schema.get("default") or (choices[0] if choices else None)
-            if chosen:
-                click.echo(f"using region {chosen} (the first of plan {plan}; --region to choose)", err=True)
-            return str(chosen) if chosen else None
-    return None  # an unknown plan: the service will say so
+    available = kyma_plan(client, plan)
+    if available is None:
+        return None  # an unknown plan: the service will say so
+    schema = region_property(available)
+    choices = schema.get("enum") or []
+    chosen = schema.get("default") or (choices[0] if choices else None)
+    if chosen:
+        click.echo(f"using region {chosen} (the first of plan {plan}; --region to choose)", err=True)
+    return str(chosen) if chosen else None
 
 
 def parse_parameters(text: str | None, file: Path | None) -> dict[str, Any]:

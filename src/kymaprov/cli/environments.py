@@ -14,9 +14,12 @@ from kymaprov.cli.common import (
     choose_region,
     emit,
     environment_row,
+    kyma_plan,
+    kyma_plans,
     output_option,
     parse_parameters,
     pass_session,
+    region_property,
     resolve_environment,
     wait_deleted,
     wait_options,
@@ -25,22 +28,15 @@ from kymaprov.cli.common import (
 )
 from kymaprov.client import Environment, ProvisioningClient
 
-
-def plan_regions(schema: dict[str, Any]) -> list[str]:
-    region = (schema.get("properties") or {}).get("region") or {}
-    return [str(r) for r in region.get("enum") or []]
-
-
 CREATE_ONLY = frozenset({"region", "networking", "modules", "colocateControlPlane"})
 
 
 def updatable(client: ProvisioningClient, plan: str, current: dict[str, Any]) -> dict[str, Any]:
     """The ``current`` parameters the plan's update schema accepts."""
-    for available in client.available_environments():
-        if available.environment_type == "kyma" and available.plan_name == plan:
-            allowed = (available.update_parameters_schema.get("properties") or {}).keys()
-            if allowed:
-                return {k: v for k, v in current.items() if k in allowed}
+    available = kyma_plan(client, plan)
+    allowed = (available.update_parameters_schema.get("properties") or {}).keys() if available else None
+    if allowed:
+        return {k: v for k, v in current.items() if k in allowed}
     return {k: v for k, v in current.items() if k not in CREATE_ONLY}
 
 
@@ -50,9 +46,9 @@ def updatable(client: ProvisioningClient, plan: str, current: dict[str, Any]) ->
 def plans(session: Session, output: str) -> None:
     """List the Kyma plans and regions this subaccount may use."""
     with session.client() as client:
-        available = [a for a in client.available_environments() if a.environment_type == "kyma"]
+        available = kyma_plans(client)
     rows = [
-        [a.plan_name, ", ".join(plan_regions(a.create_parameters_schema)) or "-", a.description]
+        [a.plan_name, ", ".join(str(r) for r in region_property(a).get("enum") or []) or "-", a.description]
         for a in available
     ]
     emit(output, [a.raw for a in available], ("PLAN", "REGIONS", "DESCRIPTION"), rows)
