@@ -86,6 +86,12 @@ class ExecState:
     def save(self, path: Path) -> None:
         write_private(path, json.dumps(asdict(self), indent=2) + "\n")
 
+    def retire(self) -> None:
+        """Supersede the current binding without a successor (it is deleted with the others)."""
+        if self.binding_id:
+            self.superseded.append(self.binding_id)
+        self.binding_id, self.token = "", ""
+
     def adopt(self, binding: Binding, requested_at: float) -> KubeconfigInfo:
         """Make ``binding`` (requested at local time ``requested_at``) current; the previous is superseded."""
         info = parse_kubeconfig(binding.kubeconfig)
@@ -157,8 +163,7 @@ class RotatingCredential:
             info = state.adopt(binding, requested_at)
             state.save(path)
             if earlier is not None:
-                earlier.superseded.append(earlier.binding_id)
-                earlier.superseded = [b for b in earlier.superseded if b and b != binding.id]
+                earlier.retire()
                 RotatingCredential._delete_superseded(client, earlier)
                 if earlier.environment_id == environment_id:
                     state.superseded = earlier.superseded  # what could not be deleted: try later
@@ -230,9 +235,7 @@ class RotatingCredential:
         """Delete the current and superseded bindings and the state file (``kymaprov down``); how many."""
         with _locked(self.state_path):
             state = ExecState.load(self.state_path)
-            if state.binding_id:
-                state.superseded.append(state.binding_id)
-                state.binding_id, state.token = "", ""
+            state.retire()
             with self._client(state) as client:
                 deleted = self._delete_superseded(client, state)
             if state.superseded:
