@@ -58,8 +58,12 @@ class BodyTooLarge(InvalidJSON):
         super().__init__(f"Request body is larger than {MAX_BODY_BYTES} bytes")
 
 
-def parse_json(raw: bytes | None) -> Any:
-    """A request body (None: over the size limit) parsed as strict JSON; ``InvalidJSON`` if it is not."""
+def parse_json(raw: bytes | None, *, allow_nul: bool = False) -> Any:
+    """A request body (None: over the size limit) parsed as strict JSON; ``InvalidJSON`` if it is not.
+
+    NUL characters are refused unless ``allow_nul``: the service's fields are text columns, which
+    PostgreSQL cannot store them in.
+    """
     if raw is None:
         raise BodyTooLarge()
-    return strictjson.loads(raw)
+    return strictjson.loads(raw, allow_nul=allow_nul)

@@ -427,7 +427,7 @@ def _parse_parameters(parameters: Any) -> dict[str, Any]:
         return {}
     if isinstance(parameters, str):
         try:
-            parameters = strictjson.loads(parameters)
+            parameters = strictjson.loads(parameters, allow_nul=False)
         except strictjson.InvalidJSON as exc:
             raise CisError(f"Invalid JSON in --parameters: {exc}") from exc
     if not isinstance(parameters, dict):

@@ -426,7 +426,7 @@ class KubeApi:
             except (yaml.YAMLError, RecursionError) as exc:
                 raise BadRequest(f"error converting YAML to JSON: {exc}") from exc
         try:
-            return parse_json(raw)
+            return parse_json(raw, allow_nul=True)
         except InvalidJSON as exc:
             raise BadRequest(f"couldn't get version/kind; json parse error: {exc}") from exc
 
