@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -77,3 +79,76 @@ def test_a_crashed_replicas_operation_is_finished_by_another(tmp_path: Path, pos
         assert env["stateMessage"] == "Environment instance created."
     finally:
         b.stop()
+
+
+def race(n: int, send: Callable[[int], httpx.Response]) -> list[httpx.Response]:
+    """Send n requests at once (released together by a barrier) and return their responses."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> httpx.Response:
+        barrier.wait(timeout=30)
+        return send(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def test_one_kyma_environment_per_subaccount_holds_under_concurrent_creates(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=0.5)
+    try:
+        token = a.token_for(a.cis_credentials())
+
+        def create(i: int) -> httpx.Response:
+            return httpx.post(
+                f"{(a, b)[i % 2].url}/provisioning/v1/environments",
+                json={"environmentType": "kyma", "parameters": {"name": f"rt-{i}", "region": "eu-central-1"},
+                      "planName": "aws", "serviceName": "kymaruntime", "user": "u@example.com"},
+                headers={"authorization": f"Bearer {token}"},
+                timeout=60,
+            )  # fmt: skip
+
+        responses = race(12, create)
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [202] + [400] * 11, [r.text for r in responses]
+        assert all(r.json()["error"]["code"] == 41005 for r in responses if r.status_code == 400)
+        listed = Api(b, token).request("GET", "/environments").json()["environmentInstances"]
+        assert len(listed) == 1
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_unique_names_under_concurrent_creates_answer_as_a_plain_duplicate_never_500(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    srv = RunningServer(tmp_path / "data", free_port(), free_port(), 0.5, postgres_database).start()
+    try:
+        sub = srv.login["subaccount"]
+        headers = {"authorization": f"Bearer {srv.platform_token()}"}
+        base = f"{srv.url}/cis/v1/subaccounts/{sub}"
+
+        def instance(_: int) -> httpx.Response:
+            body = {"name": "raced", "offering_name": "cis", "plan_name": "local",
+                    "parameters": {"grantType": "clientCredentials"}}  # fmt: skip
+            return httpx.post(f"{base}/service_instances", json=body, headers=headers, timeout=60)
+
+        def binding(_: int) -> httpx.Response:
+            body = {"name": "raced-binding", "service_instance_name": "raced"}
+            return httpx.post(f"{base}/service_bindings", json=body, headers=headers, timeout=60)
+
+        def subaccount(i: int) -> httpx.Response:
+            body = {"displayName": f"raced-{i}", "subdomain": "raced-subdomain"}
+            return httpx.post(
+                f"{srv.url}/admin/subaccounts", json=body, headers=srv.admin_headers, timeout=60
+            )
+
+        for send, created, duplicate in ((instance, 201, 409), (binding, 201, 409), (subaccount, 201, 400)):
+            responses = race(20, send)
+            statuses = sorted(r.status_code for r in responses)
+            assert statuses == sorted([created] + [duplicate] * 19), [r.text for r in responses]
+            assert all("already" in r.json()["error"] or "taken" in r.json()["error"]
+                       for r in responses if r.status_code == duplicate)  # fmt: skip
+    finally:
+        srv.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 
 import httpx
 import jwt
@@ -312,6 +313,50 @@ def test_service_plan_assignments(api: Api) -> None:
     assert r.status_code == 200
     quotas = r.json()["quotas"]
     assert any(q["service"] == "kymaruntime" and q["plan"] == "aws" for q in quotas)
+
+
+def consumed(api: Api) -> dict[str, int]:
+    r = api.request("GET", "/servicePlanAssignments")
+    assert r.status_code == 200, r.text
+    return {q["plan"]: q["consumedQuota"] for q in r.json()["quotas"] if q["service"] == "kymaruntime"}
+
+
+def test_consumed_quota_counts_the_subaccounts_environments_per_plan(server: RunningServer) -> None:
+    mine, theirs = new_api(server, "quota-mine"), new_api(server, "quota-theirs")
+    assert set(consumed(mine).values()) == {0}
+    env_id = mine.create_kyma(plan="azure", region="westeurope")
+    used = consumed(mine)
+    assert used["azure"] == 1 and used["aws"] == 0 and sum(used.values()) == 1
+    assert set(consumed(theirs).values()) == {0}  # another subaccount's runtime is not theirs to count
+    mine.request("DELETE", f"/environments/{env_id}")
+    mine.wait_gone(env_id)
+    assert set(consumed(mine).values()) == {0}
+
+
+def test_job_status_is_not_readable_from_another_subaccount(server: RunningServer) -> None:
+    owner, other = new_api(server, "job-owner"), new_api(server, "job-other")
+    r = owner.request("POST", "/environments", json={
+        "environmentType": "kyma", "parameters": {"name": "job-rt", "region": "eu-central-1"},
+        "planName": "aws", "serviceName": "kymaruntime", "user": "u@example.com",
+    })  # fmt: skip
+    assert r.status_code == 202, r.text
+    path = f"/jobs-management/v1/jobs/{r.json()['jobId']}/status"
+    assert owner.client.get(path).status_code == 200
+    assert other.client.get(path).status_code == 404
+    owner.wait_state(r.json()["id"])
+    assert owner.client.get(path).json()["status"] == "COMPLETED"
+    assert other.client.get(path).status_code == 404
+
+
+def test_dates_are_epoch_milliseconds_of_now(server: RunningServer) -> None:
+    api = new_api(server, "dates")
+    before = time.time() * 1000
+    env_id = api.create_kyma(name="dates-rt")
+    env = api.wait_state(env_id)
+    after = time.time() * 1000
+    for key in ("createdDate", "modifiedDate"):
+        assert isinstance(env[key], int) and before - 2000 <= env[key] <= after + 2000, (key, env[key])
+    assert env["modifiedDate"] >= env["createdDate"]
 
 
 def test_unknown_job_is_404(api: Api) -> None:

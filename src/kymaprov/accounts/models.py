@@ -183,21 +183,34 @@ def list_subaccounts(ctx: Context, global_account_id: str | None = None) -> list
 def create_subaccount(
     ctx: Context, global_account_id: str, display_name: str, subdomain: str, region: str = "eu10"
 ) -> Subaccount:
-    with ctx.store.write() as conn:
-        if (
-            conn.execute(
-                sa.select(global_accounts.c.id).where(global_accounts.c.id == global_account_id)
-            ).first()
-            is None
-        ):
-            raise AccountError(f"global account {global_account_id} does not exist")
-        if conn.execute(sa.select(subaccounts.c.id).where(subaccounts.c.subdomain == subdomain)).first():
-            raise AccountError(f"subdomain {subdomain} is already taken")
-        sub = Subaccount(
-            str(uuid.uuid4()), global_account_id, display_name, subdomain, region, ctx.clock.now_ms()
-        )
-        conn.execute(sa.insert(subaccounts).values(**dataclasses.asdict(sub)))
+    taken = AccountError(f"subdomain {subdomain} is already taken")
+    try:
+        with ctx.store.write() as conn:
+            if (
+                conn.execute(
+                    sa.select(global_accounts.c.id).where(global_accounts.c.id == global_account_id)
+                ).first()
+                is None
+            ):
+                raise AccountError(f"global account {global_account_id} does not exist")
+            if conn.execute(sa.select(subaccounts.c.id).where(subaccounts.c.subdomain == subdomain)).first():
+                raise taken
+            sub = Subaccount(
+                str(uuid.uuid4()), global_account_id, display_name, subdomain, region, ctx.clock.now_ms()
+            )
+            conn.execute(sa.insert(subaccounts).values(**dataclasses.asdict(sub)))
+    except sa.exc.IntegrityError as exc:  # a concurrent create took the subdomain after our check
+        raise taken from exc
     return sub
+
+
+def lock_subaccount(conn: sa.Connection, subaccount_id: str) -> None:
+    """Serialise a subaccount's check-then-insert rules (one Kyma environment, unique names).
+
+    PostgreSQL's READ COMMITTED lets two transactions both pass the check; the row lock makes the
+    second wait for the first and then see its row. SQLite's ``BEGIN IMMEDIATE`` serialises anyway.
+    """
+    conn.execute(sa.select(subaccounts.c.id).where(subaccounts.c.id == subaccount_id).with_for_update())
 
 
 def default_global_account_id(ctx: Context) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kymaprov import strictjson
-from kymaprov.accounts.models import Subaccount
+from kymaprov.accounts.models import Subaccount, lock_subaccount
 from kymaprov.cis.exceptions import CisConflict, CisError, CisNotFound
 from kymaprov.context import Context
 from kymaprov.crypto import random_token
@@ -180,6 +180,7 @@ class CisService:
             "created_ms": self._ctx.clock.now_ms(),
         }
         with self._ctx.store.write() as conn:
+            lock_subaccount(conn, sub.id)  # names are unique per subaccount, also under races
             if self._instance_row(conn, sub.id, name=name) is not None:
                 raise CisConflict(f"A service instance named '{name}' already exists in this subaccount")
             conn.execute(sa.insert(service_instances).values(**row))
@@ -265,6 +266,7 @@ class CisService:
         binding_id = str(uuid.uuid4())
         secret = random_token(24)
         with self._ctx.store.write() as conn:
+            lock_subaccount(conn, sub.id)  # names are unique per subaccount, also under races
             inst = self._instance_row(conn, sub.id, name=instance_name, instance_id=instance_id)
             if inst is None:
                 raise CisNotFound(f"Service instance '{instance_name or instance_id}' not found")

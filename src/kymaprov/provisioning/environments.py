@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kymaprov.accounts.models import lock_subaccount
 from kymaprov.context import Context
 from kymaprov.provisioning import catalog
 from kymaprov.provisioning.exceptions import (
@@ -165,6 +166,7 @@ class EnvironmentService:
             **state_values(CREATING),
         }
         with self._ctx.store.write() as conn:
+            lock_subaccount(conn, sub)  # one Kyma environment per subaccount, also under races
             existing = conn.execute(
                 sa.select(environments.c.id).where(
                     environments.c.subaccount_id == sub,

@@ -4,6 +4,13 @@ Operations are rows in the store, written with the request that caused them. A w
 with a short lease (an atomic compare-and-set that works on SQLite and PostgreSQL alike), so several
 replicas can share the work and a crashed worker's operation is taken over once its lease lapses.
 Each step is idempotent, which makes re-running a half-finished operation safe.
+
+A step may outlive its lease (a real backend takes minutes to make a cluster), so while it runs a
+heartbeat renews the lease. Every claim writes a fresh fencing token into ``lease_owner``, and a step's
+result is committed only while the row still holds that token and is pending: a worker whose lease
+was taken over (it stalled past the lease) or whose operation was superseded (a delete during a
+create) cannot commit. One environment runs one step at a time: an operation is not claimed while
+another operation of its environment holds a live lease, so a delete never overtakes a running create.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -39,11 +49,23 @@ LEASE_SECONDS = 15.0
 
 
 class LifecycleWorker:
-    def __init__(self, ctx: Context, backend: RuntimeBackend, bindings: BindingService) -> None:
+    """Runs due operations; ``lease_seconds`` and ``renew_every`` (default a third of the lease) for tests."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        backend: RuntimeBackend,
+        bindings: BindingService,
+        *,
+        lease_seconds: float = LEASE_SECONDS,
+        renew_every: float | None = None,
+    ) -> None:
         self._ctx = ctx
         self._backend = backend
         self._bindings = bindings
         self.worker_id = uuid.uuid4().hex
+        self.lease_seconds = lease_seconds
+        self.renew_every = lease_seconds / 3 if renew_every is None else renew_every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,8 +96,10 @@ class LifecycleWorker:
         """Process every operation that is due now; return how many finished."""
         done = 0
         for op_id in self._due_operations():
-            if self._claim(op_id):
-                self._process(op_id)
+            token = self._claim(op_id)
+            if token is not None:
+                with self._heartbeat(op_id, token):
+                    self._process(op_id, token)
                 done += 1
         return done
 
@@ -94,8 +118,20 @@ class LifecycleWorker:
             ).all()
         return [r[0] for r in rows]
 
-    def _claim(self, op_id: str) -> bool:
+    def _claim(self, op_id: str) -> str | None:
+        """Take the lease of a pending operation whose lease lapsed; return the fencing token."""
         now = time.time()
+        token = f"{self.worker_id[:12]}:{uuid.uuid4().hex}"
+        other = operations.alias("other")
+        busy = (  # another step of the same environment is still running (e.g. a superseded create)
+            sa.select(other.c.id)
+            .where(
+                other.c.environment_id == operations.c.environment_id,
+                other.c.id != operations.c.id,
+                other.c.lease_until >= now,
+            )
+            .exists()
+        )
         with self._ctx.store.write() as conn:
             result = conn.execute(
                 sa.update(operations)
@@ -103,18 +139,56 @@ class LifecycleWorker:
                     operations.c.id == op_id,
                     operations.c.state == "pending",
                     sa.or_(operations.c.lease_until.is_(None), operations.c.lease_until < now),
+                    ~busy,
                 )
                 .values(
-                    lease_owner=self.worker_id,
-                    lease_until=now + LEASE_SECONDS,
+                    lease_owner=token,
+                    lease_until=now + self.lease_seconds,
                     attempts=operations.c.attempts + 1,
                 )
             )
-        return result.rowcount == 1
+        return token if result.rowcount == 1 else None
+
+    @contextmanager
+    def _heartbeat(self, op_id: str, token: str) -> Iterator[None]:
+        """Renew the lease while the step runs, for as long as the row still holds our token.
+
+        It renews a superseded operation too: its step is still running, and the lease keeps the
+        superseding operation of the same environment from starting until it ends.
+        """
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.renew_every):
+                try:
+                    with self._ctx.store.write() as conn:
+                        held = conn.execute(
+                            sa.update(operations)
+                            .where(
+                                operations.c.id == op_id,
+                                operations.c.lease_owner == token,
+                                operations.c.lease_until.is_not(None),  # not once finished or released
+                            )
+                            .values(lease_until=time.time() + self.lease_seconds)
+                        ).rowcount
+                except Exception:  # a store outage: try again; the fence protects the commit
+                    log.warning("renewing the lease of operation %s failed", op_id, exc_info=True)
+                    continue
+                if not held and not done.is_set():
+                    log.warning("operation %s: lease lost to another worker; its result is dropped", op_id)
+                    return
+
+        thread = threading.Thread(target=renew, name=f"kymaprov-lease-{op_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     # -- steps ----------------------------------------------------------------------------------
 
-    def _process(self, op_id: str) -> None:
+    def _process(self, op_id: str, token: str) -> None:
         with self._ctx.store.read() as conn:
             op = conn.execute(sa.select(operations).where(operations.c.id == op_id)).first()
             row = (
@@ -127,21 +201,23 @@ class LifecycleWorker:
         if op is None:
             return
         if row is None:
-            self._finish(op_id, "canceled", "The environment instance no longer exists")
+            with self._commit(op_id, token) as conn:
+                if conn is not None:
+                    self._finish(op_id, "canceled", "The environment instance no longer exists", conn)
             return
         env = Environment(row._asdict())
         failure = env.row.get("fail_next")
         if failure and failure.get("operation") in (None, op.type):
-            self._fail(op, env, str(failure.get("message") or "Operation failed"))
+            self._fail(op, token, env, str(failure.get("message") or "Operation failed"))
             return
         if op.type == "provision":
-            self._provision(op_id, env)
+            self._provision(op_id, token, env)
         elif op.type == "update":
-            self._update(op_id, env, op.data.get("parameters", {}))
+            self._update(op_id, token, env, op.data.get("parameters", {}))
         elif op.type == "deprovision":
-            self._deprovision(op_id, env)
+            self._deprovision(op_id, token, env)
 
-    def _provision(self, op_id: str, env: Environment) -> None:
+    def _provision(self, op_id: str, token: str, env: Environment) -> None:
         access = self._backend.create_cluster(env.cluster_id, env.cluster_name)
         labels = {
             "Name": env.row["labels"].get("Name", env.cluster_name),
@@ -149,8 +225,8 @@ class LifecycleWorker:
             "APIServerURL": access.server,
         }
         sealed = self._ctx.sealer.seal(json.dumps(dataclasses.asdict(access)))
-        with self._ctx.store.write() as conn:
-            if not self._still_current(conn, op_id):
+        with self._commit(op_id, token) as conn:
+            if conn is None:
                 return
             conn.execute(
                 sa.update(environments)
@@ -164,9 +240,9 @@ class LifecycleWorker:
             )
             self._finish(op_id, "succeeded", "Processing finished", conn)
 
-    def _update(self, op_id: str, env: Environment, parameters: dict[str, object]) -> None:
-        with self._ctx.store.write() as conn:
-            if not self._still_current(conn, op_id):
+    def _update(self, op_id: str, token: str, env: Environment, parameters: dict[str, object]) -> None:
+        with self._commit(op_id, token) as conn:
+            if conn is None:
                 return
             labels = dict(env.row["labels"])
             if isinstance(parameters.get("name"), str):
@@ -183,21 +259,21 @@ class LifecycleWorker:
             )
             self._finish(op_id, "succeeded", "Processing finished", conn)
 
-    def _deprovision(self, op_id: str, env: Environment) -> None:
+    def _deprovision(self, op_id: str, token: str, env: Environment) -> None:
         self._backend.delete_cluster(env.cluster_id)
-        with self._ctx.store.write() as conn:
-            if not self._still_current(conn, op_id):
+        with self._commit(op_id, token) as conn:
+            if conn is None:
                 return
             conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.environment_id == env.id))
             conn.execute(sa.delete(environments).where(environments.c.id == env.id))
             self._finish(op_id, "succeeded", "Operation succeeded. The instance was deprovisioned.", conn)
 
-    def _fail(self, op: sa.Row, env: Environment, message: str) -> None:
+    def _fail(self, op: sa.Row[Any], token: str, env: Environment, message: str) -> None:
         step = {"provision": CREATION_FAILED, "update": UPDATE_FAILED, "deprovision": DELETION_FAILED}[
             op.type
         ]
-        with self._ctx.store.write() as conn:
-            if not self._still_current(conn, op.id):
+        with self._commit(op.id, token) as conn:
+            if conn is None:
                 return
             conn.execute(
                 sa.update(environments)
@@ -206,16 +282,32 @@ class LifecycleWorker:
             )
             self._finish(op.id, "failed", message, conn)
 
-    def _still_current(self, conn: sa.Connection, op_id: str) -> bool:
-        """False once a newer operation superseded this one, or another worker finished it."""
-        state = conn.execute(sa.select(operations.c.state).where(operations.c.id == op_id)).scalar()
-        return state == "pending"
+    @contextmanager
+    def _commit(self, op_id: str, token: str) -> Iterator[sa.Connection | None]:
+        """A write transaction for the step's result, or None when the fence no longer holds.
 
-    def _finish(self, op_id: str, state: str, description: str, conn: sa.Connection | None = None) -> None:
-        if conn is None:
-            with self._ctx.store.write() as c:
-                self._finish(op_id, state, description, c)
-            return
+        The operation row is locked and must still be pending and hold our token; otherwise the
+        result is dropped (another worker took the lease over, or a newer operation superseded this
+        one) and the lease is released, so the superseding operation may start at once.
+        """
+        with self._ctx.store.write() as conn:
+            row = conn.execute(
+                sa.select(operations.c.state, operations.c.lease_owner)
+                .where(operations.c.id == op_id)
+                .with_for_update()
+            ).first()
+            if row is not None and row.state == "pending" and row.lease_owner == token:
+                yield conn
+                return
+            conn.execute(
+                sa.update(operations)
+                .where(operations.c.id == op_id, operations.c.lease_owner == token)
+                .values(lease_until=None)
+            )
+        log.info("operation %s: result dropped (superseded, or its lease was taken over)", op_id)
+        yield None
+
+    def _finish(self, op_id: str, state: str, description: str, conn: sa.Connection) -> None:
         conn.execute(
             sa.update(operations)
             .where(operations.c.id == op_id)
