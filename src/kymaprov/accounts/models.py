@@ -147,8 +147,10 @@ def check_admin_token(ctx: Context, token: str) -> bool:
 
 
 def authenticate_user(ctx: Context, username: str, password: str) -> User | None:
-    with ctx.store.read() as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    row = None
+    if "\x00" not in username:  # no user has one, and PostgreSQL refuses it as a parameter
+        with ctx.store.read() as conn:
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     if row is None or not verify_secret(password, row.password_hash):
         return None
     return User(row.username, row.global_account_id, row.default_subaccount_id)

@@ -145,6 +145,8 @@ class TokenService:
         )
 
     def _client(self, client_id: str, secret: str | None) -> Any:
+        if "\x00" in client_id:  # no client has one, and PostgreSQL refuses it as a parameter
+            raise BadCredentials()
         with self._ctx.store.read() as conn:
             row = conn.execute(sa.select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
         if row is None:
