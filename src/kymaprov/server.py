@@ -94,6 +94,7 @@ class KymaprovServer:
             f"kymaprov serving the Provisioning Service API on {s.base_url}",
             f"  embedded Kubernetes API (TLS) on {s.kube_base_url}",
             f"  data dir {s.data_dir}",
+            f"  database {self.ctx.store.safe_url}",
         ]
         if self.first_login:
             lines += [

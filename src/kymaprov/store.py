@@ -4,10 +4,16 @@ Every module declares its tables on :data:`metadata`; :class:`Store` creates the
 transactions. ``write()`` transactions are serialised on SQLite (``BEGIN IMMEDIATE``) so that
 check-then-insert sequences (the binding limit, operation leases) are race-free; on PostgreSQL the
 same code takes row locks with ``SELECT ... FOR UPDATE``.
+
+Nothing secret leaves through the store's errors: statements' parameters are left out of exceptions and
+logs (``hide_parameters``), the database URL is only ever shown with its password masked
+(``redact_url``), and the SQLite file and its ``-wal``/``-shm`` companions are readable by the owner only.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 metadata = sa.MetaData()
 
@@ -27,27 +34,80 @@ settings = sa.Table(
 )
 
 
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+class StoreError(Exception):
+    """The database cannot be opened; the message names it without its password."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password masked, for banners, logs and errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # not parseable: mask what looks like ``user:password@``
+        return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+def url_password(url: str) -> str | None:
+    """The URL's password as the driver gets it (percent-decoded), if any."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        found = _URL_PASSWORD.search(url)
+        return found.group(0)[len(found.group(1)) : -1] if found else None
+    return None if password is None else str(password)
+
+
+def _restrict_sqlite_files(database: str) -> None:
+    """Owner-only modes: create the file 0600 before SQLite does, tighten it and existing companions.
+
+    SQLite creates ``-wal`` and ``-shm`` with the database file's mode, so a 0600 file keeps them 0600.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in SQLITE_COMPANIONS:
+        path = database + suffix
+        if os.path.exists(path) and os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+
+
 class Store:
     """A SQLAlchemy engine plus the transaction discipline the domain relies on."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine: Engine = self._make_engine(url)
+        try:
+            self.engine: Engine = self._make_engine(url)
+        except Exception as exc:  # a malformed URL: SQLAlchemy's message quotes it whole
+            raise StoreError(_scrub(f"cannot use database {redact_url(url)}: {exc}", url)) from None
         self._lock = threading.RLock()
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
 
     def _make_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            return sa.create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
+            return sa.create_engine(
+                url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
+            )
+        database = make_url(url).database or ""
+        _restrict_sqlite_files(database)
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=20,
             max_overflow=20,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            _restrict_sqlite_files(database)
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
@@ -58,9 +118,14 @@ class Store:
         return engine
 
     def create_all(self) -> None:
-        """Create missing tables; schema changes are additive only."""
+        """Create missing tables; schema changes are additive only. The first connection: an
+        unreachable database is a ``StoreError`` without the password."""
         with self._lock:
-            metadata.create_all(self.engine)
+            try:
+                metadata.create_all(self.engine)
+            except sa.exc.OperationalError as exc:
+                message = f"cannot connect to database {self.safe_url}: {exc.orig or exc}"
+                raise StoreError(_scrub(message, self.url)) from None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -111,3 +176,10 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _scrub(message: str, url: str) -> str:
+    """``message`` with the URL's password masked wherever a driver or SQLAlchemy quoted it."""
+    password = url_password(url)
+    message = _URL_PASSWORD.sub(r"\1***@", message.replace(url, redact_url(url)))
+    return message.replace(password, "***") if password and len(password) >= 4 else message

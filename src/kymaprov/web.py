@@ -67,3 +67,11 @@ def parse_json(raw: bytes | None, *, allow_nul: bool = False) -> Any:
     if raw is None:
         raise BodyTooLarge()
     return strictjson.loads(raw, allow_nul=allow_nul)
+
+
+def nul_in_url(request: Request) -> bool:
+    """Whether the decoded path or query holds a NUL: no id or name can contain one, and PostgreSQL
+    refuses it as a query parameter, so each layer answers a 400 before looking anything up."""
+    if "\x00" in request.url.path:
+        return True
+    return any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items())

@@ -8,6 +8,7 @@ login (a random password and the admin token) to ``<data-dir>/local-login.json``
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import os
 import uuid
@@ -53,6 +54,11 @@ users = sa.Table(
 DEFAULT_USER = "admin@kymaprov.local"
 LOGIN_FILE = "local-login.json"
 _ADMIN_TOKEN_KEY = "admin.token_fingerprint"
+# the scrypt hash of a random password nobody knows: what an unknown user's password is checked against
+UNKNOWN_USER_HASH = (
+    "scrypt$2wv9Y+6l9vm5WDuq4ZDang==$"
+    "wM/8OIgl0pCa0RP4+5u/6y2fovUnan8h6nMiBAvpvjfS1hkLLcRONuIzCna9386MCPytWhgnvflWvjG+7skkdw=="
+)
 
 
 class AccountError(Exception):
@@ -143,13 +149,20 @@ def write_login_file(path: str, login: dict[str, Any]) -> None:
 
 def check_admin_token(ctx: Context, token: str) -> bool:
     expected = ctx.store.get_setting(_ADMIN_TOKEN_KEY)
-    return bool(expected) and fingerprint(token) == expected
+    return bool(expected) and hmac.compare_digest(fingerprint(token).encode(), expected.encode())
 
 
 def authenticate_user(ctx: Context, username: str, password: str) -> User | None:
-    with ctx.store.read() as conn:
-        row = conn.execute(sa.select(users).where(users.c.username == username)).first()
-    if row is None or not verify_secret(password, row.password_hash):
+    """The user if the password is right. An unknown user costs the same scrypt verification as a
+    wrong password (against a fixed hash), so the answer's timing does not tell which users exist."""
+    row = None
+    if "\x00" not in username:  # no user has one, and PostgreSQL refuses it as a parameter
+        with ctx.store.read() as conn:
+            row = conn.execute(sa.select(users).where(users.c.username == username)).first()
+    if row is None:
+        verify_secret(password, UNKNOWN_USER_HASH)
+        return None
+    if not verify_secret(password, row.password_hash):
         return None
     return User(row.username, row.global_account_id, row.default_subaccount_id)
 

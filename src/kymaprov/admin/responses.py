@@ -26,7 +26,7 @@ from kymaprov.accounts.models import (
 )
 from kymaprov.context import Context
 from kymaprov.store import metadata
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
 
 # tenancy, users, keys and settings survive a reset; everything users created does not
 _RESET_TABLES = (
@@ -56,6 +56,8 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
             if token is None or not check_admin_token(ctx, token):
                 return JSONResponse({"error": "a valid admin token is required"}, status_code=401)
             try:
+                if nul_in_url(request):
+                    raise AdminError(400, "the request URL contains a NUL character")
                 return JSONResponse(fn(request), status_code=status)
             except AdminError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)

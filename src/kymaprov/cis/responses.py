@@ -26,7 +26,7 @@ from kymaprov.cis.models import CisService
 from kymaprov.context import Context
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import PLATFORM_SCOPE, Principal, TokenService
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
 
 Handler = Callable[[Request], Response]
 
@@ -55,7 +55,10 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
     def handle(fn: Callable[[Request, Principal], Any], status: int = 200) -> Handler:
         def endpoint(request: Request) -> Response:
             try:
-                result = fn(request, principal(request))
+                caller = principal(request)
+                if nul_in_url(request):
+                    raise CisError("The request URL contains a NUL character")
+                result = fn(request, caller)
             except CisError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             except AccountError as exc:

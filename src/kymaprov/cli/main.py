@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from kymaprov import __version__
 from kymaprov.cli.bindings import bindings, exec_credential, kubeconfig
@@ -104,6 +105,11 @@ def serve(
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
     from kymaprov.server import KymaprovServer
+    from kymaprov.store import StoreError
+
+    source = click.get_current_context().get_parameter_source("database_url")
+    if database_url and source is ParameterSource.COMMANDLINE:
+        _mask_database_password(database_url)
 
     settings = Settings(
         host=host,
@@ -115,7 +121,30 @@ def serve(
         advertise_host=advertise_host,
         public_url=public_url,
     )
-    KymaprovServer(settings).run()
+    try:
+        server = KymaprovServer(settings)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    server.run()
+
+
+def _mask_database_password(database_url: str) -> None:
+    """A password on the command line is readable by every local user in the process list: mask it in
+    the process title (it was visible from the start until now) and say to use the environment."""
+    from kymaprov.store import redact_url, url_password
+
+    if not url_password(database_url):
+        return
+    click.echo(
+        "kymaprov: warning: the --database-url password shows in the process list until kymaprov masks "
+        "it; pass the URL in KYMAPROV_DATABASE_URL instead",
+        err=True,
+    )
+    try:
+        import setproctitle
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    setproctitle.setproctitle(setproctitle.getproctitle().replace(database_url, redact_url(database_url)))
 
 
 for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential):

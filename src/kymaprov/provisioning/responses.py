@@ -30,7 +30,7 @@ from kymaprov.provisioning.exceptions import (
 )
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import Principal, TokenService
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ CREATE = "subaccount.environment.create"
 DELETE = "subaccount.environment.delete"
 ENTITLEMENT_READ = "subaccount.entitlement.read"
 JOB_READ = "job.read"
+NUL_IN_URL = "The request URL contains a NUL character"
 
 Action = Callable[[Request, Principal], Response]
 
@@ -100,7 +101,10 @@ def routes(ctx: Context, tokens: TokenService) -> list[Route]:
     def endpoint(scope: str, action: Action) -> Callable[[Request], Any]:
         def handle(request: Request) -> Response:
             try:
-                return action(request, authorize(request, scope))
+                principal = authorize(request, scope)
+                if nul_in_url(request):
+                    raise BadRequest(NUL_IN_URL)
+                return action(request, principal)
             except ProvisioningError as exc:
                 if exc.status >= 500:
                     log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
@@ -173,6 +177,8 @@ def routes(ctx: Context, tokens: TokenService) -> list[Route]:
     def kubeconfig(request: Request) -> Response:
         """``labels.KubeconfigURL``: like KEB's, it carries no secret (OIDC login), so needs no token."""
         try:
+            if nul_in_url(request):
+                raise BadRequest(NUL_IN_URL)
             env = envs.find_any(request.path_params["environmentInstanceId"])
         except ProvisioningError as exc:
             return error_response(exc, request.url.path)

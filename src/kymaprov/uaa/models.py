@@ -25,6 +25,7 @@ from kymaprov.uaa.exceptions import BadCredentials, TokenRejected, UnauthorizedG
 TOKEN_LIFETIME_SECONDS = 43199
 _SIGNING_KEY = "uaa.signing_key"
 _KEY_ID = "key-id-1"
+_UNKNOWN_CLIENT_HASH = "sha256$8s8/cfJdRj9JtHqwZtQNBw==$5z3wBi9Lfhc08K/l2c1c8uE/eNDvdmE7EKhM5wE9Blw="
 
 oauth_clients = sa.Table(
     "oauth_clients",
@@ -145,9 +146,12 @@ class TokenService:
         )
 
     def _client(self, client_id: str, secret: str | None) -> Any:
+        if "\x00" in client_id:  # no client has one, and PostgreSQL refuses it as a parameter
+            raise BadCredentials()
         with self._ctx.store.read() as conn:
             row = conn.execute(sa.select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
         if row is None:
+            verify_secret(secret or "", _UNKNOWN_CLIENT_HASH)  # the same work as a wrong secret
             raise BadCredentials()
         if row.secret_hash is not None and (secret is None or not verify_secret(secret, row.secret_hash)):
             raise BadCredentials()
@@ -172,12 +176,12 @@ class TokenService:
         user: User | None = None
         if grant_type == "password":
             if not username or not password:
-                raise BadCredentials("A username and password are required")
+                raise BadCredentials("A username and password are required", user=True)
             user = authenticate_user(self._ctx, username, password)
             if user is None:
-                raise BadCredentials()
+                raise BadCredentials(user=True)
             if client.global_account_id and user.global_account_id != client.global_account_id:
-                raise BadCredentials()
+                raise BadCredentials(user=True)
         return self._issue(client, grant_type, user)
 
     def _issue(self, client: Any, grant_type: str, user: User | None) -> dict[str, Any]:

@@ -1,9 +1,17 @@
-"""HTTP layer of the token service: ``POST /oauth/token`` and ``GET /token_keys``."""
+"""HTTP layer of the token service: ``POST /oauth/token`` and ``GET /token_keys``.
+
+Failed authentications are limited per client id (per user name for the password grant) and per
+remote address (``ratelimit``); a blocked request is a 429 with ``X-Ratelimit-Reset`` (epoch ms, as
+SAP's services send it) and ``Retry-After`` (seconds), before any credential is checked.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
+import time
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -11,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kymaprov.uaa.exceptions import BadCredentials, OAuthError
+from kymaprov.uaa import ratelimit
+from kymaprov.uaa.exceptions import BadCredentials, OAuthError, TooManyFailures
 from kymaprov.uaa.models import TokenService
 from kymaprov.web import read_limited_body
 
@@ -31,20 +40,51 @@ def _basic_auth(header: str) -> tuple[str, str] | None:
     return unquote(user), unquote(password)
 
 
-def routes(tokens: TokenService) -> list[Route]:
+@dataclass
+class FailureLimits:
+    """Per-process failure counters: one per client id or user name, one per remote address."""
+
+    subjects: ratelimit.FailureLimiter = field(
+        default_factory=lambda: ratelimit.FailureLimiter.from_env(
+            ratelimit.CLIENT_FAILURES_ENV, ratelimit.CLIENT_FAILURES
+        )
+    )
+    addresses: ratelimit.FailureLimiter = field(
+        default_factory=lambda: ratelimit.FailureLimiter.from_env(
+            ratelimit.ADDRESS_FAILURES_ENV, ratelimit.ADDRESS_FAILURES
+        )
+    )
+
+
+def _error_headers(exc: OAuthError) -> dict[str, str] | None:
+    if isinstance(exc, TooManyFailures):
+        return {
+            "x-ratelimit-reset": str(int((time.time() + exc.retry_after) * 1000)),
+            "retry-after": str(math.ceil(exc.retry_after)),
+        }
+    if exc.status == 401:
+        return {"www-authenticate": 'Basic realm="UAA/client"'}
+    return None
+
+
+def routes(tokens: TokenService, limits: FailureLimits | None = None) -> list[Route]:
+    failures = limits or FailureLimits()
+
     async def token(request: Request) -> Response:
         raw = await read_limited_body(request)  # None if oversized: then no grant_type, a 400
         try:
             fields = dict(parse_qsl((raw or b"").decode(), keep_blank_values=True))
         except UnicodeDecodeError:
             fields = {}
+        address = request.client.host if request.client else ""
+        authorization = request.headers.get("authorization", "")
         try:
-            body = await run_in_threadpool(_grant, request.headers.get("authorization", ""), fields, tokens)
+            body = await run_in_threadpool(_grant, authorization, fields, tokens, failures, address)
         except OAuthError as exc:
             return JSONResponse(
                 {"error": exc.error, "error_description": exc.description},
                 status_code=exc.status,
-                headers={"www-authenticate": 'Basic realm="UAA/client"'} if exc.status == 401 else None,
+                headers=_error_headers(exc),
             )
         return JSONResponse(body, headers={"cache-control": "no-store"})
 
@@ -57,7 +97,9 @@ def routes(tokens: TokenService) -> list[Route]:
     ]
 
 
-def _grant(authorization: str, form: dict[str, str], tokens: TokenService) -> dict[str, object]:
+def _grant(
+    authorization: str, form: dict[str, str], tokens: TokenService, failures: FailureLimits, address: str
+) -> dict[str, object]:
     if "grant_type" not in form:
         raise OAuthError("Missing grant type")
     basic = _basic_auth(authorization)
@@ -67,10 +109,21 @@ def _grant(authorization: str, form: dict[str, str], tokens: TokenService) -> di
         client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
     if not client_id:
         raise BadCredentials("Full authentication is required to access this resource")
-    return tokens.grant(
-        form["grant_type"],
-        client_id,
-        client_secret or None,
-        username=form.get("username"),
-        password=form.get("password"),
-    )
+    username = form.get("username")
+    client_key, user_key = f"client:{client_id}", f"user:{username or ''}"
+    subjects = [client_key, user_key] if form["grant_type"] == "password" else [client_key]
+    wait = max(failures.subjects.retry_after(subjects), failures.addresses.retry_after([address]))
+    if wait > 0:
+        raise TooManyFailures(wait)
+    try:
+        return tokens.grant(
+            form["grant_type"],
+            client_id,
+            client_secret or None,
+            username=username,
+            password=form.get("password"),
+        )
+    except BadCredentials as exc:
+        failures.subjects.failed([user_key if exc.user else client_key])
+        failures.addresses.failed([address])
+        raise
