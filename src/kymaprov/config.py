@@ -21,12 +21,12 @@ class Settings:
     port: int = 8080
     kube_port: int = 6443
     data_dir: Path = field(default_factory=default_data_dir)
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
     provisioning_seconds: float = 5.0
     advertise_host: str | None = None
     public_url: str | None = None  # the API's URL behind a load balancer (shared by replicas)
-    secret_key: str | None = None  # base64 32 bytes; shared by replicas
-    admin_token: str | None = None
+    secret_key: str | None = field(default=None, repr=False)  # base64 32 bytes; shared by replicas
+    admin_token: str | None = field(default=None, repr=False)
     worker_interval: float = 0.2
 
     @property
