@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import yaml
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,7 +22,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kymaprov.context import Context
-from kymaprov.runtime import discovery, protobuf, rbac, requestinfo, resources, reviews, tables, tokens
+from kymaprov.runtime import (
+    bodies,
+    discovery,
+    protobuf,
+    rbac,
+    requestinfo,
+    resources,
+    reviews,
+    tables,
+    tokens,
+)
 from kymaprov.runtime.backend import EmbeddedRuntimes
 from kymaprov.runtime.errors import (
     BadRequest,
@@ -408,7 +417,7 @@ class KubeApi:
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
         if media == PROTOBUF:
-            return protobuf.decode_request(req.body, rt.kind if rt else kind)
+            return bodies.checked(protobuf.decode_request(req.body, rt.kind if rt else kind))
         if media not in ("", JSON, "application/yaml", "*/*"):
             raise UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types include: "
@@ -421,12 +430,9 @@ class KubeApi:
         if not raw.strip():
             raise BadRequest("the body of the request was empty")
         if yaml_ok:
-            try:
-                return yaml.safe_load(raw)
-            except (yaml.YAMLError, RecursionError) as exc:
-                raise BadRequest(f"error converting YAML to JSON: {exc}") from exc
+            return bodies.checked(bodies.load_yaml(raw))
         try:
-            return parse_json(raw, allow_nul=True)
+            return bodies.checked(parse_json(raw, allow_nul=True))
         except InvalidJSON as exc:
             raise BadRequest(f"couldn't get version/kind; json parse error: {exc}") from exc
 
