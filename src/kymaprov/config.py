@@ -28,6 +28,7 @@ class Settings:
     secret_key: str | None = None  # base64 32 bytes; shared by replicas
     admin_token: str | None = None
     worker_interval: float = 0.2
+    min_request_timeout: int = 1800  # kube-apiserver's --min-request-timeout: the longest watch, seconds
 
     @property
     def public_host(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ _BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
 WATCH_POLL_SECONDS = 0.2
+WATCH_REAUTH_SECONDS = 1.0
 BOOKMARK_SECONDS = 30.0
 
 
@@ -87,13 +89,19 @@ class KubeResponse:
 
 @dataclass
 class WatchStream:
-    """An authorized watch: initial events plus the state to poll for more."""
+    """An authorized watch: initial events plus the state to poll for more.
+
+    ``request`` and ``info`` are kept to authenticate and authorize again while streaming: a watch
+    ends once its token expires or its binding is revoked.
+    """
 
     watch: Watch
     initial: list[tuple[str, dict[str, Any]]]
     table: str | None
     timeout: float
     bookmarks: bool
+    request: KubeRequest
+    info: RequestInfo
 
 
 class _DryRun(Exception):
@@ -400,17 +408,34 @@ class KubeApi:
         send_initial = _true(req.query.get("sendInitialEvents"))
         rv = req.query.get("resourceVersion", "")
         initial = self._read(req, info, lambda store, user: watch.start(store, rv, send_initial))
-        try:
-            timeout = float(req.query.get("timeoutSeconds") or 1800)
-        except ValueError as exc:
-            raise BadRequest(f"invalid timeoutSeconds: {req.query.get('timeoutSeconds')}") from exc
         return WatchStream(
             watch,
             initial,
             tables.wants_table(req.accept),
-            timeout,
+            self._watch_timeout(req.query.get("timeoutSeconds") or "0"),
             _true(req.query.get("allowWatchBookmarks")),
+            req,
+            info,
         )
+
+    def _watch_timeout(self, value: str) -> float:
+        """Seconds a watch lasts: ``timeoutSeconds`` capped at ``--min-request-timeout``, by default
+        a random duration in [cap, 2*cap) as kube-apiserver picks one, so watchers do not reconnect
+        all at once."""
+        cap = self.ctx.settings.min_request_timeout
+        try:
+            seconds = int(value)
+        except ValueError as exc:
+            raise BadRequest(f'invalid timeoutSeconds: "{value}": must be an integer') from exc
+        if seconds < 0:
+            raise BadRequest(f"invalid timeoutSeconds: {seconds}: must not be negative")
+        if seconds == 0:
+            return cap * (1.0 + random.random())
+        return float(min(seconds, cap))
+
+    def _reauthorize(self, ws: WatchStream) -> None:
+        """Raise ``KubeError`` unless the watch's credential still authenticates and is authorized."""
+        self._read(ws.request, ws.info, lambda store, user: None)
 
     # --- bodies -----------------------------------------------------------------------------------
 
@@ -459,12 +484,16 @@ class KubeApi:
             yield line(kind, obj)
         deadline = time.monotonic() + ws.timeout
         next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
         while time.monotonic() < deadline:
             await anyio.sleep(WATCH_POLL_SECONDS)
             try:
+                if time.monotonic() >= next_auth:
+                    await run_in_threadpool(self._reauthorize, ws)
+                    next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
                 events = await run_in_threadpool(ws.watch.poll)
             except KubeError:
-                return  # the cluster is gone
+                return  # the cluster is gone, or the token expired or was revoked: the next request is a 401
             except Exception:
                 log.exception("embedded Kubernetes API: a watch of %s failed", ws.watch.rt.resource)
                 return
