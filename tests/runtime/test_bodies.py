@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.runtime.conftest import Kube
+from kymaprov.runtimes import ClusterAccess
+from tests.runtime.conftest import Kube, Kubectl
 
 CM = "/api/v1/namespaces/default/configmaps"
 YAML = {"content-type": "application/yaml"}
@@ -87,3 +90,82 @@ def test_yaml_that_is_not_json_is_a_400(admin: Kube) -> None:
     assert r.json()["data"] == {"1": "a", "2001-01-01": "b", "c": "2001-01-02"}
     refused = {"inf", "rec", "nullkey", "bin", "deep", "huge", "recursion"}
     assert "keys" in _names(admin) and not refused & set(_names(admin))
+
+
+BAD_JSON = {
+    "beyond float range": b'{"spec":{"a":1e400}}',
+    "nested 600 levels": b'{"spec":{"a":' + b"[" * 600 + b"]" * 600 + b"}}",
+    "nested 980 levels": b'{"spec":' + b'{"a":' * 980 + b"1" + b"}" * 980 + b"}",
+    "lone surrogate": b'{"data":{"a":"\\ud800"}}',
+}
+BAD_YAML = {
+    "beyond float range": b"spec: {a: 1.0e+400}\n",
+    "nested 600 levels": b"spec: {a: " + b"[" * 600 + b"]" * 600 + b"}\n",
+    "lone surrogate": b'data: {a: "\\ud800"}\n',
+}
+PATCHES = ("merge-patch+json", "strategic-merge-patch+json")
+
+
+def _kubectl_lists(tmp_path: Path, access: ClusterAccess) -> None:
+    out = Kubectl(tmp_path, access)("get", "cm", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    json.loads(out.stdout)
+
+
+def test_values_no_client_can_read_are_refused_on_every_write(
+    tmp_path: Path, access: ClusterAccess, admin: Kube
+) -> None:
+    admin.create(CM, {"metadata": {"name": "target"}, "data": {"k": "v"}})
+    before = admin.get(f"{CM}/target").json()
+    for what, body in BAD_JSON.items():
+        named = body.replace(b"{", b'{"metadata":{"name":"created"},', 1)
+        created = admin.request("POST", CM, content=named, headers={"content-type": "application/json"})
+        assert _refused(created)["reason"] == "BadRequest", what
+        for kind in PATCHES:
+            r = admin.request(
+                "PATCH", f"{CM}/target", content=body, headers={"content-type": f"application/{kind}"}
+            )
+            assert r.status_code in (400, 422) and r.json()["kind"] == "Status", (what, kind, r.text[:200])
+    for what, body in BAD_YAML.items():
+        r = admin.request(
+            "PATCH", f"{CM}/target", content=body, params={"fieldManager": "t"},
+            headers={"content-type": "application/apply-patch+yaml"},
+        )  # fmt: skip
+        assert r.status_code == 400 and r.json()["kind"] == "Status", (what, r.text[:200])
+        r = admin.request("POST", CM, content=b"metadata: {name: created}\n" + body, headers=YAML)
+        assert r.status_code == 400, (what, r.text[:200])
+    assert admin.get(f"{CM}/target").json() == before
+    assert admin.get(f"{CM}/created").status_code == 404
+    _kubectl_lists(tmp_path, access)
+
+
+def test_json_patch_cannot_build_what_a_body_may_not_be(
+    tmp_path: Path, access: ClusterAccess, admin: Kube
+) -> None:
+    admin.create(CM, {"metadata": {"name": "target"}, "data": {"k": "v"}})
+    before = admin.get(f"{CM}/target").json()
+    deep: Any = 1
+    for _ in range(97):  # within a body's limit of 100 levels, beyond it once added under /spec/a/b/c/d/e
+        deep = [deep]
+    skeleton = {"op": "add", "path": "/spec", "value": {"a": {"b": {"c": {"d": {}}}}}}
+    bad_ops = {
+        "deep": [skeleton, {"op": "add", "path": "/spec/a/b/c/d/e", "value": deep}],
+        "surrogate": [{"op": "add", "path": "/spec", "value": "\ud800"}],
+    }
+    for what, ops in bad_ops.items():
+        r = admin.request(
+            "PATCH", f"{CM}/target", content=json.dumps(ops),
+            headers={"content-type": "application/json-patch+json"},
+        )  # fmt: skip
+        assert r.status_code in (400, 422) and r.json()["kind"] == "Status", (what, r.text[:200])
+    # copying a subtree into itself doubles it each time: bounded like kube's JSONPatchMaxCopyBytes
+    doubling = [{"op": "add", "path": "/spec", "value": {"x": "y" * 1000}}] + [
+        {"op": "copy", "from": "/spec", "path": f"/spec/c{i}"} for i in range(13)
+    ]
+    r = admin.request(
+        "PATCH", f"{CM}/target", content=json.dumps(doubling),
+        headers={"content-type": "application/json-patch+json"},
+    )  # fmt: skip
+    assert r.status_code in (413, 422) and r.json()["kind"] == "Status", r.text[:200]
+    assert admin.get(f"{CM}/target").json() == before
+    _kubectl_lists(tmp_path, access)

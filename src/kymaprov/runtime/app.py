@@ -133,6 +133,9 @@ class KubeApi:
             return self._resource(req, info)
         except KubeError as exc:
             return KubeResponse(exc.code, exc.status())
+        except RecursionError:  # bodies are at most 100 levels deep; should anything still recurse too far
+            log.warning("embedded Kubernetes API: %s %s nested too deeply", req.method, req.path)
+            return KubeResponse(400, BadRequest("the object is nested too deeply").status())
         except Exception:
             log.exception("embedded Kubernetes API: %s %s failed", req.method, req.path)
             return KubeResponse(500, InternalError("an internal error occurred").status())

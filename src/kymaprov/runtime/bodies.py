@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kymaprov import strictjson
-from kymaprov.runtime.errors import BadRequest, RequestEntityTooLarge
+from kymaprov.runtime.errors import BadRequest, RequestEntityTooLarge, Unprocessable
 
 MAX_DECODED_BYTES = 3 * 1024 * 1024  # kube-apiserver's request body limit; etcd stores at most 1.5 MiB
 
@@ -130,11 +130,23 @@ def checked(value: Any) -> Any:
         strictjson.check(value, allow_nul=True)
     except strictjson.InvalidJSON as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
-    if encoded_size(value, MAX_DECODED_BYTES) > MAX_DECODED_BYTES:
-        raise RequestEntityTooLarge(
-            f"Request entity too large: the decoded body exceeds {MAX_DECODED_BYTES} bytes"
-        )
+    _bounded(value, "the decoded body")
     return value
+
+
+def checked_result(value: Any) -> Any:
+    """``checked`` for a patched object: a valid patch may still build what no body may be (a 422)."""
+    try:
+        strictjson.check(value, allow_nul=True)
+    except strictjson.InvalidJSON as exc:
+        raise Unprocessable(f"the patched object is not valid JSON: {exc}") from exc
+    _bounded(value, "the patched object")
+    return value
+
+
+def _bounded(value: Any, what: str) -> None:
+    if encoded_size(value, MAX_DECODED_BYTES) > MAX_DECODED_BYTES:
+        raise RequestEntityTooLarge(f"Request entity too large: {what} exceeds {MAX_DECODED_BYTES} bytes")
 
 
 def encoded_size(value: Any, limit: int) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kymaprov.runtime import defaults, patch
+from kymaprov.runtime import bodies, defaults, patch
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
 from kymaprov.runtime.models import LIVE, clusters, objects
 from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
@@ -355,7 +355,7 @@ class ObjectStore:
                 created = copy.deepcopy(body)
                 created.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(rt, namespace, created), True
-            patched = patch.strategic_merge(current, body)
+            patched = bodies.checked_result(patch.strategic_merge(current, body))
         elif current is None:
             raise NotFound.object(rt.resource, rt.group, name)
         else:
@@ -379,7 +379,7 @@ class ObjectStore:
             )
         if not isinstance(patched, dict):
             raise BadRequest("the patched object is not a JSON object")
-        return patched
+        return dict(bodies.checked_result(patched))
 
     def scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         """The ``autoscaling/v1`` Scale view of a Deployment (the ``scale`` subresource)."""
