@@ -29,6 +29,7 @@ class Settings:
     admin_token: str | None = None
     worker_interval: float = 0.2
     min_request_timeout: int = 1800  # kube-apiserver's --min-request-timeout: the longest watch, seconds
+    service_account_max_token_expiration: int = 86400  # longer TokenRequests are shortened to it
 
     @property
     def public_host(self) -> str:

@@ -388,7 +388,8 @@ class KubeApi:
                 .where(clusters.c.id == req.cluster_id)
             ).scalar_one()
             key = tokens.load_private_key(self.ctx.sealer.open_str(sealed))
-            return reviews.token_request(store, key, namespace, name, body)
+            max_expiration = self.ctx.settings.service_account_max_token_expiration
+            return reviews.token_request(store, key, namespace, name, body, max_expiration)
 
         return KubeResponse(201, self._write(req, info, run))
 
