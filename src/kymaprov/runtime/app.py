@@ -145,7 +145,7 @@ class KubeApi:
     def _authorize(self, conn: Any, req: KubeRequest, info: RequestInfo) -> tuple[UserInfo, ObjectStore]:
         now = self.ctx.clock.now()
         user = self.runtimes.authenticator.authenticate(conn, req.cluster_id, req.token, now)
-        store = ObjectStore(conn, req.cluster_id, now)
+        store = ObjectStore(conn, req.cluster_id, now, self.ctx.sealer)
         if req.impersonate_user or req.impersonate_groups or req.impersonate_uid:
             user = self._impersonate(store, user, req)
         attrs = info.attributes()
