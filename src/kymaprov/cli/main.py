@@ -93,6 +93,14 @@ def cli(
     help="The API's public URL if not http://<advertise-host>:<port>; "
     "replicas behind a load balancer share it.",
 )
+@click.option(
+    "--service-account-max-token-expiration",
+    type=click.IntRange(min=3600, max=2**32),
+    default=86400,
+    show_default=True,
+    envvar="KYMAPROV_SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION",
+    help="Longest lifetime (seconds) of a runtime ServiceAccount token; longer TokenRequests are shortened.",
+)
 def serve(
     host: str,
     port: int,
@@ -102,6 +110,7 @@ def serve(
     provisioning_seconds: float,
     advertise_host: str | None,
     public_url: str | None,
+    service_account_max_token_expiration: int,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
     from kymaprov.server import KymaprovServer
@@ -120,6 +129,7 @@ def serve(
         provisioning_seconds=provisioning_seconds,
         advertise_host=advertise_host,
         public_url=public_url,
+        service_account_max_token_expiration=service_account_max_token_expiration,
     )
     try:
         server = KymaprovServer(settings)

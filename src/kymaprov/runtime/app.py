@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import yaml
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,7 +23,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kymaprov.context import Context
-from kymaprov.runtime import discovery, protobuf, rbac, requestinfo, resources, reviews, tables, tokens
+from kymaprov.runtime import (
+    bodies,
+    discovery,
+    protobuf,
+    rbac,
+    requestinfo,
+    resources,
+    reviews,
+    tables,
+    tokens,
+)
 from kymaprov.runtime.backend import EmbeddedRuntimes
 from kymaprov.runtime.errors import (
     BadRequest,
@@ -51,6 +61,7 @@ _BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
 WATCH_POLL_SECONDS = 0.2
+WATCH_REAUTH_SECONDS = 1.0
 BOOKMARK_SECONDS = 30.0
 
 
@@ -78,13 +89,19 @@ class KubeResponse:
 
 @dataclass
 class WatchStream:
-    """An authorized watch: initial events plus the state to poll for more."""
+    """An authorized watch: initial events plus the state to poll for more.
+
+    ``request`` and ``info`` are kept to authenticate and authorize again while streaming: a watch
+    ends once its token expires or its binding is revoked.
+    """
 
     watch: Watch
     initial: list[tuple[str, dict[str, Any]]]
     table: str | None
     timeout: float
     bookmarks: bool
+    request: KubeRequest
+    info: RequestInfo
 
 
 class _DryRun(Exception):
@@ -116,6 +133,9 @@ class KubeApi:
             return self._resource(req, info)
         except KubeError as exc:
             return KubeResponse(exc.code, exc.status())
+        except RecursionError:  # bodies are at most 100 levels deep; should anything still recurse too far
+            log.warning("embedded Kubernetes API: %s %s nested too deeply", req.method, req.path)
+            return KubeResponse(400, BadRequest("the object is nested too deeply").status())
         except Exception:
             log.exception("embedded Kubernetes API: %s %s failed", req.method, req.path)
             return KubeResponse(500, InternalError("an internal error occurred").status())
@@ -125,7 +145,7 @@ class KubeApi:
     def _authorize(self, conn: Any, req: KubeRequest, info: RequestInfo) -> tuple[UserInfo, ObjectStore]:
         now = self.ctx.clock.now()
         user = self.runtimes.authenticator.authenticate(conn, req.cluster_id, req.token, now)
-        store = ObjectStore(conn, req.cluster_id, now)
+        store = ObjectStore(conn, req.cluster_id, now, self.ctx.sealer)
         if req.impersonate_user or req.impersonate_groups or req.impersonate_uid:
             user = self._impersonate(store, user, req)
         attrs = info.attributes()
@@ -368,7 +388,8 @@ class KubeApi:
                 .where(clusters.c.id == req.cluster_id)
             ).scalar_one()
             key = tokens.load_private_key(self.ctx.sealer.open_str(sealed))
-            return reviews.token_request(store, key, namespace, name, body)
+            max_expiration = self.ctx.settings.service_account_max_token_expiration
+            return reviews.token_request(store, key, namespace, name, body, max_expiration)
 
         return KubeResponse(201, self._write(req, info, run))
 
@@ -391,24 +412,41 @@ class KubeApi:
         send_initial = _true(req.query.get("sendInitialEvents"))
         rv = req.query.get("resourceVersion", "")
         initial = self._read(req, info, lambda store, user: watch.start(store, rv, send_initial))
-        try:
-            timeout = float(req.query.get("timeoutSeconds") or 1800)
-        except ValueError as exc:
-            raise BadRequest(f"invalid timeoutSeconds: {req.query.get('timeoutSeconds')}") from exc
         return WatchStream(
             watch,
             initial,
             tables.wants_table(req.accept),
-            timeout,
+            self._watch_timeout(req.query.get("timeoutSeconds") or "0"),
             _true(req.query.get("allowWatchBookmarks")),
+            req,
+            info,
         )
+
+    def _watch_timeout(self, value: str) -> float:
+        """Seconds a watch lasts: ``timeoutSeconds`` capped at ``--min-request-timeout``, by default
+        a random duration in [cap, 2*cap) as kube-apiserver picks one, so watchers do not reconnect
+        all at once."""
+        cap = self.ctx.settings.min_request_timeout
+        try:
+            seconds = int(value)
+        except ValueError as exc:
+            raise BadRequest(f'invalid timeoutSeconds: "{value}": must be an integer') from exc
+        if seconds < 0:
+            raise BadRequest(f"invalid timeoutSeconds: {seconds}: must not be negative")
+        if seconds == 0:
+            return cap * (1.0 + random.random())
+        return float(min(seconds, cap))
+
+    def _reauthorize(self, ws: WatchStream) -> None:
+        """Raise ``KubeError`` unless the watch's credential still authenticates and is authorized."""
+        self._read(ws.request, ws.info, lambda store, user: None)
 
     # --- bodies -----------------------------------------------------------------------------------
 
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
         if media == PROTOBUF:
-            return protobuf.decode_request(req.body, rt.kind if rt else kind)
+            return bodies.checked(protobuf.decode_request(req.body, rt.kind if rt else kind))
         if media not in ("", JSON, "application/yaml", "*/*"):
             raise UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types include: "
@@ -421,12 +459,9 @@ class KubeApi:
         if not raw.strip():
             raise BadRequest("the body of the request was empty")
         if yaml_ok:
-            try:
-                return yaml.safe_load(raw)
-            except (yaml.YAMLError, RecursionError) as exc:
-                raise BadRequest(f"error converting YAML to JSON: {exc}") from exc
+            return bodies.checked(bodies.load_yaml(raw))
         try:
-            return parse_json(raw, allow_nul=True)
+            return bodies.checked(parse_json(raw, allow_nul=True))
         except InvalidJSON as exc:
             raise BadRequest(f"couldn't get version/kind; json parse error: {exc}") from exc
 
@@ -453,12 +488,16 @@ class KubeApi:
             yield line(kind, obj)
         deadline = time.monotonic() + ws.timeout
         next_bookmark = time.monotonic() + BOOKMARK_SECONDS
+        next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
         while time.monotonic() < deadline:
             await anyio.sleep(WATCH_POLL_SECONDS)
             try:
+                if time.monotonic() >= next_auth:
+                    await run_in_threadpool(self._reauthorize, ws)
+                    next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
                 events = await run_in_threadpool(ws.watch.poll)
             except KubeError:
-                return  # the cluster is gone
+                return  # the cluster is gone, or the token expired or was revoked: the next request is a 401
             except Exception:
                 log.exception("embedded Kubernetes API: a watch of %s failed", ws.watch.rt.resource)
                 return

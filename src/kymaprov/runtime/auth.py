@@ -75,7 +75,7 @@ class Authenticator:
         if token.count(".") != 2:
             raise Unauthorized()
         claims = tokens.verify(token, self._public_key(cluster_id, row.sa_signing_key), now)
-        store = ObjectStore(conn, cluster_id, now)
+        store = ObjectStore(conn, cluster_id, now, self._sealer)
         account = store.find(SERVICE_ACCOUNTS, claims.namespace, claims.name)
         if account is None or account["metadata"].get("uid") != claims.uid:
             raise Unauthorized()

@@ -75,7 +75,7 @@ class EmbeddedRuntimes:
                             created_ms=self.ctx.clock.now_ms(),
                         )
                     )
-                    seed_cluster(ObjectStore(conn, cluster_id, self.ctx.clock.now()), cluster_id)
+                    seed_cluster(ObjectStore(conn, cluster_id, self.ctx.clock.now(), sealer), cluster_id)
         except sa.exc.IntegrityError:  # another replica created it first
             log.info("cluster %s was created concurrently", cluster_id)
         self._forget(cluster_id)

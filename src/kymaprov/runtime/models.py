@@ -1,6 +1,7 @@
 """Tables of the embedded runtimes: one row per cluster, one row per Kubernetes object.
 
-Portable SQLAlchemy Core (SQLite and PostgreSQL); times are integer milliseconds, bodies JSON text.
+Portable SQLAlchemy Core (SQLite and PostgreSQL); times are integer milliseconds, bodies JSON text
+(sealed for kinds marked ``sealed``, such as Secrets; see ``ObjectStore``).
 Secrets (CA and serving keys, the ServiceAccount signing key, the admin token) are sealed with the
 installation's master key; certificates are public and stored as PEM. A deleted cluster leaves a
 tombstone (``deleted_ms``) with every secret but the serving key wiped.
@@ -45,7 +46,7 @@ objects = sa.Table(
     sa.Column("uid", sa.String(36), nullable=False),
     sa.Column("resource_version", sa.BigInteger, nullable=False),
     sa.Column("created_rv", sa.BigInteger, nullable=False),  # resourceVersion at creation (for watch)
-    sa.Column("body", sa.Text, nullable=False),  # the full object as JSON
+    sa.Column("body", sa.Text, nullable=False),  # the full object as JSON, or sealed (SEALED_PREFIX)
     sa.UniqueConstraint("cluster_id", "api_group", "resource", "namespace", "name", name="uq_kube_objects"),
     sa.Index("ix_kube_objects_list", "cluster_id", "api_group", "resource", "namespace"),
 )

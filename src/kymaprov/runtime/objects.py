@@ -17,7 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kymaprov.runtime import defaults, patch
+from kymaprov.crypto import Sealer
+from kymaprov.runtime import bodies, defaults, patch
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
 from kymaprov.runtime.models import LIVE, clusters, objects
 from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
@@ -45,6 +46,11 @@ def prune_nulls(value: Any) -> Any:
 
 def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+# The stored body of a sealed kind: this prefix and the AES-256-GCM sealed JSON (as etcd's values carry
+# ``k8s:enc:<provider>:v1:<key>:``). A body without it is clear JSON: rows written before sealing read.
+SEALED_PREFIX = "k8s:enc:aesgcm:v1:"
 
 
 def _cannot_handle(rt: ResourceType, detail: str) -> BadRequest:
@@ -123,10 +129,22 @@ def _json_type(value: Any) -> str:
 class ObjectStore:
     """CRUD for one cluster inside an open transaction; ``now`` is the service clock's epoch seconds."""
 
-    def __init__(self, conn: Connection, cluster_id: str, now: float) -> None:
+    def __init__(self, conn: Connection, cluster_id: str, now: float, sealer: Sealer) -> None:
         self.conn = conn
         self.cluster_id = cluster_id
         self.now = now
+        self.sealer = sealer
+
+    # --- stored bodies --------------------------------------------------------------------------
+
+    def _encode(self, rt: ResourceType, obj: dict[str, Any]) -> str:
+        text = _dump(obj)
+        return SEALED_PREFIX + self.sealer.seal(text) if rt.sealed else text
+
+    def _decode(self, body: str) -> dict[str, Any]:
+        if body.startswith(SEALED_PREFIX):
+            body = self.sealer.open_str(body[len(SEALED_PREFIX) :])
+        return dict(json.loads(body))
 
     # --- resource versions ----------------------------------------------------------------------
 
@@ -168,7 +186,7 @@ class ObjectStore:
         row = self.conn.execute(
             sa.select(objects.c.body).where(*self._where(rt, namespace), objects.c.name == name)
         ).first()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else self._decode(row[0])
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         obj = self.find(rt, namespace, name)
@@ -185,7 +203,7 @@ class ObjectStore:
             .where(*self._where(rt, namespace))
             .order_by(objects.c.namespace, objects.c.name)
         ).all()
-        items = [json.loads(r[0]) for r in rows]
+        items = [self._decode(r[0]) for r in rows]
         if match is not None:
             items = [i for i in items if match(i)]
         return items, self.current_rv()
@@ -199,7 +217,7 @@ class ObjectStore:
             .where(*self._where(rt, namespace), objects.c.resource_version > rv)
             .order_by(objects.c.resource_version)
         ).all()
-        return [(json.loads(r[0]), int(r[1]) > rv) for r in rows]
+        return [(self._decode(r[0]), int(r[1]) > rv) for r in rows]
 
     def keys(self, rt: ResourceType, namespace: str | None) -> set[tuple[str, str]]:
         rows = self.conn.execute(
@@ -258,7 +276,7 @@ class ObjectStore:
                 uid=meta["uid"],
                 resource_version=rv,
                 created_rv=rv,
-                body=_dump(obj),
+                body=self._encode(rt, obj),
             )
         )
         if rt.resource == "namespaces":  # the ServiceAccount controller's job in a real cluster
@@ -333,7 +351,7 @@ class ObjectStore:
         self.conn.execute(
             sa.update(objects)
             .where(*self._where(rt, namespace), objects.c.name == name)
-            .values(resource_version=rv, body=_dump(new))
+            .values(resource_version=rv, body=self._encode(rt, new))
         )
         return new
 
@@ -355,7 +373,7 @@ class ObjectStore:
                 created = copy.deepcopy(body)
                 created.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(rt, namespace, created), True
-            patched = patch.strategic_merge(current, body)
+            patched = bodies.checked_result(patch.strategic_merge(current, body))
         elif current is None:
             raise NotFound.object(rt.resource, rt.group, name)
         else:
@@ -379,7 +397,7 @@ class ObjectStore:
             )
         if not isinstance(patched, dict):
             raise BadRequest("the patched object is not a JSON object")
-        return patched
+        return dict(bodies.checked_result(patched))
 
     def scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         """The ``autoscaling/v1`` Scale view of a Deployment (the ``scale`` subresource)."""

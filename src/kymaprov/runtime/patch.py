@@ -11,7 +11,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kymaprov.runtime import bodies
 from kymaprov.runtime.errors import BadRequest, Unprocessable
+
+MAX_COPY_BYTES = bodies.MAX_DECODED_BYTES  # kube-apiserver's JSONPatchMaxCopyBytes (3 MiB)
 
 _MERGE_KEYS = {
     "containers": "name",
@@ -140,6 +143,7 @@ def json_patch(target: Any, ops: Any) -> Any:
     if not isinstance(ops, list):
         raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
     doc = copy.deepcopy(target)
+    copied = 0
     for op in ops:
         if not isinstance(op, dict) or not isinstance(op.get("op"), str):
             raise BadRequest("invalid JSON patch operation")
@@ -159,7 +163,17 @@ def json_patch(target: Any, ops: Any) -> Any:
             source = op.get("from")
             if not isinstance(source, str):
                 raise BadRequest(f'missing or invalid "from" in "{kind}" operation')
-            value = _remove(doc, source) if kind == "move" else copy.deepcopy(_get(doc, source))
+            if kind == "move":
+                value = _remove(doc, source)
+            else:  # copies can double a document per operation: bounded as JSONPatchMaxCopyBytes does
+                value = _get(doc, source)
+                copied += bodies.encoded_size(value, MAX_COPY_BYTES)
+                if copied > MAX_COPY_BYTES:
+                    raise Unprocessable(
+                        f"Unable to complete the copy, the accumulated size increase of copy is {copied}, "
+                        f"exceeding the limit {MAX_COPY_BYTES}"
+                    )
+                value = copy.deepcopy(value)
             doc = _add(doc, path, value)
         elif kind == "test":
             if _get(doc, path) != op["value"]:

@@ -36,6 +36,7 @@ class ResourceType:
     stored: bool = True  # False for virtual kinds (reviews) that are only ever created
     returns_deleted_object: bool = False  # DELETE answers the object rather than a Status
     has_generation: bool = False
+    sealed: bool = False  # stored encrypted (Kubernetes' encryption at rest); reads decrypt
 
     @property
     def api_version(self) -> str:
@@ -75,7 +76,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         returns_deleted_object=True,
         has_generation=True,
     ),
-    ResourceType("", "v1", "secrets", "Secret", True, "secret"),
+    ResourceType("", "v1", "secrets", "Secret", True, "secret", sealed=True),
     ResourceType(
         "", "v1", "serviceaccounts", "ServiceAccount", True, "serviceaccount", ("sa",),
         subresources=(Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io", "v1"),),

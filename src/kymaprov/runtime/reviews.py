@@ -38,9 +38,19 @@ def _spec(body: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def token_request(
-    store: ObjectStore, key: EllipticCurvePrivateKey, namespace: str, name: str, body: Any
+    store: ObjectStore,
+    key: EllipticCurvePrivateKey,
+    namespace: str,
+    name: str,
+    body: Any,
+    max_expiration: int = 0,
 ) -> dict[str, Any]:
-    """Issue a bound token for ServiceAccount ``namespace/name`` (the ``serviceaccounts/token`` POST)."""
+    """Issue a bound token for ServiceAccount ``namespace/name`` (the ``serviceaccounts/token`` POST).
+
+    A valid ``expirationSeconds`` above ``max_expiration`` (if set) is shortened to it, as
+    kube-apiserver's ``--service-account-max-token-expiration`` does: still a 201, the reply's
+    ``spec.expirationSeconds`` and ``status.expirationTimestamp`` tell the client.
+    """
     kind = "TokenRequest"
     spec = dict(_spec(_object(body, kind), kind))
     account = store.get(SERVICE_ACCOUNTS, namespace, name)
@@ -62,6 +72,8 @@ def token_request(
         raise _invalid_expiration(seconds, "may not specify a duration less than 10 minutes")
     if seconds > tokens.MAX_EXPIRATION:
         raise _invalid_expiration(seconds, "may not specify a duration larger than 2^32 seconds")
+    if max_expiration > 0:
+        seconds = min(seconds, max_expiration)
     bound = _bound_object(store, namespace, name, spec.get("boundObjectRef"))
     token, expires = tokens.issue(
         key,

@@ -65,7 +65,7 @@ class Watch:
     def poll(self) -> list[Event]:
         """Events since the last call; raises NotFound once the cluster is gone."""
         with self.ctx.store.read() as conn:
-            store = ObjectStore(conn, self.cluster_id, self.ctx.clock.now())
+            store = ObjectStore(conn, self.cluster_id, self.ctx.clock.now(), self.ctx.sealer)
             current = store.current_rv()
             if current == self.rv:
                 return []
