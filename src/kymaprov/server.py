@@ -53,8 +53,9 @@ class KymaprovServer:
         self.first_login = ensure_defaults(self.ctx)
         self.tokens = TokenService(self.ctx)
         self.runtimes = EmbeddedRuntimes(self.ctx)
-        self.worker = LifecycleWorker(self.ctx, self.runtimes, BindingService(self.ctx))
-        self.api_app = create_api_app(self.ctx, self.tokens)
+        self.bindings = BindingService(self.ctx, self.runtimes)
+        self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
+        self.api_app = create_api_app(self.ctx, self.tokens, self.bindings)
         self.kube_app = create_kube_app(self.ctx, self.runtimes)
 
     def _uvicorn_config(self, app: Any, port: int) -> uvicorn.Config:

@@ -92,6 +92,13 @@ def cli(
     help="The API's public URL if not http://<advertise-host>:<port>; "
     "replicas behind a load balancer share it.",
 )
+@click.option(
+    "--kube-public-url",
+    default=None,
+    envvar="KYMAPROV_KUBE_PUBLIC_URL",
+    help="The embedded Kubernetes API's URL behind a (TLS pass-through) load balancer if not "
+    "https://<advertise-host>:<kube-port>; kubeconfigs name it, replicas share it.",
+)
 def serve(
     host: str,
     port: int,
@@ -101,6 +108,7 @@ def serve(
     provisioning_seconds: float,
     advertise_host: str | None,
     public_url: str | None,
+    kube_public_url: str | None,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
     from kymaprov.server import KymaprovServer
@@ -114,6 +122,7 @@ def serve(
         provisioning_seconds=provisioning_seconds,
         advertise_host=advertise_host,
         public_url=public_url,
+        kube_public_url=kube_public_url,
     )
     KymaprovServer(settings).run()
 
