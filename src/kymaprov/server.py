@@ -93,7 +93,8 @@ class KymaprovServer:
         s = self.settings
         lines = [
             f"kymaprov serving the Provisioning Service API on {s.base_url}",
-            f"  embedded Kubernetes API (TLS) on {s.kube_base_url}",
+            f"  embedded Kubernetes API (TLS) on {s.kube_base_url}"
+            + (f", kubeconfigs name {s.kube_public_base_url}" if s.kube_public_url else ""),
             f"  data dir {s.data_dir}",
         ]
         if self.first_login:
