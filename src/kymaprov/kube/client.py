@@ -26,7 +26,10 @@ class KubeClientError(Exception):
 
 class KubeClient:
     def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
-        context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
+        try:
+            context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
+        except (ssl.SSLError, ValueError) as exc:  # a CA that cannot be used fails like a call would
+            raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
         self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
         self._client = httpx.Client(
             base_url=access.service_url.rstrip("/"),
