@@ -16,6 +16,7 @@ from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
 from kymaprov.provisioning import responses as provisioning
+from kymaprov.provisioning.bindings import BindingService
 from kymaprov.uaa import responses as uaa_http
 from kymaprov.uaa.models import TokenService
 
@@ -47,13 +48,16 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_api_app(
-    ctx: Context, tokens: TokenService, on_reset: Callable[[], None] | None = None
+    ctx: Context,
+    tokens: TokenService,
+    bindings: BindingService,
+    on_reset: Callable[[], None] | None = None,
 ) -> Starlette:
     cis = CisService(ctx, tokens)
     routes = [
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
-        *provisioning.routes(ctx, tokens),
+        *provisioning.routes(ctx, tokens, bindings),
         *admin.routes(ctx, on_reset),
     ]
     return Starlette(

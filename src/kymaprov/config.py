@@ -25,6 +25,7 @@ class Settings:
     provisioning_seconds: float = 5.0
     advertise_host: str | None = None
     public_url: str | None = None  # the API's URL behind a load balancer (shared by replicas)
+    kube_public_url: str | None = None  # the embedded Kubernetes API's URL behind a load balancer
     secret_key: str | None = field(default=None, repr=False)  # base64 32 bytes; shared by replicas
     admin_token: str | None = field(default=None, repr=False)
     worker_interval: float = 0.2
@@ -46,6 +47,19 @@ class Settings:
     @property
     def kube_base_url(self) -> str:
         return f"https://{_url_host(self.public_host)}:{self.kube_port}"
+
+    @property
+    def kube_public_base_url(self) -> str:
+        """What kubeconfigs name: the shared address when set, else this replica's."""
+        if self.kube_public_url:
+            return self.kube_public_url.rstrip("/")
+        return self.kube_base_url
+
+    @property
+    def kube_local_url(self) -> str:
+        """This process's own Kubernetes API listener, which the service itself calls."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"https://{_url_host(host)}:{self.kube_port}"
 
     @property
     def db_url(self) -> str:

@@ -53,8 +53,9 @@ class KymaprovServer:
         self.first_login = ensure_defaults(self.ctx)
         self.tokens = TokenService(self.ctx)
         self.runtimes = EmbeddedRuntimes(self.ctx)
-        self.worker = LifecycleWorker(self.ctx, self.runtimes, BindingService(self.ctx))
-        self.api_app = create_api_app(self.ctx, self.tokens)
+        self.bindings = BindingService(self.ctx, self.runtimes)
+        self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
+        self.api_app = create_api_app(self.ctx, self.tokens, self.bindings)
         self.kube_app = create_kube_app(self.ctx, self.runtimes)
 
     def _uvicorn_config(self, app: Any, port: int) -> uvicorn.Config:
@@ -92,7 +93,8 @@ class KymaprovServer:
         s = self.settings
         lines = [
             f"kymaprov serving the Provisioning Service API on {s.base_url}",
-            f"  embedded Kubernetes API (TLS) on {s.kube_base_url}",
+            f"  embedded Kubernetes API (TLS) on {s.kube_base_url}"
+            + (f", kubeconfigs name {s.kube_public_base_url}" if s.kube_public_url else ""),
             f"  data dir {s.data_dir}",
             f"  database {self.ctx.store.safe_url}",
         ]

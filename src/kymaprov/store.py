@@ -123,9 +123,33 @@ class Store:
         with self._lock:
             try:
                 metadata.create_all(self.engine)
+                self._add_missing_columns()
             except sa.exc.OperationalError as exc:
                 message = f"cannot connect to database {self.safe_url}: {exc.orig or exc}"
                 raise StoreError(_scrub(message, self.url)) from None
+
+    def _add_missing_columns(self) -> None:
+        """A database made by an older version lacks the columns added since; add them.
+
+        Only additive changes are made, so a new column is nullable or has a server default: adding it
+        is all a migration needs. Replicas starting together may race; the loser's ``ALTER`` fails and
+        the column is there all the same.
+        """
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ddl = sa.schema.CreateColumn(column).compile(dialect=self.engine.dialect)
+                try:
+                    with self.engine.begin() as conn:
+                        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+                except sa.exc.DBAPIError:
+                    if column.name not in {
+                        c["name"] for c in sa.inspect(self.engine).get_columns(table.name)
+                    }:
+                        raise
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -53,6 +53,9 @@ class StubRuntimes:
     def delete_cluster(self, cluster_id: str) -> None:
         self.deleted.append(cluster_id)
 
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        return ClusterAccess(server=f"https://127.0.0.1:9/clusters/{cluster_id}", ca_data="", token="t")
+
 
 class Recording(httpx.AsyncBaseTransport):
     """Notes ``METHOD path`` of every request, then passes it on."""
@@ -97,9 +100,15 @@ def inprocess(tmp_path: Path) -> Iterator[InProcess]:
     cis.create_instance(sub, "cis", "cis", "local", {"grantType": "clientCredentials"})
     binding = cis.create_binding(sub, "cis-key", instance_name="cis")
     runtimes = StubRuntimes()
-    worker = LifecycleWorker(ctx, runtimes, BindingService(ctx))
+    bindings = BindingService(ctx, runtimes)
+    worker = LifecycleWorker(ctx, runtimes, bindings)
     yield InProcess(
-        ctx, create_api_app(ctx, tokens), worker, runtimes, Credentials.from_service_key(binding), []
+        ctx,
+        create_api_app(ctx, tokens, bindings),
+        worker,
+        runtimes,
+        Credentials.from_service_key(binding),
+        [],
     )
     ctx.store.dispose()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Api, RunningServer, free_port, new_api
+from tests.provisioning.test_binding_recovery import COLLECTIONS, Runtime, wait_for
 from tests.provisioning.test_bindings_api import kubectl, put_binding
 
 
@@ -69,3 +70,24 @@ def test_api_tokens_expire_by_clock(server: RunningServer) -> None:
     r = api.request("GET", "/environments")
     assert r.status_code == 401
     assert r.json()["error"]["message"].startswith("Invalid token")
+
+
+def test_expired_bindings_objects_are_removed_from_the_runtime(server: RunningServer) -> None:
+    """The sweep really deletes the ServiceAccount, ClusterRole and ClusterRoleBinding of an expired one."""
+    api = new_api(server, "expobjects")
+    env_id = api.create_kyma(name="expobj-rt")
+    api.wait_state(env_id)
+    short = put_binding(api, env_id, {"parameters": {"expiration_seconds": 600}})
+    long = put_binding(api, env_id, {"parameters": {"expiration_seconds": 7200}})
+    short_id, long_id = short.headers["location"], long.headers["location"]
+    runtime = Runtime(long.json()["credentials"]["kubeconfig"])
+    all_kinds = set(COLLECTIONS)
+    assert runtime.binding_objects() == {short_id: all_kinds, long_id: all_kinds}
+
+    server.admin("POST", "/admin/clock/advance", {"seconds": 601})
+    wait_for(lambda: short_id not in runtime.binding_objects(), "the expired binding's objects are gone")
+    assert runtime.binding_objects() == {long_id: all_kinds}
+    # its metadata stays until DELETE, which answers 410
+    assert api.request("GET", f"/environments/{env_id}/bindings/{short_id}").status_code == 200
+    assert api.request("DELETE", f"/environments/{env_id}/bindings/{short_id}").status_code == 410
+    runtime.close()

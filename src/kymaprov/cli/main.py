@@ -101,6 +101,13 @@ def cli(
     envvar="KYMAPROV_SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION",
     help="Longest lifetime (seconds) of a runtime ServiceAccount token; longer TokenRequests are shortened.",
 )
+@click.option(
+    "--kube-public-url",
+    default=None,
+    envvar="KYMAPROV_KUBE_PUBLIC_URL",
+    help="The embedded Kubernetes API's URL behind a (TLS pass-through) load balancer if not "
+    "https://<advertise-host>:<kube-port>; kubeconfigs name it, replicas share it.",
+)
 def serve(
     host: str,
     port: int,
@@ -111,6 +118,7 @@ def serve(
     advertise_host: str | None,
     public_url: str | None,
     service_account_max_token_expiration: int,
+    kube_public_url: str | None,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
     from kymaprov.server import KymaprovServer
@@ -130,6 +138,7 @@ def serve(
         advertise_host=advertise_host,
         public_url=public_url,
         service_account_max_token_expiration=service_account_max_token_expiration,
+        kube_public_url=kube_public_url,
     )
     try:
         server = KymaprovServer(settings)

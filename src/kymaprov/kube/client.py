@@ -1,7 +1,7 @@
 """Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster.
 
-Only what bindings need: create (tolerating AlreadyExists), delete (tolerating NotFound) and
-TokenRequest. Trust is the cluster's own CA; ``tls_server_name`` is sent as SNI and verified.
+Only what bindings need: create (tolerating AlreadyExists), delete (tolerating NotFound), list by
+label and TokenRequest. Trust is the cluster's own CA; ``tls_server_name`` is sent as SNI and verified.
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ class KubeClientError(Exception):
 
 class KubeClient:
     def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
-        context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
+        try:
+            context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
+        except (ssl.SSLError, ValueError) as exc:  # a CA that cannot be used fails like a call would
+            raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
         self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
         self._client = httpx.Client(
-            base_url=access.server.rstrip("/"),
+            base_url=access.service_url.rstrip("/"),
             verify=context,
             timeout=timeout,
             headers={"authorization": f"Bearer {access.token}", "accept": "application/json"},
@@ -80,6 +83,19 @@ class KubeClient:
             raise self._fail(response)
         result: dict[str, Any] = response.json()
         return result
+
+    def list(self, path: str, label_selector: str) -> list[dict[str, Any]]:
+        """The items of a collection matching ``label_selector`` (no paging: binding objects are few)."""
+        try:
+            response = self._client.get(
+                path, params={"labelSelector": label_selector}, extensions=self._extensions
+            )
+        except httpx.HTTPError as exc:
+            raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise self._fail(response)
+        items: list[dict[str, Any]] = response.json().get("items") or []
+        return items
 
     def request_token(self, namespace: str, service_account: str, expiration_seconds: int) -> dict[str, Any]:
         """TokenRequest; returns its ``status`` (``token`` and ``expirationTimestamp``)."""

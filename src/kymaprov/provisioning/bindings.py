@@ -4,11 +4,18 @@ Create: record the binding first (so it counts toward the limit of 10 non-expire
 is being made), then create ServiceAccount, ClusterRole and ClusterRoleBinding ``kyma-binding-<id>``
 and a TokenRequest, and render KEB's kubeconfig template. Delete removes the three objects (CRB
 first), which revokes the token on the runtime's next request.
+
+Both are recoverable: a row is ``MAKING`` until its PUT answers (not listed, not readable, but counted),
+``READY`` after, ``REMOVING`` while its objects go. Every Kubernetes step is idempotent (AlreadyExists
+and NotFound tolerated), state changes are compare-and-set on the row's state, and ``reconcile()``
+removes what a dead process left behind: rows stuck in ``MAKING``/``REMOVING`` longer than
+``STUCK_SECONDS`` of wall time, and ``kyma-binding-*`` objects in a runtime that no live row claims.
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +26,7 @@ import sqlalchemy as sa
 from kymaprov.context import Context
 from kymaprov.kube.client import KubeClient, KubeClientError
 from kymaprov.provisioning.exceptions import (
+    BindingDeleted,
     BindingGone,
     BindingNotFound,
     BindingNotReadable,
@@ -27,7 +35,7 @@ from kymaprov.provisioning.exceptions import (
     ProvisioningError,
 )
 from kymaprov.provisioning.models import Environment, environments, expires_at_text, iso_ms, kyma_bindings
-from kymaprov.runtimes import ClusterAccess
+from kymaprov.runtimes import ClusterAccess, RuntimeBackend
 from kymaprov.uaa.models import Principal
 
 DEFAULT_EXPIRATION = 600
@@ -36,6 +44,21 @@ MAX_EXPIRATION = 7200
 MAX_BINDINGS = 10
 NAMESPACE = "kyma-system"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
+PREFIX = "kyma-binding-"
+
+MAKING, READY, REMOVING = "MAKING", "READY", "REMOVING"
+# wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
+STUCK_SECONDS = 60.0
+RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
+
+# the binding's objects, in KEB's deletion order: the CRB first revokes the rights at once
+CRB_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+CR_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+SA_PATH = f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts"
+OBJECT_PATHS = (CRB_PATH, CR_PATH, SA_PATH)
+
+log = logging.getLogger(__name__)
 
 KUBECONFIG_TEMPLATE = """
 ---
@@ -68,7 +91,7 @@ def render_kubeconfig(context: str, access: ClusterAccess, token: str) -> str:
 
 
 def resource_name(binding_id: str) -> str:
-    return f"kyma-binding-{binding_id}"
+    return f"{PREFIX}{binding_id}"
 
 
 @dataclass(frozen=True)
@@ -126,14 +149,16 @@ def _go_type(value: Any) -> str:
 
 
 class BindingService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, backend: RuntimeBackend) -> None:
         self._ctx = ctx
+        self._backend = backend
+        self._last_reconcile = 0.0
 
     def _access(self, env: Environment) -> ClusterAccess | None:
-        sealed = env.row.get("cluster_access")
-        if not sealed:
+        """Asked of the backend on every use: the address may depend on the replica that asks."""
+        if not env.row.get("cluster_access"):
             return None
-        return ClusterAccess(**json.loads(self._ctx.sealer.open_str(sealed)))
+        return self._backend.access(env.cluster_id)
 
     def _environment(
         self, conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False
@@ -147,6 +172,19 @@ class BindingService:
         if row is None:
             raise EnvironmentNotFound()
         return Environment(row._asdict())
+
+    def _set_state(self, binding_id: str, state: str, *, only_from: str | None = None) -> bool:
+        """Move a row to ``state`` (only from ``only_from`` if given); False if no row moved."""
+        query = sa.update(kyma_bindings).where(kyma_bindings.c.id == binding_id)
+        if only_from is not None:
+            query = query.where(kyma_bindings.c.state == only_from)
+        with self._ctx.store.write() as conn:
+            moved = conn.execute(query.values(state=state, state_since=time.time())).rowcount
+        return bool(moved)
+
+    def _drop_row(self, binding_id: str) -> None:
+        with self._ctx.store.write() as conn:
+            conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.id == binding_id))
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -175,25 +213,56 @@ class BindingService:
                     expires_ms=now + expiration * 1000,
                     kubeconfig="",
                     cleaned=False,
+                    state=MAKING,
+                    state_since=time.time(),
                 )
             )
-        access = self._access(env)
-        assert access is not None  # _check_bindable guarantees a provisioned cluster
         try:
+            access = self._access(env)
+            if access is None:
+                raise KubeClientError(0, f"the runtime of instance {env.id} does not exist")
             kubeconfig, expires_ms = self._make_on_cluster(env, access, binding_id, expiration)
         except KubeClientError as exc:
-            with self._ctx.store.write() as conn:
-                conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.id == binding_id))
+            if not self._abandon(env, binding_id):
+                raise BindingDeleted() from exc
             raise ProvisioningError(
                 f"failed to create a Kyma binding using service account's kubeconfig: {exc}", code=42010
             ) from exc
         with self._ctx.store.write() as conn:
-            conn.execute(
+            finished = conn.execute(
                 sa.update(kyma_bindings)
-                .where(kyma_bindings.c.id == binding_id)
-                .values(kubeconfig=self._ctx.sealer.seal(kubeconfig), expires_ms=expires_ms)
-            )
+                .where(kyma_bindings.c.id == binding_id, kyma_bindings.c.state == MAKING)
+                .values(
+                    kubeconfig=self._ctx.sealer.seal(kubeconfig),
+                    expires_ms=expires_ms,
+                    state=READY,
+                    state_since=time.time(),
+                )
+            ).rowcount
+        if not finished:  # deleted meanwhile: what this PUT made after the delete must go too
+            self._remove_from_cluster(env, binding_id, strict=False)
+            raise BindingDeleted()
         return CreatedBinding(binding_id, self._credentials_body(kubeconfig, expires_ms, expiration))
+
+    def _abandon(self, env: Environment, binding_id: str) -> bool:
+        """Undo a failed PUT: objects, then row. False if someone else had already taken the row over.
+
+        If the runtime cannot be reached to undo, the row stays ``REMOVING`` for the reconcile.
+        """
+        claimed = self._set_state(binding_id, REMOVING, only_from=MAKING)
+        try:
+            self._remove_from_cluster(env, binding_id, strict=True)
+        except ProvisioningError:
+            log.warning("binding %s: cleanup after a failed create deferred to the reconcile", binding_id)
+            return claimed
+        if claimed:
+            with self._ctx.store.write() as conn:
+                conn.execute(
+                    sa.delete(kyma_bindings).where(
+                        kyma_bindings.c.id == binding_id, kyma_bindings.c.state == REMOVING
+                    )
+                )
+        return claimed
 
     @staticmethod
     def _check_bindable(env: Environment) -> None:
@@ -213,7 +282,7 @@ class BindingService:
         name = resource_name(binding_id)
         with KubeClient(access) as kube:
             kube.create(
-                f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts",
+                SA_PATH,
                 {
                     "apiVersion": "v1",
                     "kind": "ServiceAccount",
@@ -221,7 +290,7 @@ class BindingService:
                 },
             )
             kube.create(
-                "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                CR_PATH,
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRole",
@@ -230,7 +299,7 @@ class BindingService:
                 },
             )
             kube.create(
-                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                CRB_PATH,
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRoleBinding",
@@ -266,11 +335,12 @@ class BindingService:
         }
 
     def list_all(self, p: Principal, env_id: str) -> dict[str, Any]:
+        """Finished bindings only: one being made or removed is not (yet, or any longer) a binding."""
         with self._ctx.store.read() as conn:
             env = self._environment(conn, p, env_id)
             rows = conn.execute(
                 sa.select(kyma_bindings)
-                .where(kyma_bindings.c.environment_id == env.id)
+                .where(kyma_bindings.c.environment_id == env.id, kyma_bindings.c.state == READY)
                 .order_by(kyma_bindings.c.created_ms)
             ).all()
         return {"bindings": [self._metadata(r) for r in rows]}
@@ -284,7 +354,7 @@ class BindingService:
                     kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
                 )
             ).first()
-        if row is None or not row.kubeconfig:
+        if row is None or row.state != READY or not row.kubeconfig:
             raise BindingNotReadable()
         if row.expires_ms <= self._ctx.clock.now_ms():
             return self._metadata(row)
@@ -294,6 +364,11 @@ class BindingService:
     # -- delete ---------------------------------------------------------------------------------
 
     def delete(self, p: Principal, env_id: str, binding_id: str) -> dict[str, Any]:
+        """KEB's unbind, also for a binding still being made (KEB answers 200 there too).
+
+        The row turns ``REMOVING`` first, so a PUT still making it sees that and undoes its own work;
+        if the runtime fails, the row stays ``REMOVING`` (retry, or the reconcile finishes it).
+        """
         with self._ctx.store.read() as conn:
             env = self._environment(conn, p, env_id)
             row = conn.execute(
@@ -303,11 +378,11 @@ class BindingService:
             ).first()
         if row is None:
             raise BindingNotFound()
-        expired = row.expires_ms <= self._ctx.clock.now_ms()
+        expired = row.state == READY and row.expires_ms <= self._ctx.clock.now_ms()
+        self._set_state(binding_id, REMOVING)
         if not row.cleaned:
             self._remove_from_cluster(env, binding_id, strict=not expired)
-        with self._ctx.store.write() as conn:
-            conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.id == binding_id))
+        self._drop_row(binding_id)
         if expired:
             raise BindingGone()
         return {"bindingId": binding_id, "planId": env.row["plan_id"], "serviceId": env.id}
@@ -317,18 +392,21 @@ class BindingService:
         access = self._access(env)
         if access is None or env.state == "DELETING":
             return
-        name = resource_name(binding_id)
         try:
             with KubeClient(access) as kube:
-                kube.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}")
-                kube.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}")
-                kube.delete(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}")
+                self._remove_objects(kube, binding_id)
         except KubeClientError as exc:
             if strict:
                 raise ProvisioningError(
                     f"failed to delete resources for binding {binding_id} and instance {env.id}: {exc}",
                     code=42011,
                 ) from exc
+
+    @staticmethod
+    def _remove_objects(kube: KubeClient, binding_id: str) -> None:
+        name = resource_name(binding_id)
+        for path in OBJECT_PATHS:
+            kube.delete(f"{path}/{name}")
 
     # -- expiry ---------------------------------------------------------------------------------
 
@@ -342,16 +420,120 @@ class BindingService:
                 .where(
                     kyma_bindings.c.expires_ms <= now,
                     kyma_bindings.c.cleaned.is_(False),
-                    kyma_bindings.c.kubeconfig != "",
+                    kyma_bindings.c.state == READY,
                 )
                 .limit(limit)
             ).all()
         for r in rows:
             binding_id = str(r[0])
-            env = Environment({c.name: r._mapping[environments.c[c.name]] for c in environments.columns})
-            self._remove_from_cluster(env, binding_id, strict=False)
+            self._remove_from_cluster(self._joined_environment(r), binding_id, strict=False)
             with self._ctx.store.write() as conn:
                 conn.execute(
                     sa.update(kyma_bindings).where(kyma_bindings.c.id == binding_id).values(cleaned=True)
                 )
         return len(rows)
+
+    @staticmethod
+    def _joined_environment(row: Any) -> Environment:
+        return Environment({c.name: row._mapping[environments.c[c.name]] for c in environments.columns})
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    def reconcile(self, *, force: bool = False) -> int:
+        """Finish what dead processes left: stuck rows, then orphan objects; return how many went.
+
+        Called from the lifecycle worker loop; does its work at most every ``RECONCILE_SECONDS``
+        unless ``force``. Safe on every replica at once: each step is a compare-and-set or idempotent.
+        """
+        if not force and time.monotonic() - self._last_reconcile < RECONCILE_SECONDS:
+            return 0
+        self._last_reconcile = time.monotonic()
+        return self._remove_stuck() + self._remove_orphans()
+
+    def _remove_stuck(self, limit: int = 20) -> int:
+        """Rows ``MAKING`` or ``REMOVING`` for longer than ``STUCK_SECONDS``: their owner is gone."""
+        with self._ctx.store.read() as conn:
+            rows = conn.execute(
+                sa.select(kyma_bindings.c.id, kyma_bindings.c.state_since, environments)
+                .join(environments, environments.c.id == kyma_bindings.c.environment_id)
+                .where(
+                    kyma_bindings.c.state.in_((MAKING, REMOVING)),
+                    sa.or_(
+                        kyma_bindings.c.state_since.is_(None),
+                        kyma_bindings.c.state_since < time.time() - STUCK_SECONDS,
+                    ),
+                )
+                .limit(limit)
+            ).all()
+        removed = 0
+        for r in rows:
+            binding_id = str(r[0])
+            with self._ctx.store.write() as conn:  # take it over unless someone moved it meanwhile
+                since = kyma_bindings.c.state_since
+                taken = conn.execute(
+                    sa.update(kyma_bindings)
+                    .where(
+                        kyma_bindings.c.id == binding_id,
+                        since.is_(None) if r[1] is None else since == r[1],
+                    )
+                    .values(state=REMOVING, state_since=time.time())
+                ).rowcount
+            if not taken:
+                continue
+            try:
+                self._remove_from_cluster(self._joined_environment(r), binding_id, strict=True)
+            except ProvisioningError:
+                log.warning("binding %s: runtime unreachable, removal retried later", binding_id)
+                continue
+            self._drop_row(binding_id)
+            log.info("binding %s: removed, its creation or removal was interrupted", binding_id)
+            removed += 1
+        return removed
+
+    def _remove_orphans(self) -> int:
+        """``kyma-binding-*`` objects no live row claims, found by KEB's label in each runtime.
+
+        A row is written before its objects, so an object whose row is missing (or already cleaned
+        after expiry) when read after listing can never belong to a binding being made right now.
+        """
+        with self._ctx.store.read() as conn:
+            envs = [
+                Environment(r._asdict())
+                for r in conn.execute(
+                    sa.select(environments).where(
+                        environments.c.cluster_access.is_not(None), environments.c.state != "DELETING"
+                    )
+                )
+            ]
+        removed = 0
+        for env in envs:
+            access = self._access(env)
+            if access is None:
+                continue
+            try:
+                with KubeClient(access) as kube:
+                    found = {
+                        name[len(PREFIX) :]
+                        for path in OBJECT_PATHS
+                        for item in kube.list(path, MANAGED_BY_SELECTOR)
+                        if (name := str((item.get("metadata") or {}).get("name", ""))).startswith(PREFIX)
+                    }
+                    if not found:
+                        continue
+                    with self._ctx.store.read() as conn:
+                        claimed = set(
+                            conn.execute(
+                                sa.select(kyma_bindings.c.id).where(
+                                    kyma_bindings.c.environment_id == env.id,
+                                    kyma_bindings.c.id.in_(found),
+                                    kyma_bindings.c.cleaned.is_(False),
+                                )
+                            ).scalars()
+                        )
+                    for binding_id in sorted(found - claimed):
+                        self._remove_objects(kube, binding_id)
+                        log.info("binding %s: removed orphan objects from instance %s", binding_id, env.id)
+                        removed += 1
+            except KubeClientError as exc:
+                log.warning("instance %s: orphan binding objects not checked: %s", env.id, exc)
+        return removed

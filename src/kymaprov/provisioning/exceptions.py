@@ -15,6 +15,7 @@ HTTP layer renders them as ``{"error": {"code", "message", "target", "correlatio
     - ``BindingNotFound`` (404, 42002 "No binding exists with the provided ID")
       - ``BindingNotReadable`` - a GET of an unknown binding: an empty body, as the real service answers
   - ``Conflict`` (409, 41004) - an operation is already running
+    - ``BindingDeleted`` - the binding was deleted while its PUT was still making it
   - ``BindingGone`` (410, 42003) - the binding expired; its metadata is deleted now
 """
 
@@ -114,6 +115,10 @@ class Conflict(ProvisioningError):
     status = 409
     code = 41004
     default_message = "Another operation is in progress for this environment instance"
+
+
+class BindingDeleted(Conflict):
+    default_message = "The binding was deleted while it was being created"
 
 
 class BindingGone(ProvisioningError):

@@ -87,6 +87,7 @@ class LifecycleWorker:
                 self.run_due()
                 if time.monotonic() - last_cleanup > 1.0:
                     self._bindings.clean_expired()
+                    self._bindings.reconcile()  # at most every few seconds
                     last_cleanup = time.monotonic()
             except Exception:  # keep the worker alive; the operation is retried after its lease
                 log.exception("lifecycle worker iteration failed")

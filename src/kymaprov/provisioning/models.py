@@ -77,6 +77,9 @@ kyma_bindings = sa.Table(
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
     sa.Column("kubeconfig", sa.Text, nullable=False),  # sealed; '' while the binding is being made
     sa.Column("cleaned", sa.Boolean, nullable=False, default=False),  # cluster objects removed after expiry
+    # MAKING while a PUT creates its objects, READY once it answered, REMOVING while its objects go
+    sa.Column("state", sa.String(16), nullable=False, default="READY", server_default="READY"),
+    sa.Column("state_since", sa.Float, nullable=True),  # wall time the state began (stuck-row timeout)
 )
 
 # state, stateMessage, operation, type, status per lifecycle step

@@ -81,9 +81,8 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def routes(ctx: Context, tokens: TokenService) -> list[Route]:
+def routes(ctx: Context, tokens: TokenService, bindings: BindingService) -> list[Route]:
     envs = EnvironmentService(ctx)
-    bindings = BindingService(ctx)
     base_url = ctx.settings.base_url
 
     def authorize(request: Request, scope: str) -> Principal:

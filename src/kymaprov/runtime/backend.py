@@ -111,13 +111,22 @@ class EmbeddedRuntimes:
         return conn.execute(sa.select(clusters).where(clusters.c.id == cluster_id, LIVE)).first()
 
     def access(self, cluster_id: str) -> ClusterAccess | None:
-        """Admin access to an existing cluster, or None."""
+        """Admin access to an existing cluster, or None.
+
+        Every replica serves every cluster, so the service calls its own listener (``direct_server``),
+        while ``server``, which kubeconfigs and the APIServerURL label name, is ``--kube-public-url``
+        when set (a load balancer in front of the replicas), else this replica's advertised address.
+        """
         with self.ctx.store.read() as conn:
             row = self._row(conn, cluster_id)
         if row is None:
             return None
+        s = self.ctx.settings
+        server = f"{s.kube_public_base_url}/clusters/{cluster_id}"
+        direct = f"{s.kube_local_url}/clusters/{cluster_id}"
         return ClusterAccess(
-            server=f"{self.ctx.settings.kube_base_url}/clusters/{cluster_id}",
+            server=server,
+            direct_server=None if direct == server else direct,
             ca_data=base64.b64encode(row.ca_cert.encode()).decode(),
             token=self.ctx.sealer.open_str(row.admin_token),
             tls_server_name=tls.server_name(cluster_id),

@@ -1,0 +1,48 @@
+"""The store upgrades a database made by an older version: columns added since are added to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kymaprov.context import _import_all_tables
+from kymaprov.store import Store
+from tests.conftest import POSTGRES_URL
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL")),
+    ]
+)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'old.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+def test_columns_added_since_are_added_to_an_old_database(url: str) -> None:
+    _import_all_tables()
+    store = Store(url)
+    store.create_all()
+    with store.engine.begin() as conn:  # as an older version made it: no binding state yet
+        conn.exec_driver_sql("ALTER TABLE kyma_bindings DROP COLUMN state")
+        conn.exec_driver_sql("ALTER TABLE kyma_bindings DROP COLUMN state_since")
+        conn.exec_driver_sql(
+            "INSERT INTO kyma_bindings (id, environment_id, subaccount_id, expiration_seconds, created_by,"
+            " created_ms, expires_ms, kubeconfig, cleaned) VALUES ('b1', 'e1', 's1', 600, 'me', 1, 2, 'x', false)"
+        )
+    store.dispose()
+
+    upgraded = Store(url)
+    upgraded.create_all()
+    upgraded.create_all()  # and again: nothing left to add
+    columns = {c["name"] for c in sa.inspect(upgraded.engine).get_columns("kyma_bindings")}
+    assert {"state", "state_since"} <= columns
+    with upgraded.read() as conn:
+        row = conn.execute(sa.text("SELECT state, state_since FROM kyma_bindings WHERE id = 'b1'")).one()
+    assert tuple(row) == ("READY", None)  # the old row is a finished binding
+    upgraded.dispose()
