@@ -1,8 +1,10 @@
 """The object store of one cluster: Kubernetes CRUD semantics over the ``kube_objects`` table.
 
 It runs inside the caller's transaction (``Store.write()`` / ``Store.read()``) and knows nothing of
-HTTP. Every write takes the next value of the cluster's resourceVersion counter (the cluster row is
-locked ``FOR UPDATE`` on PostgreSQL; SQLite write transactions are serialised anyway).
+HTTP. Every write first locks the cluster's row (``FOR UPDATE`` on PostgreSQL; SQLite write
+transactions are serialised anyway) and only then reads what it checks, so concurrent writers of one
+cluster queue and each sees what the one before it committed; it then takes the next value of the
+cluster's resourceVersion counter.
 """
 
 from __future__ import annotations
@@ -156,7 +158,14 @@ class ObjectStore:
             raise NotFound.path()
         return int(value)
 
-    def _next_rv(self) -> int:
+    def _lock(self) -> int:
+        """Lock the cluster's row until the transaction ends; the current resourceVersion.
+
+        Every write calls it before reading what it checks (does the name exist, is the version
+        current): on PostgreSQL each later statement then sees what the previous writer committed,
+        so two creates of one name give one 409 instead of a unique-constraint error, and two updates
+        of one version give one 409 instead of a lost update.
+        """
         value = self.conn.execute(
             sa.select(clusters.c.resource_version)
             .where(clusters.c.id == self.cluster_id, LIVE)
@@ -164,7 +173,10 @@ class ObjectStore:
         ).scalar()
         if value is None:
             raise NotFound.path()
-        rv = int(value) + 1
+        return int(value)
+
+    def _next_rv(self) -> int:
+        rv = self._lock() + 1
         self.conn.execute(
             sa.update(clusters).where(clusters.c.id == self.cluster_id).values(resource_version=rv)
         )
@@ -172,7 +184,7 @@ class ObjectStore:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def _where(self, rt: ResourceType, namespace: str | None) -> list[Any]:
+    def _where(self, rt: ResourceType, namespace: str | None, name: str | None = None) -> list[Any]:
         clauses = [
             objects.c.cluster_id == self.cluster_id,
             objects.c.api_group == rt.group,
@@ -180,12 +192,12 @@ class ObjectStore:
         ]
         if namespace is not None:
             clauses.append(objects.c.namespace == (namespace if rt.namespaced else ""))
+        if name is not None:
+            clauses.append(objects.c.name == name)
         return clauses
 
     def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            sa.select(objects.c.body).where(*self._where(rt, namespace), objects.c.name == name)
-        ).first()
+        row = self.conn.execute(sa.select(objects.c.body).where(*self._where(rt, namespace, name))).first()
         return None if row is None else self._decode(row[0])
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
@@ -232,6 +244,7 @@ class ObjectStore:
     # --- writes ---------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
+        self._lock()
         obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
@@ -287,6 +300,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str, name: str, body: Any, subresource: str = ""
     ) -> dict[str, Any]:
         """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version."""
+        self._lock()
         obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
         meta = obj.setdefault("metadata", {})
         if meta.get("name", name) != name:
@@ -350,7 +364,7 @@ class ObjectStore:
         new["metadata"]["resourceVersion"] = str(rv)
         self.conn.execute(
             sa.update(objects)
-            .where(*self._where(rt, namespace), objects.c.name == name)
+            .where(*self._where(rt, namespace, name))
             .values(resource_version=rv, body=self._encode(rt, new))
         )
         return new
@@ -365,6 +379,7 @@ class ObjectStore:
         subresource: str = "",
     ) -> tuple[dict[str, Any], bool]:
         """Apply a patch; returns the object and whether it was created (server-side apply only)."""
+        self._lock()
         current = self.find(rt, namespace, name)
         if patch_type == "application/apply-patch+yaml":
             if not isinstance(body, dict):
@@ -407,6 +422,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str, name: str, body: Any, patch_type: str = ""
     ) -> dict[str, Any]:
         """PUT (``patch_type`` empty) or PATCH the Scale; only ``spec.replicas`` is taken from it."""
+        self._lock()
         current = self.scale(rt, namespace, name)
         if patch_type:
             body = self._patched(current, patch_type, body)
@@ -425,6 +441,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str, name: str, preconditions: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """Delete at once (no finalizers, no grace); namespaces take their contents with them."""
+        self._lock()
         obj = self.get(rt, namespace, name)
         meta = obj["metadata"]
         pre = preconditions or {}
@@ -440,12 +457,23 @@ class ObjectStore:
                 {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
             )
         self._next_rv()
-        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace), objects.c.name == name))
+        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace, name)))
         if rt.resource == "namespaces":  # cluster-scoped objects have namespace ""
             self.conn.execute(
                 sa.delete(objects).where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == name)
             )
         return obj
+
+    def delete_collection(
+        self, rt: ResourceType, namespace: str | None, match: Matcher | None
+    ) -> list[dict[str, Any]]:
+        """Delete every matching object; what was deleted, as listed once the cluster is locked."""
+        self._lock()
+        items, _ = self.list_objects(rt, namespace, match)
+        for obj in items:
+            meta = obj["metadata"]
+            self.delete(rt, meta.get("namespace", ""), meta["name"])
+        return items
 
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:

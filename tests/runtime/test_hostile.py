@@ -1,0 +1,123 @@
+"""Races against the embedded Kubernetes API, on SQLite and on PostgreSQL.
+
+PostgreSQL is where these used to fail: concurrent writers of one object passed their checks on the
+same snapshot (a 500 from the unique constraint, or a lost update). Every answer must be a 4xx Status.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kymaprov.runtimes import ClusterAccess
+from tests.conftest import POSTGRES_URL
+from tests.runtime.conftest import Kube, KubeServer
+
+CM = "/api/v1/namespaces/default/configmaps"
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+THREADS = 20
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, kube_server: KubeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KubeServer]:
+    if request.param == "sqlite":
+        yield kube_server
+        return
+    if not POSTGRES_URL:
+        pytest.skip("set KYMAPROV_TEST_POSTGRES to run against PostgreSQL")
+    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    database = request.getfixturevalue("postgres_database")
+    on_postgres = KubeServer(tmp_path / "pg", database)
+    yield on_postgres
+    on_postgres.stop()
+
+
+@pytest.fixture
+def cluster(server: KubeServer) -> ClusterAccess:
+    return server.cluster()
+
+
+@pytest.fixture
+def kube(cluster: ClusterAccess) -> Iterator[Kube]:
+    client = Kube(cluster)
+    yield client
+    client.close()
+
+
+def at_once(access: ClusterAccess, calls: list[Callable[[Kube], httpx.Response]]) -> list[httpx.Response]:
+    """Run each call on its own connected client, all released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[Kube], httpx.Response]) -> httpx.Response:
+        client = Kube(access)
+        try:
+            assert client.get("/api").status_code == 200  # TLS handshake done before the race
+            barrier.wait(timeout=30)
+            return call(client)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def outcomes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
+    return Counter((r.status_code, r.json().get("reason", "")) for r in responses)
+
+
+# --- races ----------------------------------------------------------------------------------------
+
+
+def test_concurrent_creates_of_one_name_give_one_201_and_409s(cluster: ClusterAccess) -> None:
+    for round_ in range(3):
+        name = f"race-{round_}"
+        got = outcomes(at_once(cluster, [lambda k: k.post(CM, {"metadata": {"name": name}})] * THREADS))  # noqa: B023
+        assert got == {(201, ""): 1, (409, "AlreadyExists"): THREADS - 1}, got
+
+
+def test_concurrent_updates_of_one_version_give_one_200_and_conflicts(
+    cluster: ClusterAccess, kube: Kube
+) -> None:
+    version = kube.create(CM, {"metadata": {"name": "cm"}})["metadata"]["resourceVersion"]
+
+    def put(i: int) -> Callable[[Kube], httpx.Response]:
+        body = {"metadata": {"name": "cm", "resourceVersion": version}, "data": {"writer": str(i)}}
+        return lambda k: k.request("PUT", f"{CM}/cm", json=body)
+
+    responses = at_once(cluster, [put(i) for i in range(THREADS)])
+    assert outcomes(responses) == {(200, ""): 1, (409, "Conflict"): THREADS - 1}
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    assert kube.get(f"{CM}/cm").json()["data"] == winner["data"]  # the one 200 is what was stored
+
+
+def test_concurrent_deletes_and_updates_of_one_object(cluster: ClusterAccess, kube: Kube) -> None:
+    kube.create(CM, {"metadata": {"name": "cm"}})
+    delete: Callable[[Kube], httpx.Response] = lambda k: k.delete(f"{CM}/cm")  # noqa: E731
+    update: Callable[[Kube], httpx.Response] = lambda k: k.request(  # noqa: E731
+        "PUT", f"{CM}/cm", json={"metadata": {"name": "cm"}, "data": {"a": "b"}}
+    )
+    responses = at_once(cluster, [delete, update] * (THREADS // 2))
+    deletes, updates = outcomes(responses[::2]), outcomes(responses[1::2])
+    assert deletes == {(200, ""): 1, (404, "NotFound"): THREADS // 2 - 1}, deletes
+    assert set(updates) <= {(200, ""), (404, "NotFound")}, updates
+    assert kube.get(f"{CM}/cm").status_code == 404  # no update wrote after the delete
+
+
+def test_concurrent_deletecollection_and_delete(cluster: ClusterAccess, kube: Kube) -> None:
+    for i in range(5):
+        kube.create(CM, {"metadata": {"name": f"cm{i}", "labels": {"set": "x"}}})
+    collection: Callable[[Kube], httpx.Response] = lambda k: k.delete(CM, params={"labelSelector": "set=x"})  # noqa: E731
+    single: Callable[[Kube], httpx.Response] = lambda k: k.delete(f"{CM}/cm0")  # noqa: E731
+    responses = at_once(cluster, [collection, single] * 5)
+    collections, singles = outcomes(responses[::2]), outcomes(responses[1::2])
+    assert collections == {(200, ""): 5}, collections  # an object deleted meanwhile is no 404
+    assert singles[(200, "")] <= 1 and set(singles) <= {(200, ""), (404, "NotFound")}, singles
+    assert kube.get(CM).json()["items"] == []
