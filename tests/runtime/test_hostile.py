@@ -1,7 +1,8 @@
-"""Races against the embedded Kubernetes API, on SQLite and on PostgreSQL.
+"""Races and hostile input against the embedded Kubernetes API, on SQLite and on PostgreSQL.
 
 PostgreSQL is where these used to fail: concurrent writers of one object passed their checks on the
-same snapshot (a 500 from the unique constraint, or a lost update). Every answer must be a 4xx Status.
+same snapshot (a 500 from the unique constraint, or a lost update), and a NUL in a name, namespace or
+cluster id reached a text parameter, which PostgreSQL refuses. Every answer must be a 4xx Status.
 """
 
 from __future__ import annotations
@@ -121,3 +122,101 @@ def test_concurrent_deletecollection_and_delete(cluster: ClusterAccess, kube: Ku
     assert collections == {(200, ""): 5}, collections  # an object deleted meanwhile is no 404
     assert singles[(200, "")] <= 1 and set(singles) <= {(200, ""), (404, "NotFound")}, singles
     assert kube.get(CM).json()["items"] == []
+
+
+# --- NUL and other hostile input ------------------------------------------------------------------
+
+
+def status(response: httpx.Response) -> tuple[int, str]:
+    body = response.json()
+    assert body["kind"] == "Status", body
+    return response.status_code, body["reason"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", f"{CM}/a%00b", (404, "NotFound")),
+        ("DELETE", f"{CM}/a%00b", (404, "NotFound")),
+        ("GET", "/api/v1/namespaces/a%00b/configmaps/x", (404, "NotFound")),
+        ("GET", "/api/v1/namespaces/a%00b", (404, "NotFound")),
+        ("GET", f"{RBAC}/clusterroles/a%00b", (404, "NotFound")),
+        ("GET", "/apis/apps/v1/namespaces/default/deployments/a%00b/scale", (404, "NotFound")),
+        ("POST", "/api/v1/namespaces/a%00b/configmaps", (404, "NotFound")),
+        ("POST", "/api/v1/namespaces/default/serviceaccounts/a%00b/token", (404, "NotFound")),
+    ],
+)
+def test_nul_in_the_path_is_not_found(kube: Kube, method: str, path: str, expected: tuple[int, str]) -> None:
+    body = {"metadata": {"name": "x"}} if method == "POST" else None
+    assert status(kube.request(method, path, json=body)) == expected
+
+
+def test_nul_in_the_path_of_updates_and_patches(kube: Kube) -> None:
+    put = kube.request("PUT", f"{CM}/a%00b", json={"metadata": {"name": "a\x00b"}})
+    assert status(put) == (404, "NotFound")
+    merge = {"content-type": "application/merge-patch+json"}
+    assert status(kube.request("PATCH", f"{CM}/a%00b", content=b"{}", headers=merge)) == (404, "NotFound")
+    apply = {"content-type": "application/apply-patch+yaml"}
+    created = kube.request("PATCH", f"{CM}/a%00b?fieldManager=m", content=b"{}", headers=apply)
+    assert status(created) == (422, "Invalid")  # server-side apply creates: an invalid name
+
+
+def test_a_list_in_a_namespace_with_nul_is_empty(kube: Kube) -> None:
+    listed = kube.get("/api/v1/namespaces/a%00b/configmaps")
+    assert listed.status_code == 200 and listed.json()["items"] == []
+    rules = kube.post(
+        "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {"spec": {"namespace": "a\x00b"}}
+    )
+    assert rules.status_code == 201, rules.text
+
+
+def test_a_cluster_id_with_nul_is_unauthorized(cluster: ClusterAccess, kube: Kube) -> None:
+    other = cluster.server.replace("/clusters/", "/clusters/a%00")
+    assert status(kube.get(f"{other}/api/v1/namespaces")) == (401, "Unauthorized")
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "x" * 254])
+def test_names_no_row_can_hold_are_invalid(kube: Kube, name: str) -> None:
+    for path, body in (
+        (CM, {"metadata": {"name": name}}),
+        (f"{RBAC}/clusterroles", {"metadata": {"name": name}, "rules": []}),
+        (f"{RBAC}/namespaces/default/roles", {"metadata": {"name": name}, "rules": []}),
+    ):
+        created = kube.post(path, body)
+        assert status(created) == (422, "Invalid"), path
+        assert created.json()["details"]["causes"][0]["field"] == "metadata.name"
+
+
+def test_a_name_with_a_trailing_newline_is_invalid(kube: Kube) -> None:
+    assert status(kube.post(CM, {"metadata": {"name": "a\n"}})) == (422, "Invalid")
+    assert status(kube.post("/api/v1/namespaces", {"metadata": {"name": "a\n"}})) == (422, "Invalid")
+
+
+def test_nul_in_object_values_round_trips(kube: Kube) -> None:
+    created = kube.create(CM, {"metadata": {"name": "nul"}, "data": {"k": "a\x00b"}})
+    assert created["data"]["k"] == "a\x00b"
+    assert kube.get(f"{CM}/nul").json()["data"]["k"] == "a\x00b"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "labelSelector=a%3Db%00",
+        "labelSelector=a%3D%ED%A0%80",  # not UTF-8: a lone surrogate's bytes
+        "fieldSelector=metadata.name%00%3Da",
+        "fieldSelector=%3D%2C%2C%3D%3D%21%3D",
+        "watch=1&resourceVersion=abc",
+        "watch=1&resourceVersion=a%00",
+        "watch=1&resourceVersion=-99999999999999999999",
+        "watch=1&resourceVersion=%2B1",
+        "watch=1&timeoutSeconds=a%00",
+    ],
+)
+def test_hostile_queries_are_bad_requests(kube: Kube, query: str) -> None:
+    assert status(kube.get(f"{CM}?{query}")) == (400, "BadRequest")
+
+
+@pytest.mark.parametrize("query", ["limit=-1", "limit=abc", "fieldSelector=metadata.name%3Da%00"])
+def test_hostile_list_options_are_not_errors(kube: Kube, query: str) -> None:
+    listed = kube.get(f"{CM}?{query}")
+    assert listed.status_code == 200 and listed.json()["kind"] == "ConfigMapList"

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from kymaprov.crypto import Sealer
 from kymaprov.runtime import bodies, defaults, patch
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
-from kymaprov.runtime.models import LIVE, clusters, objects
+from kymaprov.runtime.models import LIVE, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
 from kymaprov.runtime.times import rfc3339
 
@@ -152,7 +152,7 @@ class ObjectStore:
 
     def current_rv(self) -> int:
         value = self.conn.execute(
-            sa.select(clusters.c.resource_version).where(clusters.c.id == self.cluster_id, LIVE)
+            sa.select(clusters.c.resource_version).where(equals(clusters.c.id, self.cluster_id), LIVE)
         ).scalar()
         if value is None:
             raise NotFound.path()
@@ -168,7 +168,7 @@ class ObjectStore:
         """
         value = self.conn.execute(
             sa.select(clusters.c.resource_version)
-            .where(clusters.c.id == self.cluster_id, LIVE)
+            .where(equals(clusters.c.id, self.cluster_id), LIVE)
             .with_for_update()
         ).scalar()
         if value is None:
@@ -186,14 +186,14 @@ class ObjectStore:
 
     def _where(self, rt: ResourceType, namespace: str | None, name: str | None = None) -> list[Any]:
         clauses = [
-            objects.c.cluster_id == self.cluster_id,
+            equals(objects.c.cluster_id, self.cluster_id),
             objects.c.api_group == rt.group,
             objects.c.resource == rt.resource,
         ]
         if namespace is not None:
-            clauses.append(objects.c.namespace == (namespace if rt.namespaced else ""))
+            clauses.append(equals(objects.c.namespace, namespace if rt.namespaced else ""))
         if name is not None:
-            clauses.append(objects.c.name == name)
+            clauses.append(equals(objects.c.name, name))
         return clauses
 
     def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
