@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -220,3 +221,67 @@ def test_hostile_queries_are_bad_requests(kube: Kube, query: str) -> None:
 def test_hostile_list_options_are_not_errors(kube: Kube, query: str) -> None:
     listed = kube.get(f"{CM}?{query}")
     assert listed.status_code == 200 and listed.json()["kind"] == "ConfigMapList"
+
+
+# --- wrong types in fields the server reads -------------------------------------------------------
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+CONTAINERS = [{"name": "c", "image": "busybox"}]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/namespaces/default/services", {"spec": {"ports": [5]}}),
+        ("/api/v1/namespaces/default/services", {"spec": {"ports": 5}}),
+        ("/api/v1/namespaces/default/services", {"spec": 5}),
+        ("/api/v1/namespaces/default/pods", {"spec": {"containers": [5]}}),
+        ("/api/v1/namespaces/default/pods", {"spec": {"containers": CONTAINERS}, "status": 5}),
+        ("/api/v1/namespaces", {"spec": 5}),
+        (
+            "/apis/apps/v1/namespaces/default/deployments",
+            {
+                "spec": {
+                    "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": 5, "spec": {"containers": CONTAINERS}},
+                }
+            },
+        ),
+    ],
+)
+def test_wrong_types_in_read_fields_are_bad_requests(kube: Kube, path: str, body: dict[str, Any]) -> None:
+    created = kube.post(path, {"metadata": {"name": "typed"}, **body})
+    assert status(created) == (400, "BadRequest")
+    assert "json: cannot unmarshal" in created.json()["message"]
+    listed = kube.get(path, headers={"accept": TABLE})
+    assert listed.status_code == 200 and "typed" not in listed.text
+
+
+def test_a_service_with_a_wrong_port_type_cannot_break_its_table(kube: Kube) -> None:
+    kube.create(
+        "/api/v1/namespaces/default/services", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    patched = kube.request(
+        "PATCH",
+        "/api/v1/namespaces/default/services/s",
+        content=b'{"spec":{"ports":[5]}}',
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert status(patched) == (400, "BadRequest")
+    assert kube.get("/api/v1/namespaces/default/services", headers={"accept": TABLE}).status_code == 200
+
+
+@pytest.mark.parametrize("preconditions", ["x", [1], 5, {"uid": 5}, {"resourceVersion": ["1"]}])
+def test_malformed_delete_preconditions_are_bad_requests(kube: Kube, preconditions: Any) -> None:
+    kube.create(CM, {"metadata": {"name": "cm"}})
+    assert status(kube.request("DELETE", f"{CM}/cm", json={"preconditions": preconditions})) == (
+        400,
+        "BadRequest",
+    )
+    assert kube.get(f"{CM}/cm").status_code == 200
+
+
+def test_server_side_apply_creating_with_wrong_metadata_is_a_bad_request(kube: Kube) -> None:
+    apply = {"content-type": "application/apply-patch+yaml"}
+    created = kube.request("PATCH", f"{CM}/new?fieldManager=m", content=b"metadata: 5\n", headers=apply)
+    assert status(created) == (400, "BadRequest")

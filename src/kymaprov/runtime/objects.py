@@ -111,7 +111,76 @@ def check_shape(rt: ResourceType, body: Any) -> dict[str, Any]:
                     f"json: cannot unmarshal {_json_type(value)} into Go struct field "
                     f"{rt.kind}.{field} of type map[string]{'[]byte' if field != 'stringData' else 'string'}",
                 )
+    _check_field_types(rt, body)
     return body
+
+
+# Fields this server itself reads (defaulting, validation, Tables) with the type Go's decoder insists
+# on: ``(path, type, Go type)``, ``[]`` for every item of a list. Any other type is a 400 there; stored
+# here, it would make every later read of the kind fail.
+_CONTAINERS: tuple[tuple[str, type, str], ...] = (
+    ("containers", list, "[]v1.Container"),
+    ("containers[]", dict, "v1.Container"),
+    ("containers[].ports", list, "[]v1.ContainerPort"),
+    ("containers[].ports[]", dict, "v1.ContainerPort"),
+)
+_TYPED_FIELDS: dict[str, tuple[tuple[str, type, str], ...]] = {
+    "namespaces": (("spec", dict, "v1.NamespaceSpec"), ("status", dict, "v1.NamespaceStatus")),
+    "pods": (
+        ("spec", dict, "v1.PodSpec"),
+        *((f"spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
+        ("spec.readinessGates", list, "[]v1.PodReadinessGate"),
+        ("status", dict, "v1.PodStatus"),
+        ("status.containerStatuses", list, "[]v1.ContainerStatus"),
+        ("status.containerStatuses[]", dict, "v1.ContainerStatus"),
+        ("status.containerStatuses[].state", dict, "v1.ContainerState"),
+    ),
+    "services": (
+        ("spec", dict, "v1.ServiceSpec"),
+        ("spec.ports", list, "[]v1.ServicePort"),
+        ("spec.ports[]", dict, "v1.ServicePort"),
+        ("spec.selector", dict, "map[string]string"),
+        ("spec.externalIPs", list, "[]string"),
+        ("spec.externalIPs[]", str, "string"),
+        ("status", dict, "v1.ServiceStatus"),
+    ),
+    "deployments": (
+        ("spec", dict, "v1.DeploymentSpec"),
+        ("spec.selector", dict, "v1.LabelSelector"),
+        ("spec.selector.matchLabels", dict, "map[string]string"),
+        ("spec.strategy", dict, "v1.DeploymentStrategy"),
+        ("spec.template", dict, "v1.PodTemplateSpec"),
+        ("spec.template.metadata", dict, "v1.ObjectMeta"),
+        ("spec.template.metadata.labels", dict, "map[string]string"),
+        ("spec.template.spec", dict, "v1.PodSpec"),
+        *((f"spec.template.spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
+        ("status", dict, "v1.DeploymentStatus"),
+    ),
+    "events": (("involvedObject", dict, "v1.ObjectReference"), ("source", dict, "v1.EventSource")),
+}
+
+
+def _values_at(value: Any, path: str) -> list[Any]:
+    """Every value at ``path`` (``a.b[].c``) that is present and not null."""
+    values = [value]
+    for step in path.split("."):
+        each = step.endswith("[]")
+        key = step.removesuffix("[]")
+        values = [v.get(key) for v in values if isinstance(v, dict) and v.get(key) is not None]
+        if each:
+            values = [item for v in values if isinstance(v, list) for item in v if item is not None]
+    return values
+
+
+def _check_field_types(rt: ResourceType, body: dict[str, Any]) -> None:
+    for path, kind, go_type in _TYPED_FIELDS.get(rt.resource, ()):
+        for value in _values_at(body, path):
+            if not isinstance(value, kind):
+                raise _cannot_handle(
+                    rt,
+                    f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                    f"{rt.kind}.{path.replace('[]', '')} of type {go_type}",
+                )
 
 
 def _json_type(value: Any) -> str:
@@ -385,7 +454,7 @@ class ObjectStore:
             if not isinstance(body, dict):
                 raise BadRequest("apply patch must be a YAML or JSON object")
             if current is None:
-                created = copy.deepcopy(body)
+                created = copy.deepcopy(check_shape(rt, body))
                 created.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(rt, namespace, created), True
             patched = bodies.checked_result(patch.strategic_merge(current, body))
@@ -438,13 +507,27 @@ class ObjectStore:
         return scale_of(self.update(rt, namespace, name, obj))
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, preconditions: dict[str, Any] | None = None
+        self, rt: ResourceType, namespace: str, name: str, preconditions: Any = None
     ) -> dict[str, Any]:
-        """Delete at once (no finalizers, no grace); namespaces take their contents with them."""
+        """Delete at once (no finalizers, no grace); namespaces take their contents with them.
+
+        ``preconditions`` is the DeleteOptions' field as sent: an object of strings, or a 400.
+        """
+        pre = preconditions or {}
+        if not isinstance(pre, dict):
+            raise BadRequest(
+                f"json: cannot unmarshal {_json_type(pre)} into Go struct field "
+                "DeleteOptions.preconditions of type v1.Preconditions"
+            )
+        for field in ("uid", "resourceVersion"):
+            if pre.get(field) is not None and not isinstance(pre[field], str):
+                raise BadRequest(
+                    f"json: cannot unmarshal {_json_type(pre[field])} into Go struct field "
+                    f"Preconditions.preconditions.{field} of type string"
+                )
         self._lock()
         obj = self.get(rt, namespace, name)
         meta = obj["metadata"]
-        pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != meta["uid"]:
             raise Conflict(
                 f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}",
