@@ -365,10 +365,7 @@ class KubeApi:
         self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
     ) -> KubeResponse:
         def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
-            items, _ = store.list_objects(rt, namespace, match)
-            for obj in items:
-                meta = obj["metadata"]
-                store.delete(rt, meta.get("namespace", ""), meta["name"])
+            items = store.delete_collection(rt, namespace, match)
             return {
                 "kind": f"{rt.kind}List",
                 "apiVersion": rt.api_version,

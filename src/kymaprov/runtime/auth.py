@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from kymaprov.crypto import Sealer, fingerprint
 from kymaprov.runtime import tokens
 from kymaprov.runtime.errors import Unauthorized
-from kymaprov.runtime.models import LIVE, clusters
+from kymaprov.runtime.models import LIVE, clusters, equals
 from kymaprov.runtime.objects import ObjectStore
 from kymaprov.runtime.rbac import MASTERS, UserInfo
 from kymaprov.runtime.resources import PODS, SECRETS, SERVICE_ACCOUNTS
@@ -65,7 +65,7 @@ class Authenticator:
     def authenticate(self, conn: Connection, cluster_id: str, token: str | None, now: float) -> UserInfo:
         row = conn.execute(
             sa.select(clusters.c.admin_token_fp, clusters.c.sa_signing_key).where(
-                clusters.c.id == cluster_id, LIVE
+                equals(clusters.c.id, cluster_id), LIVE
             )
         ).first()
         if row is None or not token:

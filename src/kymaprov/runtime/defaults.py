@@ -40,17 +40,20 @@ _1035_MSG = (
 
 def _name_causes(rt: ResourceType, name: str) -> list[Cause]:
     field = "metadata.name"
-    if rt.group == RBAC:
-        if name in (".", "..") or "/" in name or "%" in name:
-            return [(field, "FieldValueInvalid", f"Invalid value: \"{name}\": may not contain '/' or '%'")]
-        return []
-    if rt.resource == "namespaces":
-        ok, msg, limit = bool(_DNS_LABEL.match(name)), _LABEL_MSG, 63
-    elif rt.resource == "services":
-        ok, msg, limit = bool(_DNS_1035.match(name)), _1035_MSG, 63
-    else:
-        ok, msg, limit = bool(_DNS_SUBDOMAIN.match(name)), _SUBDOMAIN_MSG, 253
     causes: list[Cause] = []
+    if rt.group == RBAC:  # a path segment; NUL and the length are refused because no row holds them
+        if name in (".", "..") or "/" in name or "%" in name:
+            message = f"Invalid value: \"{name}\": may not contain '/' or '%'"
+            causes.append((field, "FieldValueInvalid", message))
+        if "\x00" in name:
+            causes.append((field, "FieldValueInvalid", f'Invalid value: "{name}": may not contain NUL'))
+        ok, msg, limit = True, "", 253
+    elif rt.resource == "namespaces":
+        ok, msg, limit = bool(_DNS_LABEL.fullmatch(name)), _LABEL_MSG, 63
+    elif rt.resource == "services":
+        ok, msg, limit = bool(_DNS_1035.fullmatch(name)), _1035_MSG, 63
+    else:
+        ok, msg, limit = bool(_DNS_SUBDOMAIN.fullmatch(name)), _SUBDOMAIN_MSG, 253
     if len(name) > limit:
         causes.append(
             (field, "FieldValueInvalid", f'Invalid value: "{name}": must be no more than {limit} characters')

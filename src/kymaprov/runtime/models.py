@@ -34,6 +34,13 @@ clusters = sa.Table(
 
 LIVE = clusters.c.deleted_ms.is_(None)
 
+
+def equals(column: sa.Column[str], value: str) -> sa.ColumnElement[bool]:
+    """``column == value``, or false for a value with NUL: PostgreSQL refuses NUL in a text parameter,
+    and no stored id, name or namespace holds one (validation refuses it), so nothing would match."""
+    return column == value if "\x00" not in value else sa.false()
+
+
 objects = sa.Table(
     "kube_objects",
     metadata,

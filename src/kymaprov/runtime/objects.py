@@ -1,8 +1,10 @@
 """The object store of one cluster: Kubernetes CRUD semantics over the ``kube_objects`` table.
 
 It runs inside the caller's transaction (``Store.write()`` / ``Store.read()``) and knows nothing of
-HTTP. Every write takes the next value of the cluster's resourceVersion counter (the cluster row is
-locked ``FOR UPDATE`` on PostgreSQL; SQLite write transactions are serialised anyway).
+HTTP. Every write first locks the cluster's row (``FOR UPDATE`` on PostgreSQL; SQLite write
+transactions are serialised anyway) and only then reads what it checks, so concurrent writers of one
+cluster queue and each sees what the one before it committed; it then takes the next value of the
+cluster's resourceVersion counter.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection
 from kymaprov.crypto import Sealer
 from kymaprov.runtime import bodies, defaults, patch
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
-from kymaprov.runtime.models import LIVE, clusters, objects
+from kymaprov.runtime.models import LIVE, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
 from kymaprov.runtime.times import rfc3339
 
@@ -109,7 +111,76 @@ def check_shape(rt: ResourceType, body: Any) -> dict[str, Any]:
                     f"json: cannot unmarshal {_json_type(value)} into Go struct field "
                     f"{rt.kind}.{field} of type map[string]{'[]byte' if field != 'stringData' else 'string'}",
                 )
+    _check_field_types(rt, body)
     return body
+
+
+# Fields this server itself reads (defaulting, validation, Tables) with the type Go's decoder insists
+# on: ``(path, type, Go type)``, ``[]`` for every item of a list. Any other type is a 400 there; stored
+# here, it would make every later read of the kind fail.
+_CONTAINERS: tuple[tuple[str, type, str], ...] = (
+    ("containers", list, "[]v1.Container"),
+    ("containers[]", dict, "v1.Container"),
+    ("containers[].ports", list, "[]v1.ContainerPort"),
+    ("containers[].ports[]", dict, "v1.ContainerPort"),
+)
+_TYPED_FIELDS: dict[str, tuple[tuple[str, type, str], ...]] = {
+    "namespaces": (("spec", dict, "v1.NamespaceSpec"), ("status", dict, "v1.NamespaceStatus")),
+    "pods": (
+        ("spec", dict, "v1.PodSpec"),
+        *((f"spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
+        ("spec.readinessGates", list, "[]v1.PodReadinessGate"),
+        ("status", dict, "v1.PodStatus"),
+        ("status.containerStatuses", list, "[]v1.ContainerStatus"),
+        ("status.containerStatuses[]", dict, "v1.ContainerStatus"),
+        ("status.containerStatuses[].state", dict, "v1.ContainerState"),
+    ),
+    "services": (
+        ("spec", dict, "v1.ServiceSpec"),
+        ("spec.ports", list, "[]v1.ServicePort"),
+        ("spec.ports[]", dict, "v1.ServicePort"),
+        ("spec.selector", dict, "map[string]string"),
+        ("spec.externalIPs", list, "[]string"),
+        ("spec.externalIPs[]", str, "string"),
+        ("status", dict, "v1.ServiceStatus"),
+    ),
+    "deployments": (
+        ("spec", dict, "v1.DeploymentSpec"),
+        ("spec.selector", dict, "v1.LabelSelector"),
+        ("spec.selector.matchLabels", dict, "map[string]string"),
+        ("spec.strategy", dict, "v1.DeploymentStrategy"),
+        ("spec.template", dict, "v1.PodTemplateSpec"),
+        ("spec.template.metadata", dict, "v1.ObjectMeta"),
+        ("spec.template.metadata.labels", dict, "map[string]string"),
+        ("spec.template.spec", dict, "v1.PodSpec"),
+        *((f"spec.template.spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
+        ("status", dict, "v1.DeploymentStatus"),
+    ),
+    "events": (("involvedObject", dict, "v1.ObjectReference"), ("source", dict, "v1.EventSource")),
+}
+
+
+def _values_at(value: Any, path: str) -> list[Any]:
+    """Every value at ``path`` (``a.b[].c``) that is present and not null."""
+    values = [value]
+    for step in path.split("."):
+        each = step.endswith("[]")
+        key = step.removesuffix("[]")
+        values = [v.get(key) for v in values if isinstance(v, dict) and v.get(key) is not None]
+        if each:
+            values = [item for v in values if isinstance(v, list) for item in v if item is not None]
+    return values
+
+
+def _check_field_types(rt: ResourceType, body: dict[str, Any]) -> None:
+    for path, kind, go_type in _TYPED_FIELDS.get(rt.resource, ()):
+        for value in _values_at(body, path):
+            if not isinstance(value, kind):
+                raise _cannot_handle(
+                    rt,
+                    f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                    f"{rt.kind}.{path.replace('[]', '')} of type {go_type}",
+                )
 
 
 def _json_type(value: Any) -> str:
@@ -150,21 +221,31 @@ class ObjectStore:
 
     def current_rv(self) -> int:
         value = self.conn.execute(
-            sa.select(clusters.c.resource_version).where(clusters.c.id == self.cluster_id, LIVE)
+            sa.select(clusters.c.resource_version).where(equals(clusters.c.id, self.cluster_id), LIVE)
+        ).scalar()
+        if value is None:
+            raise NotFound.path()
+        return int(value)
+
+    def _lock(self) -> int:
+        """Lock the cluster's row until the transaction ends; the current resourceVersion.
+
+        Every write calls it before reading what it checks (does the name exist, is the version
+        current): on PostgreSQL each later statement then sees what the previous writer committed,
+        so two creates of one name give one 409 instead of a unique-constraint error, and two updates
+        of one version give one 409 instead of a lost update.
+        """
+        value = self.conn.execute(
+            sa.select(clusters.c.resource_version)
+            .where(equals(clusters.c.id, self.cluster_id), LIVE)
+            .with_for_update()
         ).scalar()
         if value is None:
             raise NotFound.path()
         return int(value)
 
     def _next_rv(self) -> int:
-        value = self.conn.execute(
-            sa.select(clusters.c.resource_version)
-            .where(clusters.c.id == self.cluster_id, LIVE)
-            .with_for_update()
-        ).scalar()
-        if value is None:
-            raise NotFound.path()
-        rv = int(value) + 1
+        rv = self._lock() + 1
         self.conn.execute(
             sa.update(clusters).where(clusters.c.id == self.cluster_id).values(resource_version=rv)
         )
@@ -172,20 +253,20 @@ class ObjectStore:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def _where(self, rt: ResourceType, namespace: str | None) -> list[Any]:
+    def _where(self, rt: ResourceType, namespace: str | None, name: str | None = None) -> list[Any]:
         clauses = [
-            objects.c.cluster_id == self.cluster_id,
+            equals(objects.c.cluster_id, self.cluster_id),
             objects.c.api_group == rt.group,
             objects.c.resource == rt.resource,
         ]
         if namespace is not None:
-            clauses.append(objects.c.namespace == (namespace if rt.namespaced else ""))
+            clauses.append(equals(objects.c.namespace, namespace if rt.namespaced else ""))
+        if name is not None:
+            clauses.append(equals(objects.c.name, name))
         return clauses
 
     def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            sa.select(objects.c.body).where(*self._where(rt, namespace), objects.c.name == name)
-        ).first()
+        row = self.conn.execute(sa.select(objects.c.body).where(*self._where(rt, namespace, name))).first()
         return None if row is None else self._decode(row[0])
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
@@ -232,6 +313,7 @@ class ObjectStore:
     # --- writes ---------------------------------------------------------------------------------
 
     def create(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
+        self._lock()
         obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
@@ -287,6 +369,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str, name: str, body: Any, subresource: str = ""
     ) -> dict[str, Any]:
         """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version."""
+        self._lock()
         obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
         meta = obj.setdefault("metadata", {})
         if meta.get("name", name) != name:
@@ -350,7 +433,7 @@ class ObjectStore:
         new["metadata"]["resourceVersion"] = str(rv)
         self.conn.execute(
             sa.update(objects)
-            .where(*self._where(rt, namespace), objects.c.name == name)
+            .where(*self._where(rt, namespace, name))
             .values(resource_version=rv, body=self._encode(rt, new))
         )
         return new
@@ -365,12 +448,13 @@ class ObjectStore:
         subresource: str = "",
     ) -> tuple[dict[str, Any], bool]:
         """Apply a patch; returns the object and whether it was created (server-side apply only)."""
+        self._lock()
         current = self.find(rt, namespace, name)
         if patch_type == "application/apply-patch+yaml":
             if not isinstance(body, dict):
                 raise BadRequest("apply patch must be a YAML or JSON object")
             if current is None:
-                created = copy.deepcopy(body)
+                created = copy.deepcopy(check_shape(rt, body))
                 created.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(rt, namespace, created), True
             patched = bodies.checked_result(patch.strategic_merge(current, body))
@@ -407,6 +491,7 @@ class ObjectStore:
         self, rt: ResourceType, namespace: str, name: str, body: Any, patch_type: str = ""
     ) -> dict[str, Any]:
         """PUT (``patch_type`` empty) or PATCH the Scale; only ``spec.replicas`` is taken from it."""
+        self._lock()
         current = self.scale(rt, namespace, name)
         if patch_type:
             body = self._patched(current, patch_type, body)
@@ -422,12 +507,27 @@ class ObjectStore:
         return scale_of(self.update(rt, namespace, name, obj))
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, preconditions: dict[str, Any] | None = None
+        self, rt: ResourceType, namespace: str, name: str, preconditions: Any = None
     ) -> dict[str, Any]:
-        """Delete at once (no finalizers, no grace); namespaces take their contents with them."""
+        """Delete at once (no finalizers, no grace); namespaces take their contents with them.
+
+        ``preconditions`` is the DeleteOptions' field as sent: an object of strings, or a 400.
+        """
+        pre = preconditions or {}
+        if not isinstance(pre, dict):
+            raise BadRequest(
+                f"json: cannot unmarshal {_json_type(pre)} into Go struct field "
+                "DeleteOptions.preconditions of type v1.Preconditions"
+            )
+        for field in ("uid", "resourceVersion"):
+            if pre.get(field) is not None and not isinstance(pre[field], str):
+                raise BadRequest(
+                    f"json: cannot unmarshal {_json_type(pre[field])} into Go struct field "
+                    f"Preconditions.preconditions.{field} of type string"
+                )
+        self._lock()
         obj = self.get(rt, namespace, name)
         meta = obj["metadata"]
-        pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != meta["uid"]:
             raise Conflict(
                 f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {meta['uid']}",
@@ -440,12 +540,23 @@ class ObjectStore:
                 {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
             )
         self._next_rv()
-        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace), objects.c.name == name))
+        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace, name)))
         if rt.resource == "namespaces":  # cluster-scoped objects have namespace ""
             self.conn.execute(
                 sa.delete(objects).where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == name)
             )
         return obj
+
+    def delete_collection(
+        self, rt: ResourceType, namespace: str | None, match: Matcher | None
+    ) -> list[dict[str, Any]]:
+        """Delete every matching object; what was deleted, as listed once the cluster is locked."""
+        self._lock()
+        items, _ = self.list_objects(rt, namespace, match)
+        for obj in items:
+            meta = obj["metadata"]
+            self.delete(rt, meta.get("namespace", ""), meta["name"])
+        return items
 
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:

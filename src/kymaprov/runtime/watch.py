@@ -50,11 +50,10 @@ class Watch:
                 bookmark["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
                 events.append(("BOOKMARK", bookmark))
             return events
-        try:
-            since = int(resource_version)
-        except ValueError as exc:
-            raise BadRequest(f'invalid resource version: "{resource_version}"') from exc
-        if since >= current:
+        if not resource_version.isascii() or not resource_version.isdigit():  # a uint64, as Go parses it
+            raise BadRequest(f'invalid resource version: "{resource_version}"')
+        since = int(resource_version)
+        if since >= current:  # also keeps a number beyond BIGINT away from the database
             return []
         return [
             ("ADDED" if created else "MODIFIED", obj)
