@@ -52,6 +52,9 @@ class Runtimes:
     def delete_cluster(self, cluster_id: str) -> None:
         self.deleted.append(cluster_id)
 
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        return None  # these tests make no bindings
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
@@ -91,7 +94,7 @@ def create_environment(ctx: Context, p: Principal) -> str:
 
 
 def worker(ctx: Context, runtimes: Runtimes, **kwargs: Any) -> LifecycleWorker:
-    return LifecycleWorker(ctx, runtimes, BindingService(ctx), **kwargs)
+    return LifecycleWorker(ctx, runtimes, BindingService(ctx, runtimes), **kwargs)
 
 
 def in_thread(fn: Callable[[], object]) -> threading.Thread:
