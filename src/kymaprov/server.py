@@ -1,5 +1,9 @@
 """``kymaprov serve``: one process hosting the API, the embedded Kubernetes API and the workers.
 
+Both ports are bound before anything else happens, so a busy port stops the start with one line and
+nothing written (no login file, no half-started service advertising a port it does not serve), and
+port 0 is resolved to the real port before any URL is made from it.
+
 The HTTP API runs in the main thread (SIGINT/SIGTERM stop it there, then everything else); the embedded
 Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
 runtime's API can never starve the runtime of threads; the lifecycle worker has a thread too.
@@ -8,8 +12,12 @@ runtime's API can never starve the runtime of threads; the lifecycle worker has 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import errno
 import logging
+import shlex
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +26,7 @@ import uvicorn
 
 from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
 from kymaprov.app import create_api_app
-from kymaprov.config import Settings
+from kymaprov.config import Settings, default_data_dir
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
@@ -46,10 +54,64 @@ class _ApiServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class ServeError(Exception):
+    """A start-up problem the user can fix (busy port, unusable data dir): one line, no traceback."""
+
+
+def listen(host: str, port: int, flag: str) -> socket.socket:
+    """A listening socket on ``host:port``, or a ``ServeError`` that names the port and the way out."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot listen on {host}: {exc.strerror} (check --host)") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        env = "KYMAPROV_" + flag.removeprefix("--").replace("-", "_").upper()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"port {port} on {host} is already in use (another program, e.g. a local Kubernetes, "
+                f"listens there): choose another with {flag} or {env}"
+            ) from None
+        reason = exc.strerror or str(exc)
+        raise ServeError(f"cannot listen on {host}:{port}: {reason} (choose another with {flag})") from None
+    return sock
+
+
 class KymaprovServer:
     def __init__(self, settings: Settings) -> None:
+        self.api_socket = listen(settings.host, settings.port, "--port")
+        try:
+            self.kube_socket = listen(settings.host, settings.kube_port, "--kube-port")
+        except ServeError:
+            self.api_socket.close()
+            raise
+        # port 0 means "any free port": every URL made from here on must name the real one
+        settings = dataclasses.replace(
+            settings,
+            port=self.api_socket.getsockname()[1],
+            kube_port=self.kube_socket.getsockname()[1],
+        )
         self.settings = settings
-        self.ctx = Context.open(settings)
+        try:
+            self.ctx = Context.open(settings)
+        except OSError as exc:
+            self._close_sockets()
+            reason = (
+                "it is not a directory" if isinstance(exc, FileExistsError | NotADirectoryError) else None
+            )
+            raise ServeError(
+                f"cannot use data dir {settings.data_dir}: {reason or exc.strerror} (check --data-dir)"
+            ) from None
+        except BaseException:
+            self._close_sockets()
+            raise
         self.first_login = ensure_defaults(self.ctx)
         self.tokens = TokenService(self.ctx)
         self.runtimes = EmbeddedRuntimes(self.ctx)
@@ -57,6 +119,10 @@ class KymaprovServer:
         self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
         self.api_app = create_api_app(self.ctx, self.tokens, self.bindings)
         self.kube_app = create_kube_app(self.ctx, self.runtimes)
+
+    def _close_sockets(self) -> None:
+        self.api_socket.close()
+        self.kube_socket.close()
 
     def _uvicorn_config(self, app: Any, port: int) -> uvicorn.Config:
         return uvicorn.Config(
@@ -75,13 +141,18 @@ class KymaprovServer:
         kube_config.load()
         kube_config.ssl = self.runtimes.ssl_context()
         kube_server = uvicorn.Server(kube_config)
-        kube_thread = threading.Thread(target=kube_server.run, name="kymaprov-kube-api", daemon=True)
+        kube_thread = threading.Thread(
+            target=kube_server.run,
+            kwargs={"sockets": [self.kube_socket]},
+            name="kymaprov-kube-api",
+            daemon=True,
+        )
         kube_thread.start()
         self.worker.start()
         api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
-            api_server.run()
+            api_server.run(sockets=[self.api_socket])
         finally:
             kube_server.should_exit = True
             self.worker.stop()
@@ -103,7 +174,11 @@ class KymaprovServer:
                 "  first start: created the default global account, subaccount and user",
                 f"  login (mode 0600): {s.data_dir / LOGIN_FILE}",
                 "  'btp' on this machine uses it without 'btp login'; try:",
-                "    btp create services/instance --offering-name cis --plan-name local --name cis "
-                '--parameters \'{"grantType":"clientCredentials"}\'',
             ]
+            if s.data_dir != default_data_dir():  # btp finds this login only through the variable
+                lines.append(f"    export KYMAPROV_DATA_DIR={shlex.quote(str(s.data_dir))}")
+            lines.append(
+                "    btp create services/instance --offering-name cis --plan-name local --name cis "
+                '--parameters \'{"grantType":"clientCredentials"}\''
+            )
         print("\n".join(lines), flush=True)

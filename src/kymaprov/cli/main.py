@@ -50,13 +50,21 @@ def cli(
 @click.option(
     "--host", default="127.0.0.1", show_default=True, envvar="KYMAPROV_HOST", help="Address to bind."
 )
-@click.option("--port", default=8080, show_default=True, envvar="KYMAPROV_PORT", help="HTTP API port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    envvar="KYMAPROV_PORT",
+    help="HTTP API port (0: any free port).",
+)
 @click.option(
     "--kube-port",
+    type=click.IntRange(0, 65535),
     default=6443,
     show_default=True,
     envvar="KYMAPROV_KUBE_PORT",
-    help="Embedded Kubernetes API port (TLS).",
+    help="Embedded Kubernetes API port (TLS; 0: any free port).",
 )
 @click.option(
     "--data-dir",
@@ -121,7 +129,7 @@ def serve(
     kube_public_url: str | None,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
-    from kymaprov.server import KymaprovServer
+    from kymaprov.server import KymaprovServer, ServeError
     from kymaprov.store import StoreError
 
     source = click.get_current_context().get_parameter_source("database_url")
@@ -142,7 +150,7 @@ def serve(
     )
     try:
         server = KymaprovServer(settings)
-    except StoreError as exc:
+    except (StoreError, ServeError) as exc:
         raise click.ClickException(str(exc)) from None
     server.run()
 
