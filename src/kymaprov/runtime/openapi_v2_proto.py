@@ -71,10 +71,9 @@ def _go_float(value: float) -> str:
     if 1e-6 <= abs(value) < 1e21:
         return format(shortest, "f")
     _, digits, exponent = shortest.as_tuple()
-    assert isinstance(exponent, int)
     text = "".join(map(str, digits))
     mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-    power = exponent + len(text) - 1
+    power = int(exponent) + len(text) - 1
     sign = "-" if value < 0 else ""
     return f"{sign}{mantissa}e-{-power}" if power < 0 else f"{sign}{mantissa}e+{power:02d}"
 
@@ -179,6 +178,7 @@ def _named(value_encoder: Encoder, keep: Callable[[str], bool] = lambda key: Tru
 
 
 _vendor = _named(_any, lambda key: key.startswith("x-"))
+_RESPONSE_CODE = re.compile(r"^([0-9]{3})$|^(default)$")
 
 WHOLE = ""  # a field filled from the whole object (vendor extensions, maps) rather than one key
 
@@ -418,7 +418,7 @@ _MESSAGES: dict[str, Callable[[Any], bytes | None]] = {
     "JsonReference": _fields(_keyed(("$ref", S), ("description", S))),
     "Responses": _fields(
         [
-            (WHOLE, 1, _named(M("ResponseValue"), re.compile(r"^([0-9]{3})$|^(default)$").match)),  # type: ignore[arg-type]
+            (WHOLE, 1, _named(M("ResponseValue"), lambda key: _RESPONSE_CODE.match(key) is not None)),
             (WHOLE, 2, _vendor),
         ]
     ),
