@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ from kymaprov.context import Context
 from kymaprov.runtime import (
     bodies,
     discovery,
+    openapi_v2_proto,
     protobuf,
     rbac,
     requestinfo,
@@ -85,6 +86,7 @@ class KubeResponse:
     status: int
     body: Any
     content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -213,6 +215,8 @@ class KubeApi:
             body = discovery.api_group(parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
             body = discovery.api_resource_list(parts[1], parts[2])
+        elif path == "/openapi/v2":
+            return self._openapi_v2(req)
         elif path == "/openapi/v3":
             body = discovery.openapi_root()
         elif parts[:2] == ["openapi", "v3"]:
@@ -226,8 +230,28 @@ class KubeApi:
         return KubeResponse(200, body)
 
     @staticmethod
+    def _openapi_v2(req: KubeRequest) -> KubeResponse:
+        """JSON or gnostic protobuf (kubectl 1.27/1.28 apply, diff, edit), 406 for anything else."""
+        form = openapi_v2_proto.negotiate(req.accept)
+        if form is None:
+            return KubeResponse(406, "", "text/plain; charset=utf-8", {"vary": "Accept"})
+        body, etag = openapi_v2_proto.served()[form]
+        content_type = JSON if form == "json" else openapi_v2_proto.PROTOBUF
+        return KubeResponse(200, body, content_type, {"etag": etag, "vary": "Accept"})
+
+    @staticmethod
     def _root_paths() -> list[str]:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
+        paths = [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/healthz",
+            "/livez",
+            "/openapi/v2",
+            "/openapi/v3",
+            "/readyz",
+            "/version",
+        ]
         for group, versions in resources.GROUP_VERSIONS.items():
             if group:
                 paths.append(f"/apis/{group}")
@@ -516,8 +540,8 @@ def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(result: KubeResponse) -> Response:
-    headers = {"cache-control": "no-cache, private"}
-    if isinstance(result.body, str):
+    headers = {"cache-control": "no-cache, private", **result.headers}
+    if isinstance(result.body, str | bytes):
         return Response(result.body, result.status, headers=headers, media_type=result.content_type)
     content = json.dumps(result.body, separators=(",", ":")).encode()
     response = Response(content, result.status, headers=headers)
