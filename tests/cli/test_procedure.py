@@ -56,3 +56,29 @@ def test_wait_timeout_exits_5(run: Run) -> None:
     # a zero timeout gives up after the first poll while the environment is still being created
     result = run("env", "create", "slow-rt", "--plan", "aws", "--wait", "--timeout", "0")
     assert result.exit_code == 5 and "still CREATING" in result.stderr
+
+
+def test_running_up_again_reuses_or_replaces_the_files_binding(
+    server: RunningServer, run: Run, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kc.yaml"
+    first = run("up", "again-rt", "-f", str(kubeconfig), "--interval", "0.2")
+    assert first.exit_code == 0, first.output
+    for _ in range(11):  # the 11th used to fail: "maximum number of non expired bindings reached: 10"
+        again = run("up", "again-rt", "-f", str(kubeconfig), "--interval", "0.2")
+        assert again.exit_code == 0, again.output
+        assert "reusing binding" in again.stderr and "checked access" in again.stderr
+    listed = json.loads(run("bindings", "list", "again-rt", "-o", "json").stdout)
+    assert len(listed["bindings"] if isinstance(listed, dict) else listed) == 1
+
+    # a new lifetime asked for, or an expired binding: a new one, and the old one revoked
+    old = kubeconfig.read_text()
+    replaced = run("up", "again-rt", "-f", str(kubeconfig), "--expiration", "3600", "--interval", "0.2")
+    assert replaced.exit_code == 0, replaced.output
+    assert "revoked binding" in replaced.stderr and kubeconfig.read_text() != old
+    server.admin("POST", "/admin/clock/advance", {"seconds": 3600 + 60})
+    renewed = run("up", "again-rt", "-f", str(kubeconfig), "--interval", "0.2")
+    assert renewed.exit_code == 0, renewed.output
+    assert "revoked binding" in renewed.stderr
+    listed = json.loads(run("bindings", "list", "again-rt", "-o", "json").stdout)
+    assert len(listed["bindings"] if isinstance(listed, dict) else listed) == 1

@@ -6,7 +6,9 @@ prove it works with a real Kubernetes API call. ``down`` = revoke the bindings, 
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -27,7 +29,11 @@ from kymaprov.client import ProvisioningClient
 from kymaprov.client.exceptions import GoneError, NotFoundError, OperationFailed
 from kymaprov.client.exec_credential import RotatingCredential
 from kymaprov.client.files import check_replaceable
-from kymaprov.client.kubeconfig import check_access, parse_kubeconfig
+from kymaprov.client.kubeconfig import KubeconfigError, binding_id_of, check_access, parse_kubeconfig
+from kymaprov.client.models import Binding, BindingMetadata
+
+# a binding in the kubeconfig file is reused while it has at least this long to live
+REUSE_MARGIN = timedelta(minutes=5)
 
 
 @click.command()
@@ -78,13 +84,48 @@ def up(
         else:
             click.echo(f"found {name} ({env.id}): {env.state}", err=True)
         env = wait_ready(client, env, timeout, interval)
-        written, binding = write_kubeconfig(client, credentials, env, path, expiration, use_exec)
-    info = parse_kubeconfig(binding.kubeconfig)
+        previous = None if use_exec else _binding_in(path, client, env.id)
+        if isinstance(previous, Binding) and expiration is None and _lasts(previous):
+            click.echo(f"reusing binding {previous.id} from {path}", err=True)
+            written, expires_at = path, previous.expires_at
+            info = parse_kubeconfig(path.read_text())
+        else:
+            written, binding = write_kubeconfig(client, credentials, env, path, expiration, use_exec)
+            expires_at, info = binding.expires_at, parse_kubeconfig(binding.kubeconfig)
+            if previous is not None:  # replaced: one binding per kubeconfig file, never a pile-up
+                old_id = previous.id if isinstance(previous, Binding) else previous.binding_id
+                with contextlib.suppress(NotFoundError, GoneError):
+                    client.delete_binding(env.id, old_id)
+                click.echo(f"revoked binding {old_id}, which {path} held before", err=True)
     pods = check_access(info)
-    renewal = "renewed automatically" if use_exec else f"valid until {when(binding.expires_at)}"
+    renewal = "renewed automatically" if use_exec else f"valid until {when(expires_at)}"
     click.echo(f"checked access to {info.server}: {pods} pod(s) in namespace default", err=True)
     click.echo(f"wrote {written} ({renewal})", err=True)
     click.echo(f"export KUBECONFIG={shlex.quote(str(written))}")
+
+
+def _binding_in(path: Path, client: ProvisioningClient, env_id: str) -> Binding | BindingMetadata | None:
+    """The binding of this environment that the kubeconfig at ``path`` holds, as the service sees it:
+    a ``Binding`` while live, its metadata once expired, None if there is none (or it is gone)."""
+    try:
+        binding_id = binding_id_of(parse_kubeconfig(path.read_text()))
+    except (OSError, UnicodeDecodeError, KubeconfigError):
+        return None
+    if binding_id is None:
+        return None
+    try:
+        return client.get_binding(env_id, binding_id)
+    except NotFoundError:
+        return None
+
+
+def _lasts(binding: Binding | BindingMetadata | None) -> bool:
+    """Live, and not about to expire: worth keeping rather than replacing."""
+    return (
+        isinstance(binding, Binding)
+        and binding.expires_at is not None
+        and binding.expires_at - datetime.now(UTC) > REUSE_MARGIN
+    )
 
 
 @click.command()

@@ -7,6 +7,10 @@ context. ``exec_kubeconfig`` keeps the cluster and replaces the user by an exec 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +26,7 @@ __all__ = [
     "AccessCheckFailed",
     "KubeconfigError",
     "KubeconfigInfo",
+    "binding_id_of",
     "check_access",
     "exec_kubeconfig",
     "parse_kubeconfig",
@@ -95,6 +100,27 @@ def parse_kubeconfig(text: str) -> KubeconfigInfo:
         tls_server_name=tls_server_name if isinstance(tls_server_name, str) else None,
         token=token if isinstance(token, str) else "",
     )
+
+
+_BINDING_SUBJECT = re.compile(r"^system:serviceaccount:kyma-system:kyma-binding-([0-9a-fA-F-]{36})$")
+
+
+def binding_id_of(info: KubeconfigInfo) -> str | None:
+    """The Kyma binding a kubeconfig's token belongs to, or None.
+
+    KEB names a binding's ServiceAccount ``kyma-binding-<id>`` and its token's subject names that
+    account; the token is only read here (the runtime verifies it), never trusted for access.
+    """
+    parts = info.token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    match = _BINDING_SUBJECT.match(subject) if isinstance(subject, str) else None
+    return match.group(1) if match else None
 
 
 def exec_kubeconfig(info: KubeconfigInfo, command: str, args: Sequence[str]) -> str:
