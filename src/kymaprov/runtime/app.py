@@ -170,12 +170,25 @@ class KubeApi:
             user, store = self._authorize(conn, req, info)
             return fn(store, user)
 
-    def _write(self, req: KubeRequest, info: RequestInfo, fn: Callable[[ObjectStore, UserInfo], Any]) -> Any:
+    def _write(
+        self,
+        req: KubeRequest,
+        info: RequestInfo,
+        fn: Callable[[ObjectStore, UserInfo], Any],
+        body: Any = None,
+    ) -> Any:
         dry_run = req.query.get("dryRun") == "All"
         try:
             with self.ctx.store.write() as conn:
                 user, store = self._authorize(conn, req, info)
+                guard = None
+                if info.verb in ("create", "update", "patch"):
+                    guard = rbac.escalation_guard(store, user, info.attributes())
+                if guard is not None and body is not None:
+                    guard.check(body)
                 result = fn(store, user)
+                if guard is not None:
+                    guard.check(result[0] if isinstance(result, tuple) else result)
                 if dry_run:
                     raise _DryRun(result)
         except _DryRun as dry:
@@ -305,11 +318,11 @@ class KubeApi:
             return KubeResponse(200, obj)
         if verb == "create":
             body = self._decode(req, rt)
-            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body)))
+            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body), body))
         if verb == "update":
             body = self._decode(req, rt)
             return KubeResponse(
-                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub))
+                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body)
             )
         if verb == "patch":
             patch_type = _media(req.content_type)
