@@ -278,3 +278,49 @@ def test_escalate_verb_allows_granting_anything(admin: Kube, scope: str) -> None
             'clusterroles.rbac.authorization.k8s.io "agg2" is forbidden: '
             "must have cluster-admin privileges to use the aggregationRule"
         )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("namespaces/default/roles", {"metadata": {"name": "r"}, "rules": "all"}),
+        ("namespaces/default/roles", {"metadata": {"name": "r"}, "rules": [5, {"verbs": "*"}]}),
+        ("clusterroles", {"metadata": {"name": "r"}, "rules": [{"apiGroups": [5], "verbs": [None]}]}),
+        ("clusterrolebindings", {"metadata": {"name": "b"}, "roleRef": "cluster-admin"}),
+        ("clusterrolebindings", {"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": 5}}),
+        (
+            "clusterrolebindings",
+            {"metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "a\x00"}},
+        ),
+        (
+            "namespaces/default/rolebindings",
+            {"metadata": {"name": "b"}, "roleRef": {"kind": "Role", "name": "x" * 300}},
+        ),
+        ("namespaces/default/rolebindings", {"metadata": 5, "roleRef": {"kind": "Pod", "name": "x"}}),
+    ],
+)
+def test_malformed_rbac_bodies_from_a_restricted_writer_are_client_errors(
+    admin: Kube, path: str, body: dict[str, Any]
+) -> None:
+    """Never a 500; what the server stores anyway (it does not yet check rule field types) grants nothing
+    the writer lacks (see the next test)."""
+    writer = account_with(admin, "writer", [ROLE_WRITER, BINDING_WRITER])
+    reply = writer.post(f"{RBAC}/{path}", body)
+    assert reply.status_code < 500, reply.text
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"apiGroups": "*", "resources": "*", "verbs": "*"},
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"], "resourceNames": "s"},
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"], "resourceNames": [5]},
+    ],
+)
+def test_malformed_rules_grant_nothing(admin: Kube, rule: dict[str, Any]) -> None:
+    """A rule with strings where lists belong (stored as sent for now) must not match by substring or
+    count as unrestricted, neither when authorizing nor when checking escalation."""
+    reader = account_with(admin, "reader", [rule, BINDING_WRITER])
+    assert reader.get("/api/v1/namespaces/default/secrets/s").status_code == 403
+    refused = reader.post(f"{RBAC}/clusterrolebindings", cluster_admin_binding("pwn", "reader"))
+    assert refused.status_code == 403, refused.text

@@ -48,19 +48,25 @@ class Decision:
     reason: str = ""
 
 
+def _listed(rule: dict[str, Any], key: str) -> list[str]:
+    """The strings of a rule's list field; anything else grants nothing (never a substring match)."""
+    values = rule.get(key)
+    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+
+
 def _verb_matches(rule: dict[str, Any], verb: str) -> bool:
-    verbs = rule.get("verbs") or []
+    verbs = _listed(rule, "verbs")
     return "*" in verbs or verb in verbs
 
 
 def _group_matches(rule: dict[str, Any], group: str) -> bool:
-    groups = rule.get("apiGroups") or []
+    groups = _listed(rule, "apiGroups")
     return "*" in groups or group in groups
 
 
 def _resource_matches(rule: dict[str, Any], resource: str, subresource: str) -> bool:
     combined = f"{resource}/{subresource}" if subresource else resource
-    for candidate in rule.get("resources") or []:
+    for candidate in _listed(rule, "resources"):
         if candidate in ("*", combined):
             return True
         if subresource and candidate == f"*/{subresource}":
@@ -68,13 +74,24 @@ def _resource_matches(rule: dict[str, Any], resource: str, subresource: str) -> 
     return False
 
 
+def _resource_names(rule: dict[str, Any]) -> list[str] | None:
+    """A rule's ``resourceNames`` ([] for any name), or None when malformed: such a rule grants nothing,
+    rather than everything as an empty list would."""
+    values = rule.get("resourceNames")
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    return values
+
+
 def _name_matches(rule: dict[str, Any], name: str) -> bool:
-    names = rule.get("resourceNames") or []
-    return not names or name in names
+    names = _resource_names(rule)
+    return names is not None and (not names or name in names)
 
 
 def _url_matches(rule: dict[str, Any], path: str) -> bool:
-    for url in rule.get("nonResourceURLs") or []:
+    for url in _listed(rule, "nonResourceURLs"):
         if url in ("*", path):
             return True
         if url.endswith("*") and path.startswith(url[:-1]):
@@ -262,25 +279,20 @@ _FULL_AUTHORITY: list[dict[str, Any]] = [
 ]
 
 
-def _strings(rule: dict[str, Any], key: str) -> list[str]:
-    values = rule.get(key)
-    return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
-
-
 def _policy_rules(value: Any) -> list[dict[str, Any]]:
     return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
 
 def breakdown(rule: dict[str, Any]) -> list[dict[str, Any]]:
     """``BreakdownRule``: one rule per (group, resource, verb[, name]) and per (URL, verb)."""
-    verbs, names = _strings(rule, "verbs"), _strings(rule, "resourceNames")
+    verbs, names = _listed(rule, "verbs"), _resource_names(rule) or []
     subrules: list[dict[str, Any]] = []
-    for group in _strings(rule, "apiGroups"):
-        for resource in _strings(rule, "resources"):
+    for group in _listed(rule, "apiGroups"):
+        for resource in _listed(rule, "resources"):
             for verb in verbs:
                 base = {"apiGroups": [group], "resources": [resource], "verbs": [verb]}
                 subrules += [{**base, "resourceNames": [n]} for n in names] if names else [base]
-    for url in _strings(rule, "nonResourceURLs"):
+    for url in _listed(rule, "nonResourceURLs"):
         subrules += [{"nonResourceURLs": [url], "verbs": [verb]} for verb in verbs]
     return subrules
 
@@ -302,15 +314,17 @@ def _url_covers(owner: str, path: str) -> bool:
 
 def _rule_covers(owner: dict[str, Any], sub: dict[str, Any]) -> bool:
     """``ruleCovers``: ``owner`` grants everything the broken-down ``sub`` rule does."""
-    verbs, groups = _strings(owner, "verbs"), _strings(owner, "apiGroups")
-    owner_names, sub_names = _strings(owner, "resourceNames"), _strings(sub, "resourceNames")
-    owner_urls = _strings(owner, "nonResourceURLs")
+    verbs, groups = _listed(owner, "verbs"), _listed(owner, "apiGroups")
+    owner_names, sub_names = _resource_names(owner), _listed(sub, "resourceNames")
+    owner_urls = _listed(owner, "nonResourceURLs")
+    if owner_names is None:
+        return False
     return (
-        ("*" in verbs or all(v in verbs for v in _strings(sub, "verbs")))
-        and ("*" in groups or all(g in groups for g in _strings(sub, "apiGroups")))
-        and _resources_cover(_strings(owner, "resources"), _strings(sub, "resources"))
+        ("*" in verbs or all(v in verbs for v in _listed(sub, "verbs")))
+        and ("*" in groups or all(g in groups for g in _listed(sub, "apiGroups")))
+        and _resources_cover(_listed(owner, "resources"), _listed(sub, "resources"))
         and (not owner_names or (bool(sub_names) and all(n in owner_names for n in sub_names)))
-        and all(any(_url_covers(o, p) for o in owner_urls) for p in _strings(sub, "nonResourceURLs"))
+        and all(any(_url_covers(o, p) for o in owner_urls) for p in _listed(sub, "nonResourceURLs"))
     )
 
 
@@ -358,7 +372,7 @@ def go_quote(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _go_strings(values: list[str] | tuple[str, ...]) -> str:
+def _go_listed(values: list[str] | tuple[str, ...]) -> str:
     return "[" + " ".join(go_quote(v) for v in values) + "]"
 
 
@@ -371,7 +385,7 @@ def compact_string(rule: dict[str, Any]) -> str:
         ("resourceNames", "ResourceNames"),
         ("verbs", "Verbs"),
     )
-    parts = [f"{label}:{_go_strings(rule[key])}" for key, label in labels if rule.get(key)]
+    parts = [f"{label}:{_go_listed(rule[key])}" for key, label in labels if rule.get(key)]
     return "{" + ", ".join(parts) + "}"
 
 
@@ -482,7 +496,7 @@ class EscalationGuard:
             return
         descriptions = sorted({compact_string(rule) for rule in compact(missing)})
         message = (
-            f"user {go_quote(self._user.name)} (groups={_go_strings(self._user.groups)}) is attempting "
+            f"user {go_quote(self._user.name)} (groups={_go_listed(self._user.groups)}) is attempting "
             "to grant RBAC permissions not currently held:\n" + "\n".join(descriptions)
         )
         if self._errors:
