@@ -138,8 +138,7 @@ class KymaprovServer:
     def run(self) -> None:
         """Serve until SIGINT/SIGTERM, then stop every part and close the store."""
         kube_config = self._uvicorn_config(self.kube_app, self.settings.kube_port)
-        kube_config.load()
-        kube_config.ssl = self.runtimes.ssl_context()
+        self.runtimes.configure_server(kube_config)
         kube_server = uvicorn.Server(kube_config)
         kube_thread = threading.Thread(
             target=kube_server.run,

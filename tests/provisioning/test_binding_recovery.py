@@ -350,7 +350,12 @@ def limited_token(access: ClusterAccess) -> str:
                 "metadata": {"name": "limited"},
                 "rules": [
                     {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["create", "delete"]},
-                    {"apiGroups": [rbac], "resources": ["clusterroles"], "verbs": ["create", "delete"]},
+                    # escalate: it may create the binding's */*/* ClusterRole it does not hold itself
+                    {
+                        "apiGroups": [rbac],
+                        "resources": ["clusterroles"],
+                        "verbs": ["create", "delete", "escalate"],
+                    },
                     {"apiGroups": [rbac], "resources": ["clusterrolebindings"], "verbs": ["delete"]},
                 ],
             },

@@ -105,8 +105,7 @@ class KubeServer:
             lifespan="off",
             timeout_graceful_shutdown=1,
         )
-        config.load()
-        config.ssl = self.runtimes.ssl_context()
+        self.runtimes.configure_server(config)
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)

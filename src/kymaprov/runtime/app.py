@@ -33,6 +33,7 @@ from kymaprov.runtime import (
     resources,
     reviews,
     tables,
+    tls,
     tokens,
 )
 from kymaprov.runtime.backend import EmbeddedRuntimes
@@ -172,12 +173,25 @@ class KubeApi:
             user, store = self._authorize(conn, req, info)
             return fn(store, user)
 
-    def _write(self, req: KubeRequest, info: RequestInfo, fn: Callable[[ObjectStore, UserInfo], Any]) -> Any:
+    def _write(
+        self,
+        req: KubeRequest,
+        info: RequestInfo,
+        fn: Callable[[ObjectStore, UserInfo], Any],
+        body: Any = None,
+    ) -> Any:
         dry_run = req.query.get("dryRun") == "All"
         try:
             with self.ctx.store.write() as conn:
                 user, store = self._authorize(conn, req, info)
+                guard = None
+                if info.verb in ("create", "update", "patch"):
+                    guard = rbac.escalation_guard(store, user, info.attributes())
+                if guard is not None and body is not None:
+                    guard.check(body)
                 result = fn(store, user)
+                if guard is not None:
+                    guard.check(result[0] if isinstance(result, tuple) else result)
                 if dry_run:
                     raise _DryRun(result)
         except _DryRun as dry:
@@ -329,11 +343,11 @@ class KubeApi:
             return KubeResponse(200, obj)
         if verb == "create":
             body = self._decode(req, rt)
-            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body)))
+            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body), body))
         if verb == "update":
             body = self._decode(req, rt)
             return KubeResponse(
-                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub))
+                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body)
             )
         if verb == "patch":
             patch_type = _media(req.content_type)
@@ -553,18 +567,18 @@ MAX_REQUEST_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 
 
 def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
-    """The ASGI app serving every embedded cluster; run it with ``runtimes.ssl_context()``."""
+    """The ASGI app serving every embedded cluster; serve it with ``runtimes.configure_server(config)``."""
     api = KubeApi(ctx, runtimes)
 
-    async def endpoint(request: Request) -> Response:
+    async def serve(request: Request, cluster_id: str, path: str) -> Response:
         body = await read_limited_body(request, MAX_REQUEST_BYTES)
         if body is None:
             too_large = RequestEntityTooLarge(f"Request entity too large: limit is {MAX_REQUEST_BYTES}")
             return _render(KubeResponse(413, too_large.status()))
         req = KubeRequest(
-            cluster_id=request.path_params["cluster_id"],
+            cluster_id=cluster_id,
             method=request.method,
-            path="/" + request.path_params.get("path", ""),
+            path="/" + path,
             query=dict(request.query_params),
             accept=request.headers.get("accept", ""),
             content_type=request.headers.get("content-type", ""),
@@ -581,12 +595,20 @@ def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
             )
         return _render(result)
 
-    async def not_found(request: Request) -> Response:
-        return _render(KubeResponse(404, NotFound.path().status()))
+    async def endpoint(request: Request) -> Response:
+        return await serve(request, request.path_params["cluster_id"], request.path_params.get("path", ""))
+
+    async def by_server_name(request: Request) -> Response:
+        """A path without ``/clusters/<id>`` (``kubectl proxy`` drops it): the cluster the connection's
+        SNI named, else 404."""
+        cluster_id = tls.sni_cluster(request.scope)
+        if cluster_id is None:
+            return _render(KubeResponse(404, NotFound.path().status()))
+        return await serve(request, cluster_id, request.path_params.get("path", ""))
 
     routes = [
         Route("/clusters/{cluster_id}", endpoint, methods=_METHODS),
         Route("/clusters/{cluster_id}/{path:path}", endpoint, methods=_METHODS),
-        Route("/{path:path}", not_found, methods=_METHODS),
+        Route("/{path:path}", by_server_name, methods=_METHODS),
     ]
     return Starlette(routes=routes)

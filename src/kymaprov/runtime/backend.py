@@ -2,7 +2,10 @@
 
 A cluster is a row with its own CA, serving certificate, ServiceAccount signing key and admin token,
 plus its objects. ``ssl_context()`` serves them all on one port: a default certificate from an
-installation-wide CA, and per cluster the certificate its kubeconfig trusts, chosen by SNI.
+installation-wide CA, and per cluster its own certificate, chosen by SNI. A cluster's
+``certificate-authority-data`` bundles its own CA with the installation CA, so its kubeconfig verifies
+for clients that send ``tls-server-name`` (the cluster's certificate) and for those that ignore it and
+get the default certificate (lightkube, kopf/aiohttp); no other cluster's certificate verifies.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import logging
 import re
 import ssl
 import threading
+import urllib.parse
 from typing import Any
 
 import sqlalchemy as sa
+import uvicorn
 from sqlalchemy.engine import Connection
 
 from kymaprov.context import Context
@@ -41,6 +46,7 @@ class EmbeddedRuntimes:
         self.authenticator = Authenticator(ctx.sealer)
         self._contexts: dict[str, ssl.SSLContext] = {}
         self._lock = threading.Lock()
+        self._installation_ca: str | None = None
 
     # --- RuntimeBackend -------------------------------------------------------------------------
 
@@ -52,7 +58,7 @@ class EmbeddedRuntimes:
         if existing is not None:
             return existing
         ca = issue_ca(f"kymaprov cluster {cluster_id}")
-        dns, ips = tls.split_hosts(["localhost", "127.0.0.1", self.ctx.settings.public_host])
+        dns, ips = tls.split_hosts(self._hosts())
         serving = issue_server_cert(ca, [tls.server_name(cluster_id), *dns], ips)
         token = random_token()
         sealer = self.ctx.sealer
@@ -127,10 +133,25 @@ class EmbeddedRuntimes:
         return ClusterAccess(
             server=server,
             direct_server=None if direct == server else direct,
-            ca_data=base64.b64encode(row.ca_cert.encode()).decode(),
+            ca_data=base64.b64encode(self._ca_bundle(row.ca_cert).encode()).decode(),
             token=self.ctx.sealer.open_str(row.admin_token),
             tls_server_name=tls.server_name(cluster_id),
         )
+
+    def _ca_bundle(self, cluster_ca: str) -> str:
+        """The cluster's CA, then the installation CA that signs the default (non-SNI) certificate."""
+        if self._installation_ca is None:
+            self._installation_ca = self.default_ca_pem()
+        return cluster_ca.rstrip("\n") + "\n" + self._installation_ca.rstrip("\n") + "\n"
+
+    def _hosts(self) -> list[str]:
+        """Names the serving certificates are valid for: this replica's and the public URL's host."""
+        hosts = ["localhost", "127.0.0.1", self.ctx.settings.public_host]
+        if self.ctx.settings.kube_public_url:
+            public = urllib.parse.urlsplit(self.ctx.settings.kube_public_url).hostname
+            if public:
+                hosts.append(public)
+        return hosts
 
     def cluster_ids(self) -> list[str]:
         with self.ctx.store.read() as conn:
@@ -138,6 +159,14 @@ class EmbeddedRuntimes:
             return [r[0] for r in rows]
 
     # --- TLS ------------------------------------------------------------------------------------
+
+    def configure_server(self, config: uvicorn.Config) -> None:
+        """TLS for a loaded uvicorn config: ``ssl_context()``, and each connection's SNI cluster
+        passed on to the app (``tls.CLUSTER_STATE``)."""
+        if not config.loaded:
+            config.load()
+        config.ssl = self.ssl_context()
+        config.http_protocol_class = tls.with_sni_cluster(config.http_protocol_class)
 
     def ssl_context(self) -> ssl.SSLContext:
         """The server context: default certificate, switched per cluster by SNI."""
@@ -157,7 +186,7 @@ class EmbeddedRuntimes:
     def _default_pair(self) -> CertPair:
         """Create the installation CA once; reissue the serving cert if the public host changed."""
         sealer = self.ctx.sealer
-        dns, ips = tls.split_hosts(["localhost", "127.0.0.1", self.ctx.settings.public_host])
+        dns, ips = tls.split_hosts(self._hosts())
         hosts = sorted(dns + ips)
         with self.ctx.store.write() as conn:
             current = conn.execute(
@@ -200,6 +229,7 @@ class EmbeddedRuntimes:
         cluster_id = tls.cluster_of(server_name)
         if cluster_id is None:
             return
+        tls.remember_cluster(sock, cluster_id)
         try:
             context = self._cluster_context(cluster_id)
         except Exception:  # a broken row must not take the handshake down with an obscure error

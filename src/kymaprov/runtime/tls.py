@@ -2,16 +2,25 @@
 
 ``ssl`` can only load keys from files, so PEMs pass through a private temporary directory that is
 removed as soon as the context holds them.
+
+The cluster a connection's SNI names is also handed to the app (``CLUSTER_STATE`` in the ASGI scope's
+``state``), so a client that sends ``tls-server-name`` but drops the server URL's path, as
+``kubectl proxy`` does, still reaches its cluster.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import ssl
 import tempfile
+from collections.abc import MutableMapping
+from typing import Any
 
 SNI_SUFFIX = ".clusters.kymaprov.local"
+CLUSTER_STATE = "kymaprov.sni_cluster"
+_SSL_ATTRIBUTE = "_kymaprov_sni_cluster"
 
 
 def server_name(cluster_id: str) -> str:
@@ -54,3 +63,30 @@ def server_context(cert_pem: str, key_pem: str) -> ssl.SSLContext:
                 fh.write(data)
         context.load_cert_chain(cert_path, key_path)
     return context
+
+
+def remember_cluster(ssl_object: Any, cluster_id: str) -> None:
+    """Note on the connection's ``SSLObject`` (from the SNI callback) which cluster it named."""
+    setattr(ssl_object, _SSL_ATTRIBUTE, cluster_id)
+
+
+def with_sni_cluster(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol class, extended to put the connection's SNI cluster in each request's
+    ``scope["state"]`` (uvicorn copies the protocol's ``app_state`` into every request's scope)."""
+
+    class SniClusterProtocol(base):  # type: ignore[valid-type, misc]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            cluster_id = getattr(transport.get_extra_info("ssl_object"), _SSL_ATTRIBUTE, None)
+            state = getattr(self, "app_state", None)
+            if cluster_id and isinstance(state, dict):
+                self.app_state = {**state, CLUSTER_STATE: cluster_id}
+            super().connection_made(transport)
+
+    return SniClusterProtocol
+
+
+def sni_cluster(scope: MutableMapping[str, Any]) -> str | None:
+    """The cluster the request's connection named by SNI, if any."""
+    state = scope.get("state")
+    cluster_id = state.get(CLUSTER_STATE) if isinstance(state, dict) else None
+    return cluster_id if isinstance(cluster_id, str) else None
