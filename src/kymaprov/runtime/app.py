@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from kymaprov import strictjson
 from kymaprov.context import Context
 from kymaprov.runtime import (
     bodies,
@@ -31,6 +32,7 @@ from kymaprov.runtime import (
     requestinfo,
     resources,
     reviews,
+    schemas,
     tables,
     tokens,
 )
@@ -85,6 +87,7 @@ class KubeResponse:
     status: int
     body: Any
     content_type: str = JSON
+    warnings: list[str] = field(default_factory=list)  # sent as ``Warning: 299 - "..."`` headers
 
 
 @dataclass
@@ -170,11 +173,19 @@ class KubeApi:
             user, store = self._authorize(conn, req, info)
             return fn(store, user)
 
-    def _write(self, req: KubeRequest, info: RequestInfo, fn: Callable[[ObjectStore, UserInfo], Any]) -> Any:
+    def _write(
+        self,
+        req: KubeRequest,
+        info: RequestInfo,
+        fn: Callable[[ObjectStore, UserInfo], Any],
+        validation: schemas.FieldValidation | None = None,
+    ) -> Any:
         dry_run = req.query.get("dryRun") == "All"
         try:
             with self.ctx.store.write() as conn:
                 user, store = self._authorize(conn, req, info)
+                if validation is not None:
+                    store.validation = validation
                 result = fn(store, user)
                 if dry_run:
                     raise _DryRun(result)
@@ -242,7 +253,7 @@ class KubeApi:
             raise NotFound.path()
         parts = info.parts
         # /namespaces/<ns>/... scopes a request, except /namespaces/<name>[/status] (the Namespace itself)
-        addresses_namespace = rt.resource == "namespaces" and parts[1:2] == (info.namespace,)
+        addresses_namespace = rt is resources.NAMESPACES and parts[1:2] == (info.namespace,)
         in_namespace = bool(info.namespace) and not addresses_namespace
         if len(parts) > 3 or (in_namespace and not rt.namespaced):
             raise NotFound.path()
@@ -255,7 +266,7 @@ class KubeApi:
             subresource = rt.subresource(sub)
             if subresource is None:
                 raise NotFound.path()
-            if verb not in subresource.verbs:
+            if verb not in subresource.verbs or sub not in _SERVED_SUBRESOURCES:
                 raise MethodNotAllowed(_NOT_ALLOWED)
         namespace = info.namespace if rt.namespaced else ""
         if not rt.stored:
@@ -305,12 +316,14 @@ class KubeApi:
             return KubeResponse(200, obj)
         if verb == "create":
             body = self._decode(req, rt)
-            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body)))
+            check = self._field_validation(req)
+            created = self._write(req, info, lambda s, u: s.create(rt, namespace, body), check)
+            return KubeResponse(201, created, warnings=check.warnings)
         if verb == "update":
             body = self._decode(req, rt)
-            return KubeResponse(
-                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub))
-            )
+            check = self._field_validation(req)
+            updated = self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub), check)
+            return KubeResponse(200, updated, warnings=check.warnings)
         if verb == "patch":
             patch_type = _media(req.content_type)
             if patch_type not in PATCH_TYPES:
@@ -319,10 +332,11 @@ class KubeApi:
                     f"{', '.join(PATCH_TYPES)}"
                 )
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
+            check = self._field_validation(req)
             obj, created = self._write(
-                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub)
+                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub), check
             )
-            return KubeResponse(201 if created else 200, obj)
+            return KubeResponse(201 if created else 200, obj, warnings=check.warnings)
         if verb == "delete":
             options = self._parse(req.body, yaml_ok=False) if req.body.strip() else {}
             preconditions = options.get("preconditions") if isinstance(options, dict) else None
@@ -391,16 +405,11 @@ class KubeApi:
         return KubeResponse(201, self._write(req, info, run))
 
     def _review(self, req: KubeRequest, info: RequestInfo, rt: ResourceType) -> KubeResponse:
+        review = _REVIEWS.get(rt.kind)
+        if review is None:  # TokenReview, SubjectAccessReview, Binding: listed, not served here
+            raise MethodNotAllowed(_NOT_ALLOWED)
         body = self._decode(req, None, rt.kind)
-
-        def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
-            if rt.resource == "selfsubjectaccessreviews":
-                return reviews.access_review(Authorizer(store), user, body)
-            if rt.resource == "selfsubjectrulesreviews":
-                return reviews.rules_review(Authorizer(store), user, body)
-            return reviews.subject_review(user, body)
-
-        return KubeResponse(201, self._read(req, info, run))
+        return KubeResponse(201, self._read(req, info, lambda store, user: review(store, user, body)))
 
     def _watch(
         self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
@@ -439,6 +448,14 @@ class KubeApi:
         self._read(ws.request, ws.info, lambda store, user: None)
 
     # --- bodies -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _field_validation(req: KubeRequest) -> schemas.FieldValidation:
+        """The request's ``fieldValidation``, with the fields a JSON body gives twice."""
+        check = schemas.FieldValidation.parse(req.query.get("fieldValidation"))
+        if check.directive != "Ignore" and _media(req.content_type) in ("", JSON, *PATCH_TYPES[1:3]):
+            check.duplicates = strictjson.duplicate_keys(req.body)
+        return check
 
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
@@ -505,6 +522,15 @@ class KubeApi:
                 yield line("BOOKMARK", ws.watch.bookmark())
 
 
+_SERVED_SUBRESOURCES = ("status", "scale", "token")
+
+_REVIEWS: dict[str, Callable[[ObjectStore, UserInfo, Any], dict[str, Any]]] = {
+    "SelfSubjectAccessReview": lambda store, user, body: reviews.access_review(Authorizer(store), user, body),
+    "SelfSubjectRulesReview": lambda store, user, body: reviews.rules_review(Authorizer(store), user, body),
+    "SelfSubjectReview": lambda store, user, body: reviews.subject_review(user, body),
+}
+
+
 def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     details: dict[str, Any] = {"name": meta["name"]}
@@ -522,6 +548,9 @@ def _render(result: KubeResponse) -> Response:
     content = json.dumps(result.body, separators=(",", ":")).encode()
     response = Response(content, result.status, headers=headers)
     response.headers["content-type"] = result.content_type
+    for warning in result.warnings:  # RFC 7234 warn-code 299, as kube-apiserver sends them
+        text = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.append("warning", f'299 - "{text}"')
     return response
 
 
