@@ -42,6 +42,7 @@ from kymaprov.runtime.errors import (
     InternalError,
     KubeError,
     MethodNotAllowed,
+    NotAcceptable,
     NotFound,
     RequestEntityTooLarge,
     UnsupportedMediaType,
@@ -59,6 +60,7 @@ log = logging.getLogger("kymaprov.runtime")
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 _BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
@@ -226,19 +228,41 @@ class KubeApi:
             body = discovery.api_resource_list(parts[1], parts[2])
         elif path == "/openapi/v3":
             body = discovery.openapi_root()
+        elif path == "/openapi/v2":
+            return self._openapi_v2(req.accept)
         elif parts[:2] == ["openapi", "v3"]:
             rest = parts[2:]
             if rest[:1] == ["api"] and len(rest) == 2:
-                body = discovery.openapi_document("", rest[1])
+                body = discovery.openapi_bytes("", rest[1])
             elif rest[:1] == ["apis"] and len(rest) == 3:
-                body = discovery.openapi_document(rest[1], rest[2])
+                body = discovery.openapi_bytes(rest[1], rest[2])
         if body is None:
             raise NotFound.path()
         return KubeResponse(200, body)
 
     @staticmethod
+    def _openapi_v2(accept: str) -> KubeResponse:
+        """JSON when the client takes it; protobuf (what kubectl asks for) through the gnostic encoder."""
+        media = {m.split(";")[0].strip().lower() for m in accept.split(",")} if accept.strip() else {"*/*"}
+        if media & {JSON, "*/*", "application/*"}:
+            return KubeResponse(200, discovery.openapi_v2_bytes())
+        if OPENAPI_V2_PROTOBUF in media:
+            try:
+                from kymaprov.runtime import openapi_v2_proto  # type: ignore[attr-defined,unused-ignore]
+            except ImportError:
+                openapi_v2_proto = None
+            if openapi_v2_proto is not None:
+                encoded = _cached_v2_protobuf(openapi_v2_proto.encode)
+                return KubeResponse(200, encoded, OPENAPI_V2_PROTOBUF)
+        raise NotAcceptable(
+            f"only the following media types are accepted: {JSON}"
+            + (f", {OPENAPI_V2_PROTOBUF}" if _has_v2_encoder() else "")
+        )
+
+    @staticmethod
     def _root_paths() -> list[str]:
-        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
+        paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3"]
+        paths += ["/readyz", "/version"]
         for group, versions in resources.GROUP_VERSIONS.items():
             if group:
                 paths.append(f"/apis/{group}")
@@ -541,8 +565,26 @@ def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
+_V2_PROTOBUF: list[bytes] = []
+
+
+def _cached_v2_protobuf(encode: Callable[[dict[str, Any]], bytes]) -> bytes:
+    """The v2 document encoded once (about a megabyte; kubectl asks for it on every apply)."""
+    if not _V2_PROTOBUF:
+        _V2_PROTOBUF.append(encode(discovery.openapi_v2_document()))
+    return _V2_PROTOBUF[0]
+
+
+def _has_v2_encoder() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("kymaprov.runtime.openapi_v2_proto") is not None
+
+
 def _render(result: KubeResponse) -> Response:
     headers = {"cache-control": "no-cache, private"}
+    if isinstance(result.body, bytes):  # already encoded (OpenAPI documents)
+        return Response(result.body, result.status, headers=headers, media_type=result.content_type)
     if isinstance(result.body, str):
         return Response(result.body, result.status, headers=headers, media_type=result.content_type)
     content = json.dumps(result.body, separators=(",", ":")).encode()
