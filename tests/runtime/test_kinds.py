@@ -364,3 +364,20 @@ def test_kubectl_validation_errors(tmp_path: Path, access: ClusterAccess, versio
     selector = kubectl("apply", "-f", "-", stdin=STATEFULSET.replace("app: db", "app: db2"))
     assert selector.returncode == 1
     assert "spec.selector: Invalid value:" in selector.stderr and "field is immutable" in selector.stderr
+
+
+@pytest.mark.parametrize("version", ["1.33"])
+def test_kubectl_get_tables_of_new_kinds(tmp_path: Path, access: ClusterAccess, version: str) -> None:
+    kubectl = Kubectl(tmp_path, access, version=version)
+    for manifest in (JOB, STATEFULSET):
+        assert kubectl("apply", "-f", "-", stdin=manifest).returncode == 0
+    jobs = kubectl("get", "jobs")
+    assert jobs.returncode == 0, jobs.stderr
+    assert jobs.stdout.split("\n")[0].split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+    assert jobs.stdout.split("\n")[1].split()[:3] == ["pi", "Running", "0/1"]
+    sts = kubectl("get", "sts", "-o", "wide")
+    assert sts.stdout.split("\n")[0].split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+    assert sts.stdout.split("\n")[1].split()[:2] == ["db", "2/2"]
+    everything = kubectl("get", "all")
+    assert everything.returncode == 0, everything.stderr
+    assert "job.batch/pi" in everything.stdout and "statefulset.apps/db" in everything.stdout
