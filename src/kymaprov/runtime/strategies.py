@@ -10,6 +10,7 @@ and never tests which kind it handles.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kymaprov.runtime import defaults, schemas, validation
@@ -158,13 +159,10 @@ class ConfigMaps(Strategy):
 class Workloads(Strategy):
     """Deployments, ReplicaSets, StatefulSets, DaemonSets: a pod template and an immutable selector."""
 
+    defaulter: Callable[[dict[str, Any], int], None] = staticmethod(defaults.daemon_set)
+
     def default(self, obj: dict[str, Any], rv: int) -> None:
-        {
-            "Deployment": defaults.deployment,
-            "ReplicaSet": defaults.replica_set,
-            "StatefulSet": defaults.stateful_set,
-            "DaemonSet": defaults.daemon_set,
-        }[self.rt.kind](obj, rv)
+        type(self).defaulter(obj, rv)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         spec = obj.get("spec")
@@ -177,28 +175,41 @@ class Workloads(Strategy):
         selector = (obj.get("spec") or {}).get("selector")
         if selector != (old.get("spec") or {}).get("selector"):  # apps/v1: the selector is immutable
             causes.append(validation.immutable("spec.selector", validation.label_selector_text(selector)))
-        if self.rt.kind == "StatefulSet":
-            causes += _stateful_set_update(obj, old)
         return causes
 
+
+class Deployments(Workloads):
+    defaulter = staticmethod(defaults.deployment)
+
     def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
-        if self.rt.kind == "Deployment":
-            status = defaults.rolled_out_status(obj, now_text)
-            previous = (old or {}).get("status") or {}
-            if old is not None and status["observedGeneration"] == previous.get("observedGeneration"):
-                status = previous or status
-            obj["status"] = status
-        elif self.rt.kind in ("ReplicaSet", "StatefulSet"):
-            replicas = int((obj.get("spec") or {}).get("replicas", 1))
-            observed: dict[str, Any] = {
-                "observedGeneration": int(obj["metadata"].get("generation", 1)),
-                "replicas": replicas,
-            }
-            if replicas:
-                observed.update(readyReplicas=replicas, availableReplicas=replicas)
-                if self.rt.kind == "StatefulSet":
-                    observed.update(currentReplicas=replicas, updatedReplicas=replicas)
-            obj["status"] = observed
+        status = defaults.rolled_out_status(obj, now_text)
+        previous = (old or {}).get("status") or {}
+        if old is not None and status["observedGeneration"] == previous.get("observedGeneration"):
+            status = previous or status
+        obj["status"] = status
+
+
+class ReplicaSets(Workloads):
+    defaulter = staticmethod(defaults.replica_set)
+    ready_fields: tuple[str, ...] = ("readyReplicas", "availableReplicas")
+
+    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
+        replicas = int((obj.get("spec") or {}).get("replicas", 1))
+        status: dict[str, Any] = {
+            "observedGeneration": int(obj["metadata"].get("generation", 1)),
+            "replicas": replicas,
+        }
+        if replicas:
+            status.update(dict.fromkeys(self.ready_fields, replicas))
+        obj["status"] = status
+
+
+class StatefulSets(ReplicaSets):
+    defaulter = staticmethod(defaults.stateful_set)
+    ready_fields = ("readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas")
+
+    def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        return super().validate_update(obj, old) + _stateful_set_update(obj, old)
 
 
 _STS_MUTABLE = (
@@ -337,9 +348,9 @@ _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     ("", "configmaps"): ConfigMaps,
     ("", "podtemplates"): PodTemplates,
     ("", "persistentvolumeclaims"): PersistentVolumeClaims,
-    ("apps", "deployments"): Workloads,
-    ("apps", "replicasets"): Workloads,
-    ("apps", "statefulsets"): Workloads,
+    ("apps", "deployments"): Deployments,
+    ("apps", "replicasets"): ReplicaSets,
+    ("apps", "statefulsets"): StatefulSets,
     ("apps", "daemonsets"): Workloads,
     ("batch", "jobs"): Jobs,
     ("batch", "cronjobs"): CronJobs,
