@@ -57,3 +57,10 @@ def test_check_applies_the_same_rules_to_decoded_values() -> None:
         node = child
     with pytest.raises(InvalidJSON, match="nested deeper"):
         strictjson.check(deep)
+
+
+def test_duplicate_keys_name_each_path() -> None:
+    text = '{"metadata":{"name":"a","name":"b"},"spec":{"c":[{"x":1,"x":2,"x":3}],"p":1}}'
+    assert strictjson.duplicate_keys(text) == ["metadata.name", "spec.c[0].x"]
+    assert strictjson.duplicate_keys('{"a":{"b":1}}') == []
+    assert strictjson.loads(text)["metadata"]["name"] == "b"  # the last value wins

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "InvalidJSON", "check", "loads"]
+__all__ = ["MAX_DEPTH", "InvalidJSON", "check", "duplicate_keys", "loads"]
 
 # Deep enough for any real document (a CRD's schema nests a few dozen levels), shallow enough that
 # recursive merging and copying stay far from Python's recursion limit.
@@ -102,3 +102,38 @@ def _check_string(text: str, allow_nul: bool) -> None:
         raise InvalidJSON("string contains a lone UTF-16 surrogate, which is not valid Unicode")
     if not allow_nul and _NUL in text:
         raise InvalidJSON("string contains a NUL character")
+
+
+class _Pairs(dict[str, Any]):
+    """An object as parsed, remembering the keys it was given more than once."""
+
+    duplicates: list[str]
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    obj = _Pairs(pairs)
+    seen: set[str] = set()
+    obj.duplicates = [k for k, _ in pairs if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+    return obj
+
+
+def duplicate_keys(text: str | bytes) -> list[str]:
+    """Paths (``spec.template.spec.containers[0].name``) of keys an object of ``text`` repeats.
+
+    The last value wins, as in ``loads`` and Go's decoder; kube-apiserver reports the repeats per
+    ``fieldValidation``. Call it on text ``loads`` accepted.
+    """
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, _Pairs):
+            found += [f"{path}.{k}" if path else k for k in dict.fromkeys(item.duplicates)]
+            stack.extend((v, f"{path}.{k}" if path else k) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(item))))
+    return found

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from kymaprov import strictjson
 from kymaprov.context import Context
 from kymaprov.runtime import (
     bodies,
@@ -32,6 +33,7 @@ from kymaprov.runtime import (
     requestinfo,
     resources,
     reviews,
+    schemas,
     tables,
     tls,
     tokens,
@@ -88,6 +90,7 @@ class KubeResponse:
     body: Any
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # sent as ``Warning: 299 - "..."`` headers
 
 
 @dataclass
@@ -179,11 +182,14 @@ class KubeApi:
         info: RequestInfo,
         fn: Callable[[ObjectStore, UserInfo], Any],
         body: Any = None,
+        validation: schemas.FieldValidation | None = None,
     ) -> Any:
         dry_run = req.query.get("dryRun") == "All"
         try:
             with self.ctx.store.write() as conn:
                 user, store = self._authorize(conn, req, info)
+                if validation is not None:
+                    store.validation = validation
                 guard = None
                 if info.verb in ("create", "update", "patch"):
                     guard = rbac.escalation_guard(store, user, info.attributes())
@@ -236,9 +242,9 @@ class KubeApi:
         elif parts[:2] == ["openapi", "v3"]:
             rest = parts[2:]
             if rest[:1] == ["api"] and len(rest) == 2:
-                body = discovery.openapi_document("", rest[1])
+                body = discovery.openapi_bytes("", rest[1])
             elif rest[:1] == ["apis"] and len(rest) == 3:
-                body = discovery.openapi_document(rest[1], rest[2])
+                body = discovery.openapi_bytes(rest[1], rest[2])
         if body is None:
             raise NotFound.path()
         return KubeResponse(200, body)
@@ -280,7 +286,7 @@ class KubeApi:
             raise NotFound.path()
         parts = info.parts
         # /namespaces/<ns>/... scopes a request, except /namespaces/<name>[/status] (the Namespace itself)
-        addresses_namespace = rt.resource == "namespaces" and parts[1:2] == (info.namespace,)
+        addresses_namespace = rt is resources.NAMESPACES and parts[1:2] == (info.namespace,)
         in_namespace = bool(info.namespace) and not addresses_namespace
         if len(parts) > 3 or (in_namespace and not rt.namespaced):
             raise NotFound.path()
@@ -293,7 +299,7 @@ class KubeApi:
             subresource = rt.subresource(sub)
             if subresource is None:
                 raise NotFound.path()
-            if verb not in subresource.verbs:
+            if verb not in subresource.verbs or sub not in _SERVED_SUBRESOURCES:
                 raise MethodNotAllowed(_NOT_ALLOWED)
         namespace = info.namespace if rt.namespaced else ""
         if not rt.stored:
@@ -343,12 +349,16 @@ class KubeApi:
             return KubeResponse(200, obj)
         if verb == "create":
             body = self._decode(req, rt)
-            return KubeResponse(201, self._write(req, info, lambda s, u: s.create(rt, namespace, body), body))
+            check = self._field_validation(req)
+            created = self._write(req, info, lambda s, u: s.create(rt, namespace, body), body, check)
+            return KubeResponse(201, created, warnings=check.warnings)
         if verb == "update":
             body = self._decode(req, rt)
-            return KubeResponse(
-                200, self._write(req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body)
+            check = self._field_validation(req)
+            updated = self._write(
+                req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body, check
             )
+            return KubeResponse(200, updated, warnings=check.warnings)
         if verb == "patch":
             patch_type = _media(req.content_type)
             if patch_type not in PATCH_TYPES:
@@ -357,10 +367,11 @@ class KubeApi:
                     f"{', '.join(PATCH_TYPES)}"
                 )
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
+            check = self._field_validation(req)
             obj, created = self._write(
-                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub)
+                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub), check
             )
-            return KubeResponse(201 if created else 200, obj)
+            return KubeResponse(201 if created else 200, obj, warnings=check.warnings)
         if verb == "delete":
             options = self._parse(req.body, yaml_ok=False) if req.body.strip() else {}
             preconditions = options.get("preconditions") if isinstance(options, dict) else None
@@ -429,16 +440,11 @@ class KubeApi:
         return KubeResponse(201, self._write(req, info, run))
 
     def _review(self, req: KubeRequest, info: RequestInfo, rt: ResourceType) -> KubeResponse:
+        review = _REVIEWS.get(rt.kind)
+        if review is None:  # TokenReview, SubjectAccessReview, Binding: listed, not served here
+            raise MethodNotAllowed(_NOT_ALLOWED)
         body = self._decode(req, None, rt.kind)
-
-        def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
-            if rt.resource == "selfsubjectaccessreviews":
-                return reviews.access_review(Authorizer(store), user, body)
-            if rt.resource == "selfsubjectrulesreviews":
-                return reviews.rules_review(Authorizer(store), user, body)
-            return reviews.subject_review(user, body)
-
-        return KubeResponse(201, self._read(req, info, run))
+        return KubeResponse(201, self._read(req, info, lambda store, user: review(store, user, body)))
 
     def _watch(
         self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
@@ -477,6 +483,14 @@ class KubeApi:
         self._read(ws.request, ws.info, lambda store, user: None)
 
     # --- bodies -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _field_validation(req: KubeRequest) -> schemas.FieldValidation:
+        """The request's ``fieldValidation``, with the fields a JSON body gives twice."""
+        check = schemas.FieldValidation.parse(req.query.get("fieldValidation"))
+        if check.directive != "Ignore" and _media(req.content_type) in ("", JSON, *PATCH_TYPES[1:3]):
+            check.duplicates = strictjson.duplicate_keys(req.body)
+        return check
 
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
@@ -543,6 +557,15 @@ class KubeApi:
                 yield line("BOOKMARK", ws.watch.bookmark())
 
 
+_SERVED_SUBRESOURCES = ("status", "scale", "token")
+
+_REVIEWS: dict[str, Callable[[ObjectStore, UserInfo, Any], dict[str, Any]]] = {
+    "SelfSubjectAccessReview": lambda store, user, body: reviews.access_review(Authorizer(store), user, body),
+    "SelfSubjectRulesReview": lambda store, user, body: reviews.rules_review(Authorizer(store), user, body),
+    "SelfSubjectReview": lambda store, user, body: reviews.subject_review(user, body),
+}
+
+
 def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     details: dict[str, Any] = {"name": meta["name"]}
@@ -560,6 +583,9 @@ def _render(result: KubeResponse) -> Response:
     content = json.dumps(result.body, separators=(",", ":")).encode()
     response = Response(content, result.status, headers=headers)
     response.headers["content-type"] = result.content_type
+    for warning in result.warnings:  # RFC 7234 warn-code 299, as kube-apiserver sends them
+        text = warning.replace("\\", "\\\\").replace('"', '\\"')
+        response.headers.append("warning", f'299 - "{text}"')
     return response
 
 

@@ -1,17 +1,17 @@
 """Discovery and OpenAPI documents, generated from the resource registry.
 
 Legacy (``APIVersions``, ``APIGroupList``, ``APIResourceList``) and aggregated (``apidiscovery.k8s.io``
-v2 and v2beta1) discovery; a minimal OpenAPI v3 whose PATCH operations advertise ``fieldValidation``,
-which is all ``kubectl apply``/``create -f`` validation needs for built-in kinds. No schemas are
-published: kubectl then computes apply patches from its compiled-in types, which is what we want.
+v2 and v2beta1) discovery; OpenAPI v3 (root and per group-version) and v2 with the real 1.33 schemas.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
 
+from kymaprov.runtime import schemas
 from kymaprov.runtime.resources import GROUP_VERSIONS, ResourceType, resources_of
 
 VERSION_INFO = {
@@ -175,7 +175,14 @@ def wants_aggregated(accept: str) -> str | None:
     return None
 
 
-# --- OpenAPI v3 -----------------------------------------------------------------------------------
+# --- OpenAPI ----------------------------------------------------------------------------------------
+#
+# Both versions come from the 1.33 definitions (``schemas.definitions()``): JSON-Schema ``$defs`` become
+# OpenAPI schemas (``#/$defs/X`` refs -> ``#/components/schemas/X`` or ``#/definitions/X``; the
+# ``["string", "null"]`` unions collapse to ``"string"``; IntOrString and Quantity become the strings
+# kube-apiserver publishes). Paths carry ``x-kubernetes-group-version-kind`` and
+# ``x-kubernetes-action`` per operation, and PATCH its media types and ``fieldValidation``, which is
+# what ``kubectl apply``/``create -f``/``explain`` read. Documents are built once and cached.
 
 _PATCH_TYPES = (
     "application/apply-patch+yaml",
@@ -183,66 +190,262 @@ _PATCH_TYPES = (
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 )
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1"
+_ALWAYS = (f"{_META}.Status", f"{_META}.DeleteOptions", f"{_META}.Patch", f"{_META}.WatchEvent")
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
 
 def _openapi_path(group: str, version: str) -> str:
     return f"api/{version}" if not group else f"apis/{group}/{version}"
 
 
-def openapi_document(group: str, version: str) -> dict[str, Any] | None:
-    kinds = resources_of(group, version)
-    if not kinds:
-        return None
+def _convert(schema: Any, ref_prefix: str, v3: bool) -> Any:
+    """A JSON-Schema ``$defs`` entry as an OpenAPI (v3 or v2) schema."""
+    if isinstance(schema, list):
+        return [_convert(item, ref_prefix, v3) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "$ref":
+            continue
+        if key == "type" and isinstance(value, list):
+            kinds = [t for t in value if t != "null"]
+            value = kinds[0] if len(kinds) == 1 else kinds
+        if key == "enum" and schema.get("type") in (["string", "null"], "string") and len(value) == 1:
+            continue  # kubernetes-validate pins apiVersion and kind; kube's documents do not
+        if key == "oneOf":
+            continue
+        if key in ("properties", "patternProperties"):
+            out[key] = {k: _convert(v, ref_prefix, v3) for k, v in value.items()}
+        elif key in ("items", "additionalProperties", "allOf", "anyOf", "not"):
+            out[key] = _convert(value, ref_prefix, v3)
+        else:
+            out[key] = value
+    if "oneOf" in schema:  # IntOrString and Quantity
+        types = {t for option in schema["oneOf"] for t in (option.get("type") or ())} - {"null"}
+        out["type"] = "string"
+        if "integer" in types:
+            out["format"] = "int-or-string"
+            out["x-kubernetes-int-or-string"] = True
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = ref_prefix + ref.removeprefix(schemas.REF_PREFIX)
+        if not out:
+            return {"$ref": target}
+        if v3:  # siblings of a $ref are ignored in OpenAPI 3.0: kube wraps it in allOf
+            return {"allOf": [{"$ref": target}], **out}
+        return {"$ref": target, **out}
+    return out
+
+
+def _closure(names: list[str]) -> list[str]:
+    """The definitions ``names`` refer to, transitively, in a stable order."""
+    defs = schemas.definitions()
+    seen: dict[str, None] = {}
+    stack = list(reversed(names))
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in defs:
+            continue
+        seen[name] = None
+        text = json.dumps(defs[name])
+        for part in text.split('"$ref": "' + schemas.REF_PREFIX)[1:]:
+            stack.append(part.split('"', 1)[0])
+    return sorted(seen)
+
+
+def _kind_schemas(group: str, version: str) -> list[str]:
+    names = []
+    for rt in resources_of(group, version):
+        for kind in (rt.kind, f"{rt.kind}List"):
+            name = schemas.definition_name(rt.group, rt.version, kind)
+            if name:
+                names.append(name)
+        for sub in rt.subresources:
+            name = schemas.definition_name(
+                rt.group if sub.group is None else sub.group,
+                rt.version if sub.version is None else sub.version,
+                sub.kind,
+            )
+            if name:
+                names.append(name)
+    return names
+
+
+def _parameters(v3: bool, *names: str) -> list[dict[str, Any]]:
+    params = []
+    for name in names:
+        typ = "boolean" if name in ("force", "watch", "allowWatchBookmarks") else "string"
+        if name in ("limit", "timeoutSeconds", "gracePeriodSeconds"):
+            typ = "integer"
+        param: dict[str, Any] = {"name": name, "in": "query", "uniqueItems": True}
+        if v3:
+            param["schema"] = {"type": typ, "uniqueItems": True}
+        else:
+            param["type"] = typ
+        params.append(param)
+    return params
+
+
+_WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation", "pretty")
+_LIST_PARAMS = (
+    "allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit", "resourceVersion",
+    "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch", "pretty",
+)  # fmt: skip
+
+
+def _operation(
+    v3: bool,
+    ref_prefix: str,
+    action: str,
+    gvk: dict[str, str],
+    response: str,
+    request: str | None,
+    params: tuple[str, ...],
+    op_id: str,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": op_id, "tags": [gvk["group"] or "core_" + gvk["version"]]}
+    parameters = _parameters(v3, *params)
+    code = "201" if action == "post" else "200"
+    schema = {"$ref": ref_prefix + response}
+    if request is not None:
+        body_schema = {"$ref": ref_prefix + request}
+        media = list(_PATCH_TYPES) if action == "patch" else ["*/*"]
+        if v3:
+            op["requestBody"] = {"content": {m: {"schema": body_schema} for m in media}, "required": True}
+        else:
+            parameters.insert(0, {"name": "body", "in": "body", "required": True, "schema": body_schema})
+            op["consumes"] = media
+    if v3:
+        op["responses"] = {
+            code: {"description": "OK", "content": {"application/json": {"schema": schema}}},
+            "401": {"description": "Unauthorized"},
+        }
+    else:
+        op["produces"] = ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]
+        op["schemes"] = ["https"]
+        op["responses"] = {
+            code: {"description": "OK", "schema": schema},
+            "401": {"description": "Unauthorized"},
+        }
+    if parameters:
+        op["parameters"] = parameters
+    op["x-kubernetes-action"] = action
+    op["x-kubernetes-group-version-kind"] = gvk
+    return op
+
+
+def _paths(group: str, version: str, v3: bool, ref_prefix: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
+    for rt in resources_of(group, version):
+        paths.update(_resource_paths(rt, v3, ref_prefix))
+    return paths
+
+
+def _resource_paths(rt: ResourceType, v3: bool, ref_prefix: str) -> dict[str, Any]:
+    """The operations of one resource and its subresources, as kube-apiserver's document lists them."""
+    paths: dict[str, Any] = {}
+    group, version = rt.group, rt.version
     prefix = "/" + _openapi_path(group, version)
-    for rt in kinds:
+    status = f"{_META}.Status"
+    kind_def = schemas.definition_name(rt.group, rt.version, rt.kind)
+    if kind_def is not None:
+        list_def = schemas.definition_name(rt.group, rt.version, f"{rt.kind}List") or kind_def
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         base = (
             f"{prefix}/namespaces/{{namespace}}/{rt.resource}" if rt.namespaced else f"{prefix}/{rt.resource}"
         )
-        ref = {"type": "object"}
-        params = [
-            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-            {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-        ]
-        ops: dict[str, Any] = {"x-kubernetes-group-version-kind": gvk, "parameters": params}
-        response = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
-        paths[base] = {
-            "post": {
-                **ops,
-                "x-kubernetes-action": "post",
-                "requestBody": {"content": {"*/*": {"schema": ref}}},
-                "responses": response,
-            }
-        }
+        name = rt.kind + ("Namespaced" if rt.namespaced else "")
+        op_base = f"{_openapi_path(group, version).replace('/', '_').replace('.', '_')}_{name}"
+
+        def op(action: str, response: str, request: str | None, params: tuple[str, ...], verb: str) -> Any:
+            return _operation(v3, ref_prefix, action, gvk, response, request, params, f"{verb}{op_base}")
+
+        collection: dict[str, Any] = {}
+        if "list" in rt.verbs:
+            collection["get"] = op("list", list_def, None, _LIST_PARAMS, "list")
+        if "create" in rt.verbs:
+            collection["post"] = op("post", kind_def, kind_def, _WRITE_PARAMS, "create")
+        if "deletecollection" in rt.verbs:
+            collection["delete"] = op(
+                "deletecollection", status, f"{_META}.DeleteOptions", _LIST_PARAMS, "deletecollection"
+            )
+        if collection:
+            paths[base] = collection
+        if rt.namespaced and "list" in rt.verbs:
+            paths[f"{prefix}/{rt.resource}"] = {"get": op("list", list_def, None, _LIST_PARAMS, "listAll")}
+        item: dict[str, Any] = {}
+        if "get" in rt.verbs:
+            item["get"] = op("get", kind_def, None, ("pretty",), "read")
+        if "update" in rt.verbs:
+            item["put"] = op("put", kind_def, kind_def, _WRITE_PARAMS, "replace")
         if "patch" in rt.verbs:
-            paths[f"{base}/{{name}}"] = {
-                "patch": {
-                    **ops,
-                    "x-kubernetes-action": "patch",
-                    "parameters": [*params, {"name": "force", "in": "query", "schema": {"type": "boolean"}}],
-                    "requestBody": {"content": {t: {"schema": {"type": "object"}} for t in _PATCH_TYPES}},
-                    "responses": response,
-                },
-                "put": {
-                    **ops,
-                    "x-kubernetes-action": "put",
-                    "requestBody": {"content": {"*/*": {"schema": ref}}},
-                    "responses": response,
-                },
-            }
+            item["patch"] = op("patch", kind_def, f"{_META}.Patch", (*_WRITE_PARAMS, "force"), "patch")
+        if "delete" in rt.verbs:
+            item["delete"] = op(
+                "delete", status, f"{_META}.DeleteOptions", ("dryRun", "gracePeriodSeconds"), "delete"
+            )
+        if item:
+            paths[f"{base}/{{name}}"] = item
+        for sub in rt.subresources:
+            sub_def = schemas.definition_name(
+                rt.group if sub.group is None else sub.group,
+                rt.version if sub.version is None else sub.version,
+                sub.kind,
+            )
+            if sub_def is None or sub.name not in ("status", "scale", "token"):
+                continue
+            title = sub.name.capitalize()
+            entry: dict[str, Any] = {}
+            if "get" in sub.verbs:
+                entry["get"] = op("get", sub_def, None, ("pretty",), f"read{title}")
+            if "update" in sub.verbs:
+                entry["put"] = op("put", sub_def, sub_def, _WRITE_PARAMS, f"replace{title}")
+            if "patch" in sub.verbs:
+                entry["patch"] = op(
+                    "patch", sub_def, f"{_META}.Patch", (*_WRITE_PARAMS, "force"), f"patch{title}"
+                )
+            if "create" in sub.verbs:
+                entry["post"] = op("post", sub_def, sub_def, _WRITE_PARAMS, f"create{title}")
+            paths[f"{base}/{{name}}/{sub.name}"] = entry
+    return paths
+
+
+def _schemas(names: list[str], ref_prefix: str, v3: bool) -> dict[str, Any]:
+    defs = schemas.definitions()
+    return {name: _convert(defs[name], ref_prefix, v3) for name in _closure(names)}
+
+
+@functools.cache
+def openapi_document(group: str, version: str) -> dict[str, Any] | None:
+    """``/openapi/v3/<api|apis/group>/<version>``: its paths and every schema they use."""
+    if not resources_of(group, version):
+        return None
+    ref_prefix = "#/components/schemas/"
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
-        "paths": paths,
-        "components": {"schemas": {}},
+        "paths": _paths(group, version, True, ref_prefix),
+        "components": {
+            "schemas": _schemas([*_kind_schemas(group, version), *_ALWAYS], ref_prefix, True),
+            "securitySchemes": {"BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}},
+        },
     }
 
 
-def openapi_hash(group: str, version: str) -> str:
+@functools.cache
+def openapi_bytes(group: str, version: str) -> bytes | None:
+    """The v3 document serialised once; big documents are not re-encoded per request."""
     doc = openapi_document(group, version)
-    return hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
+    return None if doc is None else json.dumps(doc, separators=(",", ":")).encode()
+
+
+@functools.cache
+def openapi_hash(group: str, version: str) -> str:
+    data = openapi_bytes(group, version) or b""
+    return hashlib.sha512(data).hexdigest()[:128].upper()
 
 
 def openapi_root() -> dict[str, Any]:
@@ -252,3 +455,31 @@ def openapi_root() -> dict[str, Any]:
             path = _openapi_path(group, version)
             paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={openapi_hash(group, version)}"}
     return {"paths": paths}
+
+
+@functools.cache
+def openapi_v2_document() -> dict[str, Any]:
+    """``/openapi/v2``: Swagger 2.0 with every served path and ``definitions``.
+
+    Exposed for the protobuf encoder (``openapi_v2_proto.encode``) that kubectl's requests need.
+    """
+    ref_prefix = "#/definitions/"
+    paths: dict[str, Any] = {}
+    names: list[str] = list(_ALWAYS)
+    for group, versions in GROUP_VERSIONS.items():
+        for version in versions:
+            paths.update(_paths(group, version, False, ref_prefix))
+            names += _kind_schemas(group, version)
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": VERSION_INFO["gitVersion"]},
+        "paths": paths,
+        "definitions": _schemas(names, ref_prefix, False),
+        "securityDefinitions": {"BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}},
+        "security": [{"BearerToken": []}],
+    }
+
+
+@functools.cache
+def openapi_v2_bytes() -> bytes:
+    return json.dumps(openapi_v2_document(), separators=(",", ":")).encode()

@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer
-from kymaprov.runtime import bodies, defaults, patch
+from kymaprov.runtime import bodies, patch, schemas
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
 from kymaprov.runtime.models import LIVE, clusters, equals, objects
-from kymaprov.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS, ResourceType
+from kymaprov.runtime.resources import NAMESPACES, ResourceType
+from kymaprov.runtime.strategies import strategy_for
 from kymaprov.runtime.times import rfc3339
 
 Matcher = Callable[[dict[str, Any]], bool]
@@ -59,8 +60,11 @@ def _cannot_handle(rt: ResourceType, detail: str) -> BadRequest:
     return BadRequest(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {detail}')
 
 
-def check_shape(rt: ResourceType, body: Any) -> dict[str, Any]:
-    """Reject what Go's decoder would: non-objects, wrong types in metadata, another kind/version."""
+def check_shape(
+    rt: ResourceType, body: Any, validation: schemas.FieldValidation | None = None
+) -> dict[str, Any]:
+    """Reject what Go's decoder would: non-objects, another kind/version, a value of the wrong type
+    anywhere (from the kind's schema); unknown fields are dropped and reported per ``validation``."""
     if not isinstance(body, dict):
         raise _cannot_handle(rt, f"json: cannot unmarshal {_json_type(body)} into Go value of type struct")
     api_version = body.get("apiVersion")
@@ -100,87 +104,8 @@ def check_shape(rt: ResourceType, body: Any) -> dict[str, Any]:
                     f"json: cannot unmarshal {_json_type(item)} into Go struct field "
                     f"ObjectMeta.metadata.{field} of type string",
                 )
-    if rt.resource in ("configmaps", "secrets"):
-        for field in ("data", "stringData", "binaryData"):
-            value = body.get(field)
-            if value is not None and (
-                not isinstance(value, dict) or any(not isinstance(v, str) for v in value.values())
-            ):
-                raise _cannot_handle(
-                    rt,
-                    f"json: cannot unmarshal {_json_type(value)} into Go struct field "
-                    f"{rt.kind}.{field} of type map[string]{'[]byte' if field != 'stringData' else 'string'}",
-                )
-    _check_field_types(rt, body)
+    schemas.decode(rt.group, rt.version, rt.kind, body, validation or schemas.FieldValidation("Ignore"))
     return body
-
-
-# Fields this server itself reads (defaulting, validation, Tables) with the type Go's decoder insists
-# on: ``(path, type, Go type)``, ``[]`` for every item of a list. Any other type is a 400 there; stored
-# here, it would make every later read of the kind fail.
-_CONTAINERS: tuple[tuple[str, type, str], ...] = (
-    ("containers", list, "[]v1.Container"),
-    ("containers[]", dict, "v1.Container"),
-    ("containers[].ports", list, "[]v1.ContainerPort"),
-    ("containers[].ports[]", dict, "v1.ContainerPort"),
-)
-_TYPED_FIELDS: dict[str, tuple[tuple[str, type, str], ...]] = {
-    "namespaces": (("spec", dict, "v1.NamespaceSpec"), ("status", dict, "v1.NamespaceStatus")),
-    "pods": (
-        ("spec", dict, "v1.PodSpec"),
-        *((f"spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
-        ("spec.readinessGates", list, "[]v1.PodReadinessGate"),
-        ("status", dict, "v1.PodStatus"),
-        ("status.containerStatuses", list, "[]v1.ContainerStatus"),
-        ("status.containerStatuses[]", dict, "v1.ContainerStatus"),
-        ("status.containerStatuses[].state", dict, "v1.ContainerState"),
-    ),
-    "services": (
-        ("spec", dict, "v1.ServiceSpec"),
-        ("spec.ports", list, "[]v1.ServicePort"),
-        ("spec.ports[]", dict, "v1.ServicePort"),
-        ("spec.selector", dict, "map[string]string"),
-        ("spec.externalIPs", list, "[]string"),
-        ("spec.externalIPs[]", str, "string"),
-        ("status", dict, "v1.ServiceStatus"),
-    ),
-    "deployments": (
-        ("spec", dict, "v1.DeploymentSpec"),
-        ("spec.selector", dict, "v1.LabelSelector"),
-        ("spec.selector.matchLabels", dict, "map[string]string"),
-        ("spec.strategy", dict, "v1.DeploymentStrategy"),
-        ("spec.template", dict, "v1.PodTemplateSpec"),
-        ("spec.template.metadata", dict, "v1.ObjectMeta"),
-        ("spec.template.metadata.labels", dict, "map[string]string"),
-        ("spec.template.spec", dict, "v1.PodSpec"),
-        *((f"spec.template.spec.{path}", kind, go) for path, kind, go in _CONTAINERS),
-        ("status", dict, "v1.DeploymentStatus"),
-    ),
-    "events": (("involvedObject", dict, "v1.ObjectReference"), ("source", dict, "v1.EventSource")),
-}
-
-
-def _values_at(value: Any, path: str) -> list[Any]:
-    """Every value at ``path`` (``a.b[].c``) that is present and not null."""
-    values = [value]
-    for step in path.split("."):
-        each = step.endswith("[]")
-        key = step.removesuffix("[]")
-        values = [v.get(key) for v in values if isinstance(v, dict) and v.get(key) is not None]
-        if each:
-            values = [item for v in values if isinstance(v, list) for item in v if item is not None]
-    return values
-
-
-def _check_field_types(rt: ResourceType, body: dict[str, Any]) -> None:
-    for path, kind, go_type in _TYPED_FIELDS.get(rt.resource, ()):
-        for value in _values_at(body, path):
-            if not isinstance(value, kind):
-                raise _cannot_handle(
-                    rt,
-                    f"json: cannot unmarshal {_json_type(value)} into Go struct field "
-                    f"{rt.kind}.{path.replace('[]', '')} of type {go_type}",
-                )
 
 
 def _json_type(value: Any) -> str:
@@ -205,6 +130,8 @@ class ObjectStore:
         self.cluster_id = cluster_id
         self.now = now
         self.sealer = sealer
+        # what the request's fieldValidation asks for; collects the Warning headers to send
+        self.validation = schemas.FieldValidation("Ignore")
 
     # --- stored bodies --------------------------------------------------------------------------
 
@@ -314,7 +241,8 @@ class ObjectStore:
 
     def create(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
         self._lock()
-        obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
+        strategy = strategy_for(rt)
+        obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -327,7 +255,7 @@ class ObjectStore:
         if not meta.get("name") and meta.get("generateName"):
             suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
             meta["name"] = meta["generateName"] + suffix
-        defaults.validate(rt, obj, None)
+        strategy.check(obj, None)
         name = meta["name"]
         if rt.namespaced:
             self.require_namespace(namespace)
@@ -344,9 +272,8 @@ class ObjectStore:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
-        defaults.apply_defaults(rt, obj, rv)
-        if rt.resource == "deployments":
-            obj["status"] = defaults.rolled_out_status(obj, rfc3339(self.now))
+        strategy.default(obj, rv)
+        strategy.controller_status(obj, None, rfc3339(self.now))
         obj = _ordered(obj)
         self.conn.execute(
             sa.insert(objects).values(
@@ -361,8 +288,7 @@ class ObjectStore:
                 body=self._encode(rt, obj),
             )
         )
-        if rt.resource == "namespaces":  # the ServiceAccount controller's job in a real cluster
-            self.create(SERVICE_ACCOUNTS, name, {"metadata": {"name": "default"}})
+        strategy.after_create(self, obj)
         return obj
 
     def update(
@@ -370,7 +296,8 @@ class ObjectStore:
     ) -> dict[str, Any]:
         """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version."""
         self._lock()
-        obj = prune_nulls(copy.deepcopy(check_shape(rt, body)))
+        strategy = strategy_for(rt)
+        obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
         meta = obj.setdefault("metadata", {})
         if meta.get("name", name) != name:
             raise BadRequest(
@@ -393,8 +320,7 @@ class ObjectStore:
                 else {"name": name, "kind": rt.resource},
             )
         if subresource == "status":
-            new = copy.deepcopy(old)
-            new["status"] = obj.get("status", {})
+            new = strategy.prepare_for_status_update(obj, old)
         else:
             new = obj
             new_meta = new["metadata"]
@@ -408,24 +334,15 @@ class ObjectStore:
                     new_meta[field] = old_meta[field]
                 else:
                     new_meta.pop(field, None)
-            if rt.has_status or rt.resource == "namespaces":
-                if "status" in old:
-                    new["status"] = old["status"]
-                else:
-                    new.pop("status", None)
-            if rt.resource == "namespaces":
-                new["spec"] = old.get("spec", {})
+            strategy.prepare_for_update(new, old)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
-        defaults.keep_allocated(rt, new, old)
-        defaults.apply_defaults(rt, new, int(old_meta["resourceVersion"]))
-        defaults.validate(rt, new, old)
+        strategy.default(new, int(old_meta["resourceVersion"]))
+        strategy.check(new, old)
         if rt.has_generation and _spec_of(new) != _spec_of(old):
             new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
-        if rt.resource == "deployments" and subresource != "status":
-            new["status"] = defaults.rolled_out_status(new, rfc3339(self.now))
-            if new["status"]["observedGeneration"] == (old.get("status") or {}).get("observedGeneration"):
-                new["status"] = old.get("status", new["status"])
+        if subresource != "status":
+            strategy.controller_status(new, old, rfc3339(self.now))
         new = _ordered(new)
         if new == old:
             return old
@@ -454,7 +371,7 @@ class ObjectStore:
             if not isinstance(body, dict):
                 raise BadRequest("apply patch must be a YAML or JSON object")
             if current is None:
-                created = copy.deepcopy(check_shape(rt, body))
+                created = check_shape(rt, copy.deepcopy(body), self.validation)
                 created.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(rt, namespace, created), True
             patched = bodies.checked_result(patch.strategic_merge(current, body))
@@ -541,11 +458,16 @@ class ObjectStore:
             )
         self._next_rv()
         self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace, name)))
-        if rt.resource == "namespaces":  # cluster-scoped objects have namespace ""
-            self.conn.execute(
-                sa.delete(objects).where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == name)
-            )
+        strategy_for(rt).after_delete(self, obj)
         return obj
+
+    def delete_namespace_contents(self, namespace: str) -> None:
+        """Every object in a deleted namespace goes with it (cluster-scoped objects have namespace "")."""
+        self.conn.execute(
+            sa.delete(objects).where(
+                objects.c.cluster_id == self.cluster_id, objects.c.namespace == namespace
+            )
+        )
 
     def delete_collection(
         self, rt: ResourceType, namespace: str | None, match: Matcher | None
@@ -562,7 +484,10 @@ class ObjectStore:
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    match = (spec.get("selector") or {}).get("matchLabels") or {}
+    selector = spec.get("selector") or {}
+    # a LabelSelector (apps/v1) or, for a ReplicationController, a plain map of labels
+    labeled = "matchLabels" in selector or "matchExpressions" in selector
+    match = (selector.get("matchLabels") or {}) if labeled else selector
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

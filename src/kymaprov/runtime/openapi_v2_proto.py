@@ -840,44 +840,4 @@ def served() -> dict[str, tuple[bytes, str]]:
 def _document() -> dict[str, Any]:
     from kymaprov.runtime import discovery
 
-    builder: Callable[[], dict[str, Any]] | None = getattr(discovery, "openapi_v2_document", None)
-    return builder() if builder is not None else _from_v3(discovery)
-
-
-def _from_v3(discovery: Any) -> dict[str, Any]:
-    """Stand-in until ``discovery.openapi_v2_document`` exists: the v3 documents in Swagger 2.0 form.
-
-    Paths keep their group-version-kind, action and query parameters (what kubectl reads from v2);
-    schemas move from ``#/components/schemas/`` to ``#/definitions/``.
-    """
-    paths: dict[str, Any] = {}
-    definitions: dict[str, Any] = {}
-    for group, versions in discovery.GROUP_VERSIONS.items():
-        for version in versions:
-            v3 = discovery.openapi_document(group, version) or {}
-            text = json.dumps(v3).replace('"#/components/schemas/', '"#/definitions/')
-            v3 = json.loads(text)
-            definitions.update(v3.get("components", {}).get("schemas", {}))
-            for path, item in v3.get("paths", {}).items():
-                for method, op in item.items():
-                    content = op.get("requestBody", {}).get("content", {})
-                    parameters = [
-                        {"name": p["name"], "in": p["in"], **p.get("schema", {})}
-                        for p in op.get("parameters", [])
-                    ]
-                    if content:
-                        schema = next(iter(content.values())).get("schema", {})
-                        parameters.append({"name": "body", "in": "body", "required": True, "schema": schema})
-                    paths.setdefault(path, {})[method] = {
-                        "consumes": list(content),
-                        "produces": ["application/json"],
-                        "parameters": parameters,
-                        "responses": {"200": {"description": "OK", "schema": {"type": "object"}}},
-                        **{k: v for k, v in op.items() if k.startswith("x-")},
-                    }
-    return {
-        "swagger": "2.0",
-        "info": {"title": "Kubernetes", "version": discovery.VERSION_INFO["gitVersion"]},
-        "paths": paths,
-        "definitions": definitions,
-    }
+    return discovery.openapi_v2_document()

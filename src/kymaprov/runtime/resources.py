@@ -1,12 +1,15 @@
 """The resource registry: which kinds exist, their scope, verbs and subresources.
 
-One table drives discovery (legacy and aggregated), OpenAPI, URL parsing and the object store, so a
-kind added here is served everywhere at once.
+Built at import from Kubernetes 1.33's published definitions (``kinds.py``), not written per kind.
+One table drives discovery (legacy and aggregated), OpenAPI, URL parsing and the object store; what a
+kind *does* (defaulting, validation, status, immutable fields) is its strategy in ``strategies.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from kymaprov.runtime.kinds import CATEGORIES, SHORT_NAMES, load_kinds
 
 CRUD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
@@ -54,70 +57,68 @@ class ResourceType:
         return self.subresource("status") is not None
 
 
-def _status(kind: str) -> Subresource:
-    return Subresource("status", kind, STATUS_VERBS)
+def _build() -> tuple[ResourceType, ...]:
+    """The registry from the 1.33 definitions (``kinds.py``); the behaviour of a kind is its strategy."""
+    built = []
+    for info in load_kinds():
+        key = (info.group, info.plural)
+        subresources = tuple(
+            Subresource(
+                sub.name,
+                sub.kind,
+                sub.verbs,
+                None if (sub.group, sub.version) == (info.group, info.version) else sub.group,
+                None if (sub.group, sub.version) == (info.group, info.version) else sub.version,
+            )
+            for sub in info.subresources
+        )
+        built.append(
+            ResourceType(
+                info.group,
+                info.version,
+                info.plural,
+                info.kind,
+                info.namespaced,
+                info.kind.lower(),
+                SHORT_NAMES.get(key, ()),
+                CATEGORIES.get(key, ()),
+                verbs=info.verbs,
+                subresources=subresources,
+                stored=info.verbs != ("create",),
+                returns_deleted_object=key in _RETURNS_DELETED,
+                has_generation=key in _GENERATION or (info.group != "" and key not in _NO_GENERATION),
+                sealed=key == ("", "secrets"),
+            )
+        )
+    return tuple(built)
 
 
-_SCALE = Subresource("scale", "Scale", STATUS_VERBS, "autoscaling", "v1")
 RBAC = "rbac.authorization.k8s.io"
+# stores with ReturnDeletedObject (pkg/registry/core/*/storage): DELETE answers the object
+_RETURNS_DELETED = {("", "pods"), ("", "services"), ("", "serviceaccounts"), ("", "namespaces")}
+# core kinds whose strategies set metadata.generation (other groups' kinds all do, but these)
+_GENERATION = {("", "pods"), ("", "replicationcontrollers")}
+_NO_GENERATION = {
+    (RBAC, "roles"), (RBAC, "clusterroles"), (RBAC, "rolebindings"), (RBAC, "clusterrolebindings"),
+    ("coordination.k8s.io", "leases"), ("events.k8s.io", "events"),
+    ("scheduling.k8s.io", "priorityclasses"), ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "csidrivers"), ("storage.k8s.io", "csinodes"),
+    ("storage.k8s.io", "csistoragecapacities"), ("node.k8s.io", "runtimeclasses"),
+    ("authentication.k8s.io", "selfsubjectreviews"), ("authentication.k8s.io", "tokenreviews"),
+    ("discovery.k8s.io", "endpointslices"), ("apps", "controllerrevisions"),
+}  # fmt: skip
 
-RESOURCES: tuple[ResourceType, ...] = (
-    ResourceType("", "v1", "configmaps", "ConfigMap", True, "configmap", ("cm",)),
-    ResourceType("", "v1", "events", "Event", True, "event", ("ev",)),
-    ResourceType(
-        "", "v1", "namespaces", "Namespace", False, "namespace", ("ns",),
-        verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-        subresources=(_status("Namespace"),),
-        returns_deleted_object=True,
-    ),
-    ResourceType(
-        "", "v1", "pods", "Pod", True, "pod", ("po",), ("all",),
-        subresources=(_status("Pod"),),
-        returns_deleted_object=True,
-        has_generation=True,
-    ),
-    ResourceType("", "v1", "secrets", "Secret", True, "secret", sealed=True),
-    ResourceType(
-        "", "v1", "serviceaccounts", "ServiceAccount", True, "serviceaccount", ("sa",),
-        subresources=(Subresource("token", "TokenRequest", ("create",), "authentication.k8s.io", "v1"),),
-        returns_deleted_object=True,
-    ),
-    ResourceType(
-        "", "v1", "services", "Service", True, "service", ("svc",), ("all",),
-        subresources=(_status("Service"),),
-        returns_deleted_object=True,
-    ),
-    ResourceType(
-        "apps", "v1", "deployments", "Deployment", True, "deployment", ("deploy",), ("all",),
-        subresources=(_status("Deployment"), _SCALE),
-        has_generation=True,
-    ),
-    ResourceType(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False, "clusterrolebinding"),
-    ResourceType(RBAC, "v1", "clusterroles", "ClusterRole", False, "clusterrole"),
-    ResourceType(RBAC, "v1", "rolebindings", "RoleBinding", True, "rolebinding"),
-    ResourceType(RBAC, "v1", "roles", "Role", True, "role"),
-    ResourceType(
-        "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False,
-        "selfsubjectreview", verbs=("create",), stored=False,
-    ),
-    ResourceType(
-        "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
-        "selfsubjectaccessreview", verbs=("create",), stored=False,
-    ),
-    ResourceType(
-        "authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False,
-        "selfsubjectrulesreview", verbs=("create",), stored=False,
-    ),
-)  # fmt: skip
+RESOURCES: tuple[ResourceType, ...] = _build()
 
 _BY_KEY = {(r.group, r.version, r.resource): r for r in RESOURCES}
 
-# group -> versions, in the order discovery lists them (core first)
+# group -> versions, in the order discovery lists them (core first; the newest, preferred, version first)
 GROUP_VERSIONS: dict[str, list[str]] = {}
 for _r in RESOURCES:
     versions = GROUP_VERSIONS.setdefault(_r.group, [])
     if _r.version not in versions:
         versions.append(_r.version)
+        versions.sort(key=lambda v: -int(v[1:]))
 
 
 def lookup(group: str, version: str, resource: str) -> ResourceType | None:
@@ -129,8 +130,12 @@ def resources_of(group: str, version: str) -> list[ResourceType]:
 
 
 def by_resource(group: str, resource: str) -> ResourceType | None:
-    """The served version of ``group/resource`` (RBAC and access reviews name no version)."""
-    return next((r for r in RESOURCES if r.group == group and r.resource == resource), None)
+    """The preferred version of ``group/resource`` (RBAC and access reviews name no version)."""
+    for version in GROUP_VERSIONS.get(group, []):
+        rt = _BY_KEY.get((group, version, resource))
+        if rt is not None:
+            return rt
+    return None
 
 
 NAMESPACES = _BY_KEY[("", "v1", "namespaces")]

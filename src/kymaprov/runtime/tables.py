@@ -275,6 +275,312 @@ PRINTERS: dict[str, tuple[list[dict[str, Any]], Printer]] = {
     "rolebindings": (_BINDING_COLUMNS, _binding_cells),
 }
 
+# --- workloads and the other kinds kubectl users list most (pkg/printers/internalversion) -----------
+
+
+def _template_cells(template: Any) -> list[str]:
+    containers = ((template or {}).get("spec") or {}).get("containers") or []
+    return [
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+    ]
+
+
+def _selector_text(selector: Any) -> str:
+    if not isinstance(selector, dict):
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        values = ",".join(str(v) for v in expr.get("values") or [])
+        parts.append(f"{expr.get('key')} {str(expr.get('operator', '')).lower()} ({values})")
+    return ",".join(parts) or "<none>"
+
+
+def _job_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    state = "Running"
+    if conditions.get("Complete") == "True":
+        state = "Complete"
+    elif conditions.get("Failed") == "True":
+        state = "Failed"
+    elif spec.get("suspend"):
+        state = "Suspended"
+    completions = spec.get("completions")
+    succeeded = int(status.get("succeeded", 0))
+    parallelism = spec.get("parallelism", 1)
+    done = f"{succeeded}/{completions}" if completions is not None else f"{succeeded}/1 of {parallelism}"
+    duration = age(status["startTime"], now) if status.get("startTime") else ""
+    return [
+        _name(obj),
+        state,
+        done,
+        duration,
+        _age(obj, now),
+        *_template_cells(spec.get("template")),
+        _selector_text(spec.get("selector")),
+    ]
+
+
+def _cron_job_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    template = (spec.get("jobTemplate") or {}).get("spec") or {}
+    last = status.get("lastScheduleTime")
+    return [
+        _name(obj),
+        spec.get("schedule", ""),
+        _none(spec.get("timeZone")),
+        str(bool(spec.get("suspend"))),
+        len(status.get("active") or []),
+        age(last, now) if last else "<none>",
+        _age(obj, now),
+        *_template_cells(template.get("template")),
+        _selector_text(template.get("selector")),
+    ]
+
+
+def _replica_set_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [
+        _name(obj),
+        int(spec.get("replicas", 1)),
+        int(status.get("replicas", 0)),
+        int(status.get("readyReplicas", 0)),
+        _age(obj, now),
+        *_template_cells(spec.get("template")),
+        _selector_text(spec.get("selector")),
+    ]
+
+
+def _stateful_set_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ready = f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
+    return [_name(obj), ready, _age(obj, now), *_template_cells(spec.get("template"))]
+
+
+def _daemon_set_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    node_selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    counts = [
+        int(status.get(k, 0))
+        for k in (
+            "desiredNumberScheduled",
+            "currentNumberScheduled",
+            "numberReady",
+            "updatedNumberScheduled",
+            "numberAvailable",
+        )
+    ]
+    return [
+        _name(obj),
+        *counts,
+        ",".join(f"{k}={v}" for k, v in node_selector.items()) or "<none>",
+        _age(obj, now),
+        *_template_cells(spec.get("template")),
+        _selector_text(spec.get("selector")),
+    ]
+
+
+def _pvc_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    modes = {
+        "ReadWriteOnce": "RWO",
+        "ReadOnlyMany": "ROX",
+        "ReadWriteMany": "RWX",
+        "ReadWriteOncePod": "RWOP",
+    }
+    access = ",".join(modes.get(m, m) for m in status.get("accessModes") or [])
+    return [
+        _name(obj),
+        status.get("phase", "Pending"),
+        spec.get("volumeName", ""),
+        (status.get("capacity") or {}).get("storage", ""),
+        access,
+        _none(spec.get("storageClassName")),
+        _none(spec.get("volumeAttributesClassName")),
+        _age(obj, now),
+        spec.get("volumeMode", "Filesystem"),
+    ]
+
+
+def _ingress_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    addresses = [
+        i.get("ip") or i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []
+    ]
+    return [
+        _name(obj),
+        _none(spec.get("ingressClassName")),
+        ",".join(hosts) or "*",
+        ",".join(addresses),
+        "80, 443" if spec.get("tls") else "80",
+        _age(obj, now),
+    ]
+
+
+def _hpa_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    return [
+        _name(obj),
+        f"{ref.get('kind')}/{ref.get('name')}",
+        "<unknown>",
+        spec.get("minReplicas", 1),
+        spec.get("maxReplicas", 0),
+        int(status.get("currentReplicas", 0)),
+        _age(obj, now),
+    ]
+
+
+def _pdb_cells(obj: dict[str, Any], now: float) -> Cells:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [
+        _name(obj),
+        str(spec.get("minAvailable", "N/A")),
+        str(spec.get("maxUnavailable", "N/A")),
+        int(status.get("disruptionsAllowed", 0)),
+        _age(obj, now),
+    ]
+
+
+def _columns(*names: str | tuple[str, str, int]) -> list[dict[str, Any]]:
+    """Columns from names, ``(name, type, priority)`` where they are not strings shown by default."""
+    columns = []
+    for entry in names:
+        name, kind, priority = (entry, "string", 0) if isinstance(entry, str) else entry
+        if name == "Name":
+            columns.append(_NAME)
+        elif name == "Age":
+            columns.append(_AGE)
+        else:
+            columns.append(_column(name, kind, priority=priority))
+    return columns
+
+
+_WIDE = (("Containers", "string", 1), ("Images", "string", 1), ("Selector", "string", 1))
+
+PRINTERS.update(
+    {
+        "jobs": (_columns("Name", "Status", "Completions", "Duration", "Age", *_WIDE), _job_cells),
+        "cronjobs": (
+            _columns(
+                "Name",
+                "Schedule",
+                "Timezone",
+                "Suspend",
+                ("Active", "integer", 0),
+                "Last Schedule",
+                "Age",
+                *_WIDE,
+            ),
+            _cron_job_cells,
+        ),
+        "replicasets": (
+            _columns(
+                "Name",
+                ("Desired", "integer", 0),
+                ("Current", "integer", 0),
+                ("Ready", "integer", 0),
+                "Age",
+                *_WIDE,
+            ),
+            _replica_set_cells,
+        ),
+        "statefulsets": (_columns("Name", "Ready", "Age", *_WIDE[:2]), _stateful_set_cells),
+        "daemonsets": (
+            _columns(
+                "Name",
+                *((c, "integer", 0) for c in ("Desired", "Current", "Ready", "Up-to-date", "Available")),
+                "Node Selector",
+                "Age",
+                *_WIDE,
+            ),
+            _daemon_set_cells,
+        ),
+        "persistentvolumeclaims": (
+            _columns(
+                "Name",
+                "Status",
+                "Volume",
+                "Capacity",
+                "Access Modes",
+                "StorageClass",
+                "VolumeAttributesClass",
+                "Age",
+                ("VolumeMode", "string", 1),
+            ),
+            _pvc_cells,
+        ),
+        "ingresses": (_columns("Name", "Class", "Hosts", "Address", "Ports", "Age"), _ingress_cells),
+        "horizontalpodautoscalers": (
+            _columns(
+                "Name",
+                "Reference",
+                "Targets",
+                ("MinPods", "string", 0),
+                ("MaxPods", "integer", 0),
+                ("Replicas", "integer", 0),
+                "Age",
+            ),
+            _hpa_cells,
+        ),
+        "poddisruptionbudgets": (
+            _columns(
+                "Name", "Min Available", "Max Unavailable", ("Allowed Disruptions", "integer", 0), "Age"
+            ),
+            _pdb_cells,
+        ),
+        "leases": (
+            _columns("Name", "Holder", "Age"),
+            lambda o, now: [_name(o), (o.get("spec") or {}).get("holderIdentity", ""), _age(o, now)],
+        ),
+        "priorityclasses": (
+            _columns(
+                "Name",
+                ("Value", "integer", 0),
+                ("Global-Default", "boolean", 0),
+                "Age",
+                ("PreemptionPolicy", "string", 1),
+            ),
+            lambda o, now: [
+                _name(o),
+                o.get("value", 0),
+                bool(o.get("globalDefault")),
+                _age(o, now),
+                o.get("preemptionPolicy", "PreemptLowerPriority"),
+            ],
+        ),
+        "storageclasses": (
+            _columns(
+                "Name",
+                "Provisioner",
+                "ReclaimPolicy",
+                "VolumeBindingMode",
+                ("AllowVolumeExpansion", "boolean", 0),
+                "Age",
+            ),
+            lambda o, now: [
+                _name(o),
+                o.get("provisioner", ""),
+                o.get("reclaimPolicy", "Delete"),
+                o.get("volumeBindingMode", "Immediate"),
+                bool(o.get("allowVolumeExpansion")),
+                _age(o, now),
+            ],
+        ),
+        "networkpolicies": (
+            _columns("Name", "Pod-Selector", "Age"),
+            lambda o, now: [
+                _name(o),
+                _selector_text((o.get("spec") or {}).get("podSelector")).replace("<none>", ""),
+                _age(o, now),
+            ],
+        ),
+    }
+)
+
+
 DEFAULT_COLUMNS = [
     _NAME,
     _column("Created At", "date", description=AGE_DESCRIPTION),
