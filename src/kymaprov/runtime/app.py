@@ -350,13 +350,15 @@ class KubeApi:
         if verb == "create":
             body = self._decode(req, rt)
             check = self._field_validation(req)
-            created = self._write(req, info, lambda s, u: s.create(rt, namespace, body), body, check)
+            created = self._write(
+                req, info, lambda s, u: s.create(rt, namespace, body), body, validation=check
+            )
             return KubeResponse(201, created, warnings=check.warnings)
         if verb == "update":
             body = self._decode(req, rt)
             check = self._field_validation(req)
             updated = self._write(
-                req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body, check
+                req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body, validation=check
             )
             return KubeResponse(200, updated, warnings=check.warnings)
         if verb == "patch":
@@ -369,7 +371,7 @@ class KubeApi:
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
             check = self._field_validation(req)
             obj, created = self._write(
-                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub), check
+                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub), validation=check
             )
             return KubeResponse(201 if created else 200, obj, warnings=check.warnings)
         if verb == "delete":
