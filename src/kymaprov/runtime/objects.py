@@ -489,6 +489,7 @@ class ObjectStore:
         if rt.resource == "deployments":
             obj["status"] = defaults.rolled_out_status(obj, rfc3339(self.now))
         obj = _ordered(obj)
+        body = self._encode(rt, obj)
         self.conn.execute(
             sa.insert(objects).values(
                 cluster_id=self.cluster_id,
@@ -499,12 +500,10 @@ class ObjectStore:
                 uid=meta["uid"],
                 resource_version=rv,
                 created_rv=rv,
-                body=self._encode(rt, obj),
+                body=body,
             )
         )
-        self._record(
-            rt.group, rt.resource, meta.get("namespace", ""), name, rv, "ADDED", self._encode(rt, obj), None
-        )
+        self._record(rt.group, rt.resource, meta.get("namespace", ""), name, rv, "ADDED", body, None)
         if rt.resource == "namespaces":  # the ServiceAccount controller's job in a real cluster
             self.create(SERVICE_ACCOUNTS, name, {"metadata": {"name": "default"}})
         return obj
