@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,6 +36,15 @@ settings = sa.Table(
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+_AFTER_COMMIT = "kymaprov.after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the ``write()`` transaction of ``conn`` has committed (never on rollback):
+    what others are told of a write must be visible to them when they look."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 class StoreError(Exception):
@@ -160,15 +169,19 @@ class Store:
             try:
                 yield conn
             except BaseException:
+                conn.info.pop(_AFTER_COMMIT, None)
                 if self.is_sqlite:
                     conn.exec_driver_sql("ROLLBACK")
                 else:
                     conn.rollback()
                 raise
+            callbacks = conn.info.pop(_AFTER_COMMIT, [])
             if self.is_sqlite:
                 conn.exec_driver_sql("COMMIT")
             else:
                 conn.commit()
+            for callback in callbacks:
+                callback()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import requires_postgres
 from tests.runtime.conftest import Kube, Kubectl, KubeServer, binding_token
+from tests.runtime.test_watch_log import CM, Collector
 
 pytestmark = requires_postgres
 
@@ -49,6 +50,41 @@ def test_two_servers_share_clusters_on_postgres(
         assert "cm15" in result.stdout
         b.runtimes.delete_cluster("pg-cluster")
         assert admin.get("/api/v1/namespaces").status_code == 401
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_watch_on_one_replica_sees_writes_made_on_the_other(
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica B's watchers hear of A's writes through B's shared poll, and read them from the log."""
+    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    a = KubeServer(tmp_path / "a", postgres_database)
+    b = KubeServer(tmp_path / "b", postgres_database)
+    try:
+        access = a.runtimes.create_cluster("pg-watch", "pg")
+        on_a = Kube(access)
+        on_b = Kube(
+            access.__class__(
+                access.server.replace(str(a.kube_port), str(b.kube_port)),
+                access.ca_data,
+                access.token,
+                access.tls_server_name,
+            )
+        )
+        on_a.create(CM, {"metadata": {"name": "before"}})
+        listed = on_b.get(CM).json()["metadata"]["resourceVersion"]
+        assert on_a.delete(f"{CM}/before").status_code == 200  # between B's list and B's watch
+        watcher = Collector(on_b, {"resourceVersion": listed})
+        on_a.create(CM, {"metadata": {"name": "after"}, "data": {"secret": "no"}})
+        events = watcher.wait_for(2)
+        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+            ("DELETED", "before"),
+            ("ADDED", "after"),
+        ]
+        on_a.close()
+        on_b.close()
     finally:
         a.stop()
         b.stop()

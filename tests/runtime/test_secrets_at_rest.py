@@ -74,3 +74,23 @@ def test_watch_decrypts_and_clear_rows_of_before_still_read(kube_server: KubeSer
     # the clear row was sealed when it was next written
     [rewritten] = _rows(kube_server, cluster, "old")
     assert rewritten.startswith("k8s:enc:aesgcm:v1:") and ENCODED not in rewritten
+
+
+def test_the_change_log_holds_secrets_sealed(kube_server: KubeServer, admin: Kube) -> None:
+    admin.create(SECRETS, {"metadata": {"name": "logged"}, "data": {"password": ENCODED}})
+    r = admin.request(
+        "PATCH", f"{SECRETS}/logged", content=json.dumps({"metadata": {"labels": {"a": "b"}}}),
+        headers={"content-type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert admin.delete(f"{SECRETS}/logged").status_code == 200
+    with sqlite3.connect(kube_server.data_dir / "kymaprov.db") as db:
+        rows = db.execute(
+            "SELECT type, body, prev_body FROM kube_events WHERE cluster_id = ? AND name = 'logged'"
+            " ORDER BY resource_version",
+            (_cluster_id(admin),),
+        ).fetchall()
+    assert [row[0] for row in rows] == ["ADDED", "MODIFIED", "DELETED"]
+    stored = [text for row in rows for text in row[1:] if text is not None]
+    assert len(stored) == 5 and all(text.startswith("k8s:enc:aesgcm:v1:") for text in stored)
+    assert not any(VALUE in text or ENCODED in text for text in stored)

@@ -7,15 +7,16 @@ Tables, aggregated discovery, watch streams). Every error leaves as a ``Status``
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,7 +27,9 @@ from kymaprov import strictjson
 from kymaprov.context import Context
 from kymaprov.runtime import (
     bodies,
+    changes,
     discovery,
+    lists,
     openapi_v2_proto,
     protobuf,
     rbac,
@@ -64,9 +67,8 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 _BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
-WATCH_POLL_SECONDS = 0.2
 WATCH_REAUTH_SECONDS = 1.0
-BOOKMARK_SECONDS = 30.0
+BOOKMARK_SECONDS = 60.0  # kube-apiserver's cacher sends bookmarks about once a minute
 
 
 @dataclass(frozen=True)
@@ -322,21 +324,25 @@ class KubeApi:
             if verb == "deletecollection":
                 return self._delete_collection(req, info, rt, list_namespace, match)
 
-            def do_list(store: ObjectStore, user: UserInfo) -> tuple[list[dict[str, Any]], int, float]:
-                items, rv = store.list_objects(rt, list_namespace, match)
-                return items, rv, store.now
+            options = lists.parse(req.query)
+            selected = bool(req.query.get("labelSelector") or req.query.get("fieldSelector"))
 
-            items, rv, now = self._read(req, info, do_list)
+            def do_list(store: ObjectStore, user: UserInfo) -> tuple[lists.Page, float]:
+                return lists.read(store, rt, list_namespace, match, options, selected=selected), store.now
+
+            page, now = self._read(req, info, do_list)
             table = tables.wants_table(req.accept)
             if table:
-                return KubeResponse(200, self._table(req, rt, items, rv, now, table))
+                rendered = self._table(req, rt, page.items, page.resource_version, now, table)
+                rendered["metadata"] = {**rendered.get("metadata", {}), **page.meta()}
+                return KubeResponse(200, rendered)
             return KubeResponse(
                 200,
                 {
                     "kind": f"{rt.kind}List",
                     "apiVersion": rt.api_version,
-                    "metadata": {"resourceVersion": str(rv)},
-                    "items": items,
+                    "metadata": page.meta(),
+                    "items": page.items,
                 },
             )
         if verb == "get":
@@ -519,11 +525,18 @@ class KubeApi:
     # --- watch streaming --------------------------------------------------------------------------
 
     async def stream(self, ws: WatchStream) -> AsyncIterator[bytes]:
+        """The watch's events: the initial ones, then the log's whenever the cluster's hub rings.
+
+        Each second the watch checks, without the database, whether its credential could have
+        changed (the cluster was written, its token's ``exp`` passed on the service clock, or the
+        cluster is gone) and only then authenticates and authorizes again; so a revoked or expired
+        credential ends the watch within about a second, and an idle watch costs nothing.
+        """
         headers = True
 
         def line(kind: str, obj: dict[str, Any]) -> bytes:
             nonlocal headers
-            if ws.table and kind != "BOOKMARK":
+            if ws.table and kind not in ("BOOKMARK", "ERROR"):
                 obj = tables.to_table(
                     ws.watch.rt,
                     [obj],
@@ -537,26 +550,55 @@ class KubeApi:
 
         for kind, obj in ws.initial:
             yield line(kind, obj)
-        deadline = time.monotonic() + ws.timeout
-        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
-        next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
-        while time.monotonic() < deadline:
-            await anyio.sleep(WATCH_POLL_SECONDS)
-            try:
-                if time.monotonic() >= next_auth:
-                    await run_in_threadpool(self._reauthorize, ws)
-                    next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
-                events = await run_in_threadpool(ws.watch.poll)
-            except KubeError:
-                return  # the cluster is gone, or the token expired or was revoked: the next request is a 401
-            except Exception:
-                log.exception("embedded Kubernetes API: a watch of %s failed", ws.watch.rt.resource)
-                return
-            for kind, obj in events:
-                yield line(kind, obj)
-            if ws.bookmarks and time.monotonic() >= next_bookmark:
-                next_bookmark = time.monotonic() + BOOKMARK_SECONDS
-                yield line("BOOKMARK", ws.watch.bookmark())
+        if ws.watch.ended:
+            return
+        hub = changes.hub(self.ctx.store.engine)
+        cluster_id = ws.request.cluster_id
+        expires = _token_expiry(ws.request.token)
+        authorized_at = ws.watch.authorized_at
+        start = time.monotonic()
+        deadline = start + ws.timeout
+        next_bookmark = start + BOOKMARK_SECONDS if ws.bookmarks else math.inf
+        next_auth = start + WATCH_REAUTH_SECONDS
+        with hub.subscribe(cluster_id) as bell:
+            rung = True  # read once right away: writes may have landed since the initial events
+            while True:
+                try:
+                    if time.monotonic() >= next_auth:
+                        next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
+                        seen = hub.seen(cluster_id)
+                        if seen > authorized_at or seen == changes.GONE or self.ctx.clock.now() >= expires:
+                            authorized_at = max(seen, authorized_at)
+                            await run_in_threadpool(self._reauthorize, ws)
+                    events = await run_in_threadpool(ws.watch.poll) if rung else []
+                except KubeError:
+                    return  # the cluster is gone, or the token expired or was revoked: next is a 401
+                except Exception:
+                    log.exception("embedded Kubernetes API: a watch of %s failed", ws.watch.rt.resource)
+                    return
+                for kind, obj in events:
+                    yield line(kind, obj)
+                if ws.watch.ended:
+                    return
+                now = time.monotonic()
+                if now >= next_bookmark:
+                    next_bookmark = now + BOOKMARK_SECONDS
+                    yield line("BOOKMARK", ws.watch.bookmark())
+                if now >= deadline:
+                    return
+                rung = await bell.wait(min(deadline, next_auth, next_bookmark) - now)
+
+
+def _token_expiry(token: str | None) -> float:
+    """A bound token's ``exp`` (already verified when the watch began); infinity for other tokens."""
+    if not token or token.count(".") != 2:
+        return math.inf
+    try:
+        payload = token.split(".")[1]
+        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("exp")
+    except (ValueError, AttributeError):
+        return math.inf
+    return float(exp) if isinstance(exp, int | float) else math.inf
 
 
 _SERVED_SUBRESOURCES = ("status", "scale", "token")

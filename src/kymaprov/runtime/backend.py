@@ -26,7 +26,7 @@ from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
 from kymaprov.runtime import tls
 from kymaprov.runtime.auth import Authenticator
-from kymaprov.runtime.models import LIVE, clusters, objects
+from kymaprov.runtime.models import LIVE, change_log, clusters, objects
 from kymaprov.runtime.objects import ObjectStore
 from kymaprov.runtime.seed import seed_cluster
 from kymaprov.runtimes import ClusterAccess
@@ -66,6 +66,7 @@ class EmbeddedRuntimes:
             with self.ctx.store.write() as conn:
                 if self._row(conn, cluster_id) is None:
                     conn.execute(sa.delete(clusters).where(clusters.c.id == cluster_id))  # a tombstone
+                    conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
                     conn.execute(
                         sa.insert(clusters).values(
                             id=cluster_id,
@@ -97,6 +98,7 @@ class EmbeddedRuntimes:
         """
         with self.ctx.store.write() as conn:
             conn.execute(sa.delete(objects).where(objects.c.cluster_id == cluster_id))
+            conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
             conn.execute(
                 sa.update(clusters)
                 .where(clusters.c.id == cluster_id, LIVE)

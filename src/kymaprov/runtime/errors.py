@@ -133,6 +133,24 @@ class Conflict(KubeError):
         )
 
 
+class Expired(KubeError):
+    """410 ``Expired`` (``NewResourceExpired``): a resourceVersion or continue token older than the
+    change log keeps. ``continue_token`` goes into the Status' ``metadata.continue``."""
+
+    code = 410
+    reason = "Expired"
+
+    def __init__(self, message: str, continue_token: str = "") -> None:
+        super().__init__(message)
+        self.continue_token = continue_token
+
+    def status(self) -> dict[str, Any]:
+        body = super().status()
+        if self.continue_token:
+            body["metadata"] = {"continue": self.continue_token}
+        return body
+
+
 class RequestEntityTooLarge(KubeError):
     code = 413
     reason = "RequestEntityTooLarge"

@@ -1,4 +1,5 @@
-"""Tables of the embedded runtimes: one row per cluster, one row per Kubernetes object.
+"""Tables of the embedded runtimes: one row per cluster, one row per Kubernetes object, and each
+cluster's change log (``kube_events``, one row per write: what watch and list pages read).
 
 Portable SQLAlchemy Core (SQLite and PostgreSQL); times are integer milliseconds, bodies JSON text
 (sealed for kinds marked ``sealed``, such as Secrets; see ``ObjectStore``).
@@ -56,4 +57,26 @@ objects = sa.Table(
     sa.Column("body", sa.Text, nullable=False),  # the full object as JSON, or sealed (SEALED_PREFIX)
     sa.UniqueConstraint("cluster_id", "api_group", "resource", "namespace", "name", name="uq_kube_objects"),
     sa.Index("ix_kube_objects_list", "cluster_id", "api_group", "resource", "namespace"),
+)
+
+change_log = sa.Table(
+    "kube_events",
+    metadata,
+    # The change log of every cluster, what watch and consistent list pages read: one row per write,
+    # appended in the write's own transaction, so row ``resource_version`` N exists for every N the
+    # cluster issued since its compaction point (the smallest retained version minus one).
+    sa.Column("cluster_id", sa.String(64), nullable=False),
+    sa.Column("resource_version", sa.BigInteger, nullable=False),  # the version the write produced
+    sa.Column("api_group", sa.String(253), nullable=False),
+    sa.Column("resource", sa.String(63), nullable=False),
+    sa.Column("namespace", sa.String(253), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),  # ADDED, MODIFIED, DELETED
+    # the object as written (a DELETED event: its last state with the delete's version), and its state
+    # before the write (MODIFIED and DELETED): watchers with selectors and list snapshots need both;
+    # sealed like the object's own row
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("prev_body", sa.Text, nullable=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),  # service clock, for time-based compaction
+    sa.PrimaryKeyConstraint("cluster_id", "resource_version", name="pk_kube_events"),
 )

@@ -5,6 +5,12 @@ HTTP. Every write first locks the cluster's row (``FOR UPDATE`` on PostgreSQL; S
 transactions are serialised anyway) and only then reads what it checks, so concurrent writers of one
 cluster queue and each sees what the one before it committed; it then takes the next value of the
 cluster's resourceVersion counter.
+
+Every write also appends one row to the cluster's change log (``kube_events``) in the same
+transaction (``_record``), so each resourceVersion the cluster issued has exactly one event until
+compaction drops the oldest (like etcd's: the last ``HISTORY_EVENTS`` events, and none older than
+``HISTORY_SECONDS`` of service time). Watch reads the log; lists read "as of" a version by undoing the
+newer events.
 """
 
 from __future__ import annotations
@@ -20,14 +26,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer
-from kymaprov.runtime import bodies, patch, schemas
+from kymaprov.runtime import bodies, changes, patch, schemas
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
-from kymaprov.runtime.models import LIVE, clusters, equals, objects
+from kymaprov.runtime.models import LIVE, change_log, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, ResourceType
 from kymaprov.runtime.strategies import strategy_for
 from kymaprov.runtime.times import rfc3339
+from kymaprov.store import after_commit
 
 Matcher = Callable[[dict[str, Any]], bool]
+Change = tuple[int, str, dict[str, Any], dict[str, Any] | None]  # rv, type, object, object before
+
+HISTORY_EVENTS = 10_000  # the change log keeps at least the last this many events of a cluster...
+HISTORY_SECONDS = 300.0  # ...but none older than this (service clock), as etcd compacts every 5 minutes
+COMPACT_EVERY_SECONDS = 10.0  # a write compacts when its process last did so this long ago
 
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -132,6 +144,7 @@ class ObjectStore:
         self.sealer = sealer
         # what the request's fieldValidation asks for; collects the Warning headers to send
         self.validation = schemas.FieldValidation("Ignore")
+        self._announced = 0  # the newest version this transaction wrote, announced once it commits
 
     # --- stored bodies --------------------------------------------------------------------------
 
@@ -143,6 +156,93 @@ class ObjectStore:
         if body.startswith(SEALED_PREFIX):
             body = self.sealer.open_str(body[len(SEALED_PREFIX) :])
         return dict(json.loads(body))
+
+    def _reencode(self, like: str, obj: dict[str, Any]) -> str:
+        """``obj`` stored as the body ``like`` is: sealed if it is."""
+        text = _dump(obj)
+        return SEALED_PREFIX + self.sealer.seal(text) if like.startswith(SEALED_PREFIX) else text
+
+    # --- the change log -------------------------------------------------------------------------
+
+    def _record(
+        self,
+        group: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        rv: int,
+        kind: str,
+        body: str,
+        prev: str | None,
+    ) -> None:
+        """The hook every write goes through: append its event in the write's own transaction, wake
+        this process's watchers once it commits, and now and then compact the log."""
+        self.conn.execute(
+            sa.insert(change_log).values(
+                cluster_id=self.cluster_id,
+                resource_version=rv,
+                api_group=group,
+                resource=resource,
+                namespace=namespace,
+                name=name,
+                type=kind,
+                body=body,
+                prev_body=prev,
+                created_ms=int(self.now * 1000),
+            )
+        )
+        hub = changes.hub(self.conn.engine)
+        if not self._announced:
+            after_commit(self.conn, lambda: hub.notify(self.cluster_id, self._announced))
+        self._announced = rv
+        if self.now - hub.compacted_at.get(self.cluster_id, 0.0) >= COMPACT_EVERY_SECONDS:
+            hub.compacted_at[self.cluster_id] = self.now
+            self._compact(rv)
+
+    def _compact(self, rv: int) -> None:
+        """Drop the events beyond the retained window; always a prefix, so the log stays contiguous."""
+        in_cluster = change_log.c.cluster_id == self.cluster_id
+        cutoff_ms = int((self.now - HISTORY_SECONDS) * 1000)
+        too_old = self.conn.execute(
+            sa.select(sa.func.max(change_log.c.resource_version)).where(
+                in_cluster, change_log.c.created_ms < cutoff_ms
+            )
+        ).scalar()
+        upto = min(max(rv - HISTORY_EVENTS, int(too_old or 0)), rv - 1)
+        if upto > 0:
+            self.conn.execute(sa.delete(change_log).where(in_cluster, change_log.c.resource_version <= upto))
+
+    def compaction_point(self) -> int:
+        """The newest version whose events are gone: a watch or list page needs to start at or after it."""
+        oldest = self.conn.execute(
+            sa.select(sa.func.min(change_log.c.resource_version)).where(
+                equals(change_log.c.cluster_id, self.cluster_id)
+            )
+        ).scalar()
+        return self.current_rv() if oldest is None else int(oldest) - 1
+
+    def changes_since(self, rt: ResourceType, namespace: str | None, since: int, upto: int) -> list[Change]:
+        """The logged writes of ``rt`` (in ``namespace``) with ``since < rv <= upto``, oldest first."""
+        clauses = [
+            equals(change_log.c.cluster_id, self.cluster_id),
+            change_log.c.api_group == rt.group,
+            change_log.c.resource == rt.resource,
+            change_log.c.resource_version > since,
+            change_log.c.resource_version <= upto,
+        ]
+        if namespace is not None:
+            clauses.append(equals(change_log.c.namespace, namespace if rt.namespaced else ""))
+        rows = self.conn.execute(
+            sa.select(
+                change_log.c.resource_version, change_log.c.type, change_log.c.body, change_log.c.prev_body
+            )
+            .where(*clauses)
+            .order_by(change_log.c.resource_version)
+        ).all()
+        return [
+            (int(r[0]), str(r[1]), self._decode(r[2]), None if r[3] is None else self._decode(r[3]))
+            for r in rows
+        ]
 
     # --- resource versions ----------------------------------------------------------------------
 
@@ -216,22 +316,63 @@ class ObjectStore:
             items = [i for i in items if match(i)]
         return items, self.current_rv()
 
-    def changed_since(
-        self, rt: ResourceType, namespace: str | None, rv: int
-    ) -> list[tuple[dict[str, Any], bool]]:
-        """Objects written after ``rv`` with whether they were created after it (for watch)."""
-        rows = self.conn.execute(
-            sa.select(objects.c.body, objects.c.created_rv)
-            .where(*self._where(rt, namespace), objects.c.resource_version > rv)
-            .order_by(objects.c.resource_version)
-        ).all()
-        return [(self._decode(r[0]), int(r[1]) > rv) for r in rows]
+    def list_at(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        match: Matcher | None,
+        at: int,
+        start: str = "",
+        limit: int = 0,
+    ) -> tuple[list[dict[str, Any]], str, int]:
+        """Matching objects as they were at version ``at``, in key order from key ``start`` on, at most
+        ``limit`` of them (0: all). The caller checks that ``at`` is not older than the compaction point.
 
-    def keys(self, rt: ResourceType, namespace: str | None) -> set[tuple[str, str]]:
+        Keys are kube's storage keys below the list's prefix: ``name``, or ``namespace/name`` for a
+        list of a namespaced kind across namespaces. Current rows are read, then each key written after
+        ``at`` takes its state from the first such event (created: absent; else the state before it).
+        Returns the items, the last item's key if more keys follow (else ""), and how many keys follow.
+        """
+        across = rt.namespaced and namespace is None
+
+        def key(ns: str, name: str) -> str:
+            return f"{ns}/{name}" if across else name
+
         rows = self.conn.execute(
-            sa.select(objects.c.namespace, objects.c.name).where(*self._where(rt, namespace))
+            sa.select(objects.c.namespace, objects.c.name, objects.c.body).where(*self._where(rt, namespace))
         ).all()
-        return {(r[0], r[1]) for r in rows}
+        state: dict[str, str | None] = {key(r[0], r[1]): r[2] for r in rows}
+        clauses = [
+            equals(change_log.c.cluster_id, self.cluster_id),
+            change_log.c.api_group == rt.group,
+            change_log.c.resource == rt.resource,
+            change_log.c.resource_version > at,
+        ]
+        if namespace is not None:
+            clauses.append(equals(change_log.c.namespace, namespace if rt.namespaced else ""))
+        newer = self.conn.execute(
+            sa.select(change_log.c.namespace, change_log.c.name, change_log.c.prev_body)
+            .where(*clauses)
+            .order_by(change_log.c.resource_version)
+        ).all()
+        undone: set[str] = set()
+        for ns, name, prev in newer:
+            k = key(ns, name)
+            if k not in undone:
+                undone.add(k)
+                state[k] = prev  # None: created after ``at``
+        keys = sorted(k for k, body in state.items() if body is not None and k >= start)
+        items: list[dict[str, Any]] = []
+        for i, k in enumerate(keys):
+            body = state[k]
+            assert body is not None
+            obj = self._decode(body)
+            if match is None or match(obj):
+                items.append(obj)
+                if limit and len(items) == limit:
+                    rest = len(keys) - i - 1
+                    return items, (k if rest else ""), rest
+        return items, "", 0
 
     def require_namespace(self, namespace: str) -> None:
         if self.find(NAMESPACES, "", namespace) is None:
@@ -275,6 +416,7 @@ class ObjectStore:
         strategy.default(obj, rv)
         strategy.controller_status(obj, None, rfc3339(self.now))
         obj = _ordered(obj)
+        body = self._encode(rt, obj)
         self.conn.execute(
             sa.insert(objects).values(
                 cluster_id=self.cluster_id,
@@ -285,9 +427,10 @@ class ObjectStore:
                 uid=meta["uid"],
                 resource_version=rv,
                 created_rv=rv,
-                body=self._encode(rt, obj),
+                body=body,
             )
         )
+        self._record(rt.group, rt.resource, meta.get("namespace", ""), name, rv, "ADDED", body, None)
         strategy.after_create(self, obj)
         return obj
 
@@ -348,11 +491,14 @@ class ObjectStore:
             return old
         rv = self._next_rv()
         new["metadata"]["resourceVersion"] = str(rv)
+        body = self._encode(rt, new)
         self.conn.execute(
-            sa.update(objects)
-            .where(*self._where(rt, namespace, name))
-            .values(resource_version=rv, body=self._encode(rt, new))
+            sa.update(objects).where(*self._where(rt, namespace, name)).values(resource_version=rv, body=body)
         )
+        self._record(
+            rt.group, rt.resource, namespace if rt.namespaced else "", name, rv, "MODIFIED", body,
+            self._encode(rt, old),
+        )  # fmt: skip
         return new
 
     def patch(
@@ -456,18 +602,34 @@ class ObjectStore:
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
                 {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
             )
-        self._next_rv()
-        self.conn.execute(sa.delete(objects).where(*self._where(rt, namespace, name)))
+        self._remove(rt.group, rt.resource, namespace if rt.namespaced else "", name, self._encode(rt, obj))
         strategy_for(rt).after_delete(self, obj)
         return obj
 
     def delete_namespace_contents(self, namespace: str) -> None:
-        """Every object in a deleted namespace goes with it (cluster-scoped objects have namespace "")."""
+        """Every object in a deleted namespace goes with it, each its own delete and DELETED event."""
+        contents = self.conn.execute(
+            sa.select(objects.c.api_group, objects.c.resource, objects.c.name, objects.c.body)
+            .where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == namespace)
+            .order_by(objects.c.api_group, objects.c.resource, objects.c.name)
+        ).all()
+        for group, resource, item, stored in contents:
+            self._remove(group, resource, namespace, item, stored)
+    def _remove(self, group: str, resource: str, namespace: str, name: str, stored: str) -> None:
+        """Delete one row; its DELETED event carries its last state with the delete's version."""
+        rv = self._next_rv()
+        last = self._decode(stored)
+        last["metadata"]["resourceVersion"] = str(rv)
         self.conn.execute(
             sa.delete(objects).where(
-                objects.c.cluster_id == self.cluster_id, objects.c.namespace == namespace
+                objects.c.cluster_id == self.cluster_id,
+                objects.c.api_group == group,
+                objects.c.resource == resource,
+                objects.c.namespace == namespace,
+                objects.c.name == name,
             )
         )
+        self._record(group, resource, namespace, name, rv, "DELETED", self._reencode(stored, last), stored)
 
     def delete_collection(
         self, rt: ResourceType, namespace: str | None, match: Matcher | None
