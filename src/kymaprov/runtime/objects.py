@@ -615,6 +615,7 @@ class ObjectStore:
         ).all()
         for group, resource, item, stored in contents:
             self._remove(group, resource, namespace, item, stored)
+
     def _remove(self, group: str, resource: str, namespace: str, name: str, stored: str) -> None:
         """Delete one row; its DELETED event carries its last state with the delete's version."""
         rv = self._next_rv()
