@@ -97,6 +97,7 @@ class Chaos:
         self._stats_lock = threading.Lock()
         self._server_locks: list[threading.Lock] = []
         self._stop = threading.Event()
+        self._http = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
     # --- set-up ---------------------------------------------------------------------------------
 
@@ -142,12 +143,11 @@ class Chaos:
         """One call to a random replica; None on a connection error (a replica may be down)."""
         srv = (rng or self.rng).choice(self.servers)
         try:
-            response = httpx.request(
+            response = self._http.request(
                 method,
                 f"{srv.url}/provisioning/v1{path}",
                 json=json,
                 headers={"authorization": f"Bearer {tenant.token}", "accept": "application/json"},
-                timeout=30,
             )
         except httpx.HTTPError:
             with self._stats_lock:
@@ -431,3 +431,4 @@ def run(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
         finally:
             chaos._stop.set()
             chaos.stop()
+            chaos._http.close()
