@@ -100,6 +100,7 @@ def test_errors_exit_nonzero_with_message(server: RunningServer) -> None:
     )
     assert r.returncode == 1
     assert "Service plan 'gold' not found" in r.stderr
+    assert f"(server {server.url})" in r.stderr  # which of the servers on this machine said so
     r = btp(
         server,
         "create",

@@ -64,9 +64,9 @@ class Session:
         except httpx.HTTPError as exc:
             raise NotLoggedIn(f"cannot reach {self.url}: {exc}") from exc
         if response.status_code == 401:
-            raise NotLoggedIn(f"{_message(response)}")
-        if response.status_code >= 400:
-            raise BtpError(_message(response))
+            raise NotLoggedIn(f"{_message(response)} (server {self.url})")
+        if response.status_code >= 400:  # say which server: several may run on one machine
+            raise BtpError(f"{_message(response)} (server {self.url})")
         return response.json() if response.content else None
 
     def target(self, override: str | None) -> str:
