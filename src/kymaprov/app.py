@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kymaprov import health
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
@@ -52,9 +53,11 @@ def create_api_app(
     tokens: TokenService,
     bindings: BindingService,
     on_reset: Callable[[], None] | None = None,
+    worker_alive: Callable[[], bool] = lambda: True,
 ) -> Starlette:
     cis = CisService(ctx, tokens)
     routes = [
+        *health.routes(ctx, worker_alive),
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, bindings),

@@ -117,7 +117,9 @@ class KymaprovServer:
         self.runtimes = EmbeddedRuntimes(self.ctx)
         self.bindings = BindingService(self.ctx, self.runtimes)
         self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
-        self.api_app = create_api_app(self.ctx, self.tokens, self.bindings)
+        self.api_app = create_api_app(
+            self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive
+        )
         self.kube_app = create_kube_app(self.ctx, self.runtimes)
 
     def _close_sockets(self) -> None:

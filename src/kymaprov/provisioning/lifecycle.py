@@ -75,6 +75,11 @@ class LifecycleWorker:
         self._thread = threading.Thread(target=self._loop, name="kymaprov-lifecycle", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """The worker thread runs (for ``/readyz``)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread:
