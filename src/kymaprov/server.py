@@ -28,6 +28,7 @@ from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
 from kymaprov.app import create_api_app
 from kymaprov.config import Settings, default_data_dir
 from kymaprov.context import Context
+from kymaprov.logs import RequestLog
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.runtime.app import create_app as create_kube_app
@@ -128,7 +129,7 @@ class KymaprovServer:
 
     def _uvicorn_config(self, app: Any, port: int) -> uvicorn.Config:
         return uvicorn.Config(
-            app,
+            RequestLog(app, "api" if app is self.api_app else "kube"),
             host=self.settings.host,
             port=port,
             log_level="warning",

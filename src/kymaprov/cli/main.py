@@ -116,6 +116,22 @@ def cli(
     help="The embedded Kubernetes API's URL behind a (TLS pass-through) load balancer if not "
     "https://<advertise-host>:<kube-port>; kubeconfigs name it, replicas share it.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    envvar="KYMAPROV_LOG_LEVEL",
+    help="Requests and lifecycle steps are logged at info.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="KYMAPROV_LOG_FORMAT",
+    help="Log lines as text or as one JSON object each (stderr).",
+)
 def serve(
     host: str,
     port: int,
@@ -127,8 +143,13 @@ def serve(
     public_url: str | None,
     service_account_max_token_expiration: int,
     kube_public_url: str | None,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
+    from kymaprov import logs
+
+    logs.configure(log_level, log_format)
     from kymaprov.server import KymaprovServer, ServeError
     from kymaprov.store import StoreError
 

@@ -212,6 +212,7 @@ class LifecycleWorker:
                     self._finish(op_id, "canceled", "The environment instance no longer exists", conn)
             return
         env = Environment(row._asdict())
+        log.info("operation %s: %s of environment %s, attempt %d", op_id, op.type, env.id, op.attempts)
         failure = env.row.get("fail_next")
         if failure and failure.get("operation") in (None, op.type):
             self._fail(op, token, env, str(failure.get("message") or "Operation failed"))
@@ -314,6 +315,7 @@ class LifecycleWorker:
         yield None
 
     def _finish(self, op_id: str, state: str, description: str, conn: sa.Connection) -> None:
+        log.info("operation %s: %s (%s)", op_id, state, description)
         conn.execute(
             sa.update(operations)
             .where(operations.c.id == op_id)
