@@ -149,3 +149,36 @@ def test_watch_prints_changes(tmp_path: Path, access: ClusterAccess, admin: Kube
         proc.terminate()
         out, err = proc.communicate(timeout=10)
     assert "watched" in out, err
+
+
+def test_create_subcommands_that_send_protobuf(tmp_path: Path, access: ClusterAccess) -> None:
+    """kubectl 1.33 sends these as protobuf; each arrives whole (checked field by field on the server)."""
+    kubectl = Kubectl(tmp_path, access, version="1.33")
+    steps = [
+        ("create", "job", "once", "--image=busybox", "--", "echo", "hi"),
+        ("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"),
+        ("create", "ingress", "web", "--class=nginx", "--rule=example.com/path*=svc:8080,tls=cert"),
+        ("create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=50%"),
+        ("create", "priorityclass", "high", "--value=1000", "--description=important"),
+        ("create", "quota", "q", "--hard=pods=10,requests.cpu=2"),
+    ]
+    for step in steps:
+        created = kubectl(*step)
+        assert created.returncode == 0, (step, created.stderr)
+
+    def get(kind: str, name: str, path: str) -> str:
+        return kubectl("get", kind, name, "-o", f"jsonpath={path}").stdout
+
+    assert get("job", "once", "{.spec.template.spec.containers[0].command}") == '["echo","hi"]'
+    assert get("job", "once", "{.spec.template.spec.restartPolicy}") == "Never"
+    assert get("cronjob", "tick", "{.spec.schedule}") == "*/5 * * * *"
+    assert get("cronjob", "tick", "{.spec.jobTemplate.spec.template.spec.containers[0].image}") == "busybox"
+    rule = get("ingress", "web", "{.spec.rules[0]}")
+    assert '"host":"example.com"' in rule and '"pathType":"Prefix"' in rule
+    assert '"service":{"name":"svc","port":{"number":8080}}' in rule
+    assert get("ingress", "web", "{.spec.tls[0].secretName}") == "cert"
+    assert get("ingress", "web", "{.spec.ingressClassName}") == "nginx"
+    assert get("pdb", "pdb", "{.spec.minAvailable}") == "50%"
+    assert get("pdb", "pdb", "{.spec.selector.matchLabels.app}") == "web"
+    assert get("priorityclass", "high", "{.value}") == "1000"
+    assert get("quota", "q", "{.spec.hard.pods}") == "10"

@@ -3,8 +3,9 @@
 The body is the ``k8s\\0`` magic plus a ``runtime.Unknown`` envelope whose ``raw`` field is the
 proto2 encoding of the object (``k8s.io/api/.../generated.proto``). Field numbers never change, so a
 hand-written table per kind, over a small wire-format reader, converts the kinds those commands send
-(``create namespace|serviceaccount|configmap|secret|deployment|service|role...|token``, ``auth can-i``,
-``auth whoami``) to the JSON the rest of the server speaks. Replies stay JSON, which kubectl accepts.
+(``create namespace|serviceaccount|configmap|secret|deployment|service|job|cronjob|ingress|pdb|
+priorityclass|quota|role...|token``, ``auth can-i``, ``auth whoami``) to the JSON the rest of the
+server speaks. Replies stay JSON, which kubectl accepts.
 
 gogo-protobuf writes every non-pointer scalar, so zero values are dropped unless a field is a pointer
 in Go (marked ``keep``), where zero is meaningful (``replicas: 0``).
@@ -31,6 +32,7 @@ class F:
     type: Union[str, dict[int, F]]  # noqa: UP007 - recursive alias needs the string form
     repeated: bool = False
     keep: bool = False
+    inline: bool = False  # a Go embedded struct: its fields sit in the parent's JSON object
 
 
 Schema = dict[int, F]
@@ -120,6 +122,9 @@ def decode_message(data: bytes, schema: Schema) -> dict[str, Any]:
             continue
         if isinstance(spec.type, dict):
             item: Any = decode_message(bytes(value), spec.type)
+            if spec.inline:
+                out.update(item)
+                continue
         elif spec.repeated and spec.type == "int" and wire == 2:  # packed
             out.setdefault(spec.name, []).extend(_signed(v) for v in _packed(bytes(value)))
             continue
@@ -185,7 +190,11 @@ OBJECT_REF: Schema = {
     6: F("resourceVersion", S),
     7: F("fieldPath", S),
 }
-KEY_REF: Schema = {1: F("localObjectReference", LOCAL_REF), 2: F("key", S), 3: F("optional", B, keep=True)}
+KEY_REF: Schema = {
+    1: F("localObjectReference", LOCAL_REF, inline=True),
+    2: F("key", S),
+    3: F("optional", B, keep=True),
+}
 FIELD_REF: Schema = {1: F("apiVersion", S), 2: F("fieldPath", S)}
 ENV_VAR: Schema = {
     1: F("name", S),
@@ -282,6 +291,59 @@ SERVICE_SPEC: Schema = {
     7: F("sessionAffinity", S),
     11: F("externalName", S),
 }
+JOB_SPEC: Schema = {
+    1: F("parallelism", N, keep=True),
+    2: F("completions", N, keep=True),
+    3: F("activeDeadlineSeconds", N, keep=True),
+    4: F("selector", LABEL_SELECTOR),
+    5: F("manualSelector", B, keep=True),
+    6: F("template", POD_TEMPLATE),
+    7: F("backoffLimit", N, keep=True),
+    8: F("ttlSecondsAfterFinished", N, keep=True),
+    9: F("completionMode", S),
+    10: F("suspend", B, keep=True),
+}
+CRON_JOB_SPEC: Schema = {
+    1: F("schedule", S),
+    2: F("startingDeadlineSeconds", N, keep=True),
+    3: F("concurrencyPolicy", S),
+    4: F("suspend", B, keep=True),
+    5: F("jobTemplate", {1: F("metadata", OBJECT_META), 2: F("spec", JOB_SPEC)}),
+    6: F("successfulJobsHistoryLimit", N, keep=True),
+    7: F("failedJobsHistoryLimit", N, keep=True),
+    8: F("timeZone", S),
+}
+INGRESS_BACKEND: Schema = {
+    4: F("service", {1: F("name", S), 2: F("port", {1: F("name", S), 2: F("number", N)})}),
+}
+INGRESS_SPEC: Schema = {
+    1: F("defaultBackend", INGRESS_BACKEND),
+    2: F("tls", {1: F("hosts", S, repeated=True), 2: F("secretName", S)}, repeated=True),
+    3: F(
+        "rules",
+        {
+            1: F("host", S),
+            2: F(
+                "ingressRuleValue",
+                {
+                    1: F(
+                        "http",
+                        {
+                            1: F(
+                                "paths",
+                                {1: F("path", S), 2: F("backend", INGRESS_BACKEND), 3: F("pathType", S)},
+                                repeated=True,
+                            )
+                        },
+                    )
+                },
+                inline=True,
+            ),
+        },
+        repeated=True,
+    ),
+    4: F("ingressClassName", S),
+}
 POLICY_RULE: Schema = {
     1: F("verbs", S, repeated=True),
     2: F("apiGroups", S, repeated=True),
@@ -317,6 +379,48 @@ KINDS: dict[str, Schema] = {
     "Pod": {1: F("metadata", OBJECT_META), 2: F("spec", POD_SPEC)},
     "Service": {1: F("metadata", OBJECT_META), 2: F("spec", SERVICE_SPEC)},
     "Deployment": {1: F("metadata", OBJECT_META), 2: F("spec", DEPLOYMENT_SPEC)},
+    "Job": {1: F("metadata", OBJECT_META), 2: F("spec", JOB_SPEC)},
+    "CronJob": {1: F("metadata", OBJECT_META), 2: F("spec", CRON_JOB_SPEC)},
+    "Ingress": {1: F("metadata", OBJECT_META), 2: F("spec", INGRESS_SPEC)},
+    "PodDisruptionBudget": {
+        1: F("metadata", OBJECT_META),
+        2: F(
+            "spec",
+            {
+                1: F("minAvailable", "intstr"),
+                2: F("selector", LABEL_SELECTOR),
+                3: F("maxUnavailable", "intstr"),
+                4: F("unhealthyPodEvictionPolicy", S),
+            },
+        ),
+    },
+    "PriorityClass": {
+        1: F("metadata", OBJECT_META),
+        2: F("value", N, keep=True),
+        3: F("globalDefault", B),
+        4: F("description", S),
+        5: F("preemptionPolicy", S),
+    },
+    "ResourceQuota": {
+        1: F("metadata", OBJECT_META),
+        2: F(
+            "spec",
+            {
+                1: F("hard", "qmap"),
+                2: F("scopes", S, repeated=True),
+                3: F(
+                    "scopeSelector",
+                    {
+                        1: F(
+                            "matchExpressions",
+                            {1: F("scopeName", S), 2: F("operator", S), 3: F("values", S, repeated=True)},
+                            repeated=True,
+                        )
+                    },
+                ),
+            },
+        ),
+    },
     "Role": {1: F("metadata", OBJECT_META), 2: F("rules", POLICY_RULE, repeated=True)},
     "ClusterRole": {
         1: F("metadata", OBJECT_META),
