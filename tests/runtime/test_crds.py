@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kymaprov.runtimes import ClusterAccess
+from tests.conftest import requires_postgres
 from tests.runtime.conftest import Kube, Kubectl, KubeServer, write_kubeconfig
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -377,3 +378,38 @@ def test_python_client_custom_objects(tmp_path: Path, access: ClusterAccess) -> 
     assert "spec.replicas in body should be greater than or equal to 0" in refused.value.body
     custom.delete_namespaced_custom_object(*args, "py")
     assert custom.list_namespaced_custom_object(*args)["items"] == []
+
+
+@requires_postgres
+def test_replicas_on_postgres_serve_a_crd_made_on_the_other(
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry comes from the database: replica b serves (and stops serving) what a's CRD says,
+    after b has already cached the runtime's registry."""
+    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    a = KubeServer(tmp_path / "a", postgres_database)
+    b = KubeServer(tmp_path / "b", postgres_database)
+    try:
+        access = a.runtimes.create_cluster("pg-crd", "pg")
+        b.runtimes.create_cluster("pg-crd", "pg")
+        on_a = Kube(access)
+        on_b = Kube(
+            ClusterAccess(
+                access.server.replace(str(a.kube_port), str(b.kube_port)),
+                access.ca_data,
+                access.token,
+                access.tls_server_name,
+            )
+        )
+        assert on_b.get(WIDGETS).status_code == 404  # b has looked (and cached) before the CRD exists
+        on_a.create(CRDS, WIDGET_CRD)
+        on_b.create(WIDGETS, widget("w1", color="red"))
+        assert on_a.get(f"{WIDGETS}/w1").json()["spec"]["replicas"] == 1
+        assert "example.com" in [g["name"] for g in on_b.get("/apis").json()["groups"]]
+        assert on_b.delete(f"{CRDS}/widgets.example.com").status_code == 200
+        assert on_a.get(WIDGETS).status_code == 404
+        on_a.close()
+        on_b.close()
+    finally:
+        a.stop()
+        b.stop()
