@@ -295,6 +295,10 @@ def test_custom_resource_subresources_patch_watch_and_delete(admin: Kube) -> Non
         "the body of the request was in an unknown format - accepted media types include: "
         "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
     )
+    protobuf = admin.request(
+        "POST", WIDGETS, content=b"k8s\x00", headers={"content-type": "application/vnd.kubernetes.protobuf"}
+    )
+    assert protobuf.status_code == 415  # custom resources have no protobuf form
     merged = admin.request(
         "PATCH",
         f"{WIDGETS}/w1",

@@ -508,6 +508,11 @@ class KubeApi:
 
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
+        if media == PROTOBUF and rt is not None and rt.custom is not None:  # CRs have no protobuf form
+            raise UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON}, application/yaml"
+            )
         if media == PROTOBUF:
             return bodies.checked(protobuf.decode_request(req.body, rt.kind if rt else kind))
         if media not in ("", JSON, "application/yaml", "*/*"):
