@@ -202,6 +202,18 @@ def test_crd_validation_is_kubes(admin: Kube) -> None:
             "field": "spec.versions[0].schema.openAPIV3Schema",
         }
     ]
+    bad_default = json.loads(json.dumps(WIDGET_CRD))
+    spec_schema = bad_default["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["replicas"]["default"] = "one"
+    r = admin.post(CRDS, bad_default)
+    assert r.status_code == 422
+    assert r.json()["details"]["causes"] == [
+        {
+            "reason": "FieldValueTypeInvalid",
+            "message": 'Invalid value: "string": spec.replicas in body must be of type integer: "string"',
+            "field": "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[replicas].default",
+        }
+    ]
     assert admin.get("/apis/example.com/v1").status_code == 404  # nothing was stored
 
 

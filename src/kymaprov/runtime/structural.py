@@ -411,12 +411,18 @@ def structural_causes(schema: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
     if not isinstance(schema, dict):
         return [(path, "FieldValueRequired", "Required value: schemas are required")]
-    _structural(schema, path, "root", causes)
+    _structural(schema, path, "root", causes, "")
     return causes
 
 
-def _structural(schema: dict[str, Any], path: str, level: str, causes: list[Cause]) -> None:
+def _structural(schema: dict[str, Any], path: str, level: str, causes: list[Cause], data: str) -> None:
     kind = schema.get("type", "")
+    if "default" in schema and schema["default"] is not None:  # a default must pass its own schema
+        probe = _Errors()
+        _check(
+            copy.deepcopy(schema["default"]), {k: v for k, v in schema.items() if k != "default"}, data, probe
+        )
+        causes += [(f"{path}.default", reason, message) for _, reason, message in probe.causes]
     if "$ref" in schema:
         causes.append((f"{path}.$ref", "FieldValueForbidden", "Forbidden: $ref is not supported"))
     embedded = bool(schema.get("x-kubernetes-embedded-resource"))
@@ -466,12 +472,12 @@ def _structural(schema: dict[str, Any], path: str, level: str, causes: list[Caus
     if isinstance(properties, dict):
         for key, prop in properties.items():
             if isinstance(prop, dict):
-                _structural(prop, f"{path}.properties[{key}]", "field", causes)
+                _structural(prop, f"{path}.properties[{key}]", "field", causes, _join(data, key))
     if isinstance(additional, dict):
-        _structural(additional, f"{path}.additionalProperties", "field", causes)
+        _structural(additional, f"{path}.additionalProperties", "field", causes, f"{data}[key]")
     items = schema.get("items")
     if isinstance(items, dict):
-        _structural(items, f"{path}.items", "item", causes)
+        _structural(items, f"{path}.items", "item", causes, f"{data}[0]")
     elif kind == "array":
         causes.append((f"{path}.items", "FieldValueRequired", "Required value: must be specified"))
 
