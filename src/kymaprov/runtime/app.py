@@ -28,6 +28,7 @@ from kymaprov.context import Context
 from kymaprov.runtime import (
     bodies,
     changes,
+    crds,
     discovery,
     lists,
     openapi_v2_proto,
@@ -209,15 +210,16 @@ class KubeApi:
     # --- non-resource paths (discovery, version, OpenAPI, health) ---------------------------------
 
     def _non_resource(self, req: KubeRequest, info: RequestInfo) -> KubeResponse:
-        self._read(req, info, lambda store, user: None)
         path = info.path.rstrip("/") or "/"
+        parts = [p for p in path.split("/") if p]
+        needs_registry = parts[:1] in (["api"], ["apis"], ["openapi"]) or path == "/"
+        registry = self._read(req, info, lambda store, user: crds.registry(store) if needs_registry else None)
         if req.method not in ("GET", "HEAD"):
             raise MethodNotAllowed(_NOT_ALLOWED)
-        parts = [p for p in path.split("/") if p]
         aggregated = discovery.wants_aggregated(req.accept)
         body: Any = None
         if path == "/":
-            body = {"paths": self._root_paths()}
+            body = {"paths": self._root_paths(registry)}
         elif path == "/version":
             body = discovery.VERSION_INFO
         elif path in ("/healthz", "/livez", "/readyz"):
@@ -225,44 +227,44 @@ class KubeApi:
         elif path in ("/api", "/apis"):
             if aggregated:
                 version = "v2" if aggregated == discovery.AGGREGATED_V2 else "v2beta1"
-                return KubeResponse(200, discovery.aggregated(path == "/api", version), aggregated)
+                return KubeResponse(200, discovery.aggregated(path == "/api", version, registry), aggregated)
             if path == "/api":
                 settings = self.ctx.settings
                 body = discovery.api_versions(f"{settings.public_host}:{settings.kube_port}")
             else:
-                body = discovery.api_group_list()
+                body = discovery.api_group_list(registry)
         elif parts[0] == "api" and len(parts) == 2:
-            body = discovery.api_resource_list("", parts[1])
+            body = discovery.api_resource_list("", parts[1], registry)
         elif parts[0] == "apis" and len(parts) == 2:
-            body = discovery.api_group(parts[1])
+            body = discovery.api_group(parts[1], registry)
         elif parts[0] == "apis" and len(parts) == 3:
-            body = discovery.api_resource_list(parts[1], parts[2])
+            body = discovery.api_resource_list(parts[1], parts[2], registry)
         elif path == "/openapi/v2":
-            return self._openapi_v2(req)
+            return self._openapi_v2(req, registry)
         elif path == "/openapi/v3":
-            body = discovery.openapi_root()
+            body = discovery.openapi_root(registry)
         elif parts[:2] == ["openapi", "v3"]:
             rest = parts[2:]
             if rest[:1] == ["api"] and len(rest) == 2:
                 body = discovery.openapi_bytes("", rest[1])
             elif rest[:1] == ["apis"] and len(rest) == 3:
-                body = discovery.openapi_bytes(rest[1], rest[2])
+                body = discovery.openapi_for(registry, rest[1], rest[2])
         if body is None:
             raise NotFound.path()
         return KubeResponse(200, body)
 
     @staticmethod
-    def _openapi_v2(req: KubeRequest) -> KubeResponse:
+    def _openapi_v2(req: KubeRequest, registry: resources.Registry) -> KubeResponse:
         """JSON or gnostic protobuf (kubectl 1.27/1.28 apply, diff, edit), 406 for anything else."""
         form = openapi_v2_proto.negotiate(req.accept)
         if form is None:
             return KubeResponse(406, "", "text/plain; charset=utf-8", {"vary": "Accept"})
-        body, etag = openapi_v2_proto.served()[form]
+        body, etag = openapi_v2_proto.served_for(registry)[form]
         content_type = JSON if form == "json" else openapi_v2_proto.PROTOBUF
         return KubeResponse(200, body, content_type, {"etag": etag, "vary": "Accept"})
 
     @staticmethod
-    def _root_paths() -> list[str]:
+    def _root_paths(registry: resources.Registry) -> list[str]:
         paths = [
             "/api",
             "/api/v1",
@@ -274,7 +276,7 @@ class KubeApi:
             "/readyz",
             "/version",
         ]
-        for group, versions in resources.GROUP_VERSIONS.items():
+        for group, versions in registry.group_versions.items():
             if group:
                 paths.append(f"/apis/{group}")
                 paths += [f"/apis/{group}/{v}" for v in versions]
@@ -284,6 +286,9 @@ class KubeApi:
 
     def _resource(self, req: KubeRequest, info: RequestInfo) -> KubeResponse | WatchStream:
         rt = resources.lookup(info.api_group, info.api_version, info.resource)
+        if rt is None:  # perhaps a custom resource of this runtime's CRDs
+            registry = self._read(req, info, lambda store, user: crds.registry(store))
+            rt = registry.lookup(info.api_group, info.api_version, info.resource)
         if rt is None:
             raise NotFound.path()
         parts = info.parts
@@ -369,10 +374,11 @@ class KubeApi:
             return KubeResponse(200, updated, warnings=check.warnings)
         if verb == "patch":
             patch_type = _media(req.content_type)
-            if patch_type not in PATCH_TYPES:
+            accepted = PATCH_TYPES if rt.custom is None else CUSTOM_PATCH_TYPES
+            if patch_type not in accepted:  # custom resources take no strategic merge patch
                 raise UnsupportedMediaType(
                     f"the body of the request was in an unknown format - accepted media types include: "
-                    f"{', '.join(PATCH_TYPES)}"
+                    f"{', '.join(accepted)}"
                 )
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
             check = self._field_validation(req)
@@ -502,6 +508,11 @@ class KubeApi:
 
     def _decode(self, req: KubeRequest, rt: ResourceType | None, kind: str = "") -> Any:
         media = _media(req.content_type)
+        if media == PROTOBUF and rt is not None and rt.custom is not None:  # CRs have no protobuf form
+            raise UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON}, application/yaml"
+            )
         if media == PROTOBUF:
             return bodies.checked(protobuf.decode_request(req.body, rt.kind if rt else kind))
         if media not in ("", JSON, "application/yaml", "*/*"):
@@ -602,6 +613,7 @@ def _token_expiry(token: str | None) -> float:
 
 
 _SERVED_SUBRESOURCES = ("status", "scale", "token")
+CUSTOM_PATCH_TYPES = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
 
 _REVIEWS: dict[str, Callable[[ObjectStore, UserInfo, Any], dict[str, Any]]] = {
     "SelfSubjectAccessReview": lambda store, user, body: reviews.access_review(Authorizer(store), user, body),

@@ -11,8 +11,8 @@ import hashlib
 import json
 from typing import Any
 
-from kymaprov.runtime import schemas
-from kymaprov.runtime.resources import GROUP_VERSIONS, ResourceType, resources_of
+from kymaprov.runtime import crds, schemas
+from kymaprov.runtime.resources import BUILTIN, GROUP_VERSIONS, Registry, ResourceType, resources_of
 
 VERSION_INFO = {
     "major": "1",
@@ -46,24 +46,26 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def _api_group(group: str) -> dict[str, Any]:
-    versions = [{"groupVersion": _group_version(group, v), "version": v} for v in GROUP_VERSIONS[group]]
+def _api_group(registry: Registry, group: str) -> dict[str, Any]:
+    versions = [
+        {"groupVersion": _group_version(group, v), "version": v} for v in registry.group_versions[group]
+    ]
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
-    groups = [_api_group(g) for g in GROUP_VERSIONS if g]
+def api_group_list(registry: Registry = BUILTIN) -> dict[str, Any]:
+    groups = [_api_group(registry, g) for g in registry.group_versions if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_group(group: str) -> dict[str, Any] | None:
-    if not group or group not in GROUP_VERSIONS:
+def api_group(group: str, registry: Registry = BUILTIN) -> dict[str, Any] | None:
+    if not group or group not in registry.group_versions:
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(group)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_api_group(registry, group)}
 
 
-def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
-    kinds = resources_of(group, version)
+def api_resource_list(group: str, version: str, registry: Registry = BUILTIN) -> dict[str, Any] | None:
+    kinds = registry.resources_of(group, version)
     if not kinds:
         return None
     resources: list[dict[str, Any]] = []
@@ -132,10 +134,10 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
     return entry
 
 
-def aggregated(core: bool, version: str = "v2") -> dict[str, Any]:
+def aggregated(core: bool, version: str = "v2", registry: Registry = BUILTIN) -> dict[str, Any]:
     """``APIGroupDiscoveryList`` for ``/api`` (core only) or ``/apis`` (every named group)."""
     items = []
-    for group, versions in GROUP_VERSIONS.items():
+    for group, versions in registry.group_versions.items():
         if bool(group) == core:
             continue
         items.append(
@@ -144,7 +146,7 @@ def aggregated(core: bool, version: str = "v2") -> dict[str, Any]:
                 "versions": [
                     {
                         "version": v,
-                        "resources": [_aggregated_resource(rt) for rt in resources_of(group, v)],
+                        "resources": [_aggregated_resource(rt) for rt in registry.resources_of(group, v)],
                         "freshness": "Current",
                     }
                     for v in versions
@@ -305,6 +307,7 @@ def _operation(
     request: str | None,
     params: tuple[str, ...],
     op_id: str,
+    patch_types: tuple[str, ...] = _PATCH_TYPES,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": op_id, "tags": [gvk["group"] or "core_" + gvk["version"]]}
     parameters = _parameters(v3, *params)
@@ -312,7 +315,7 @@ def _operation(
     schema = {"$ref": ref_prefix + response}
     if request is not None:
         body_schema = {"$ref": ref_prefix + request}
-        media = list(_PATCH_TYPES) if action == "patch" else ["*/*"]
+        media = list(patch_types) if action == "patch" else ["*/*"]
         if v3:
             op["requestBody"] = {"content": {m: {"schema": body_schema} for m in media}, "required": True}
         else:
@@ -350,9 +353,10 @@ def _resource_paths(rt: ResourceType, v3: bool, ref_prefix: str) -> dict[str, An
     group, version = rt.group, rt.version
     prefix = "/" + _openapi_path(group, version)
     status = f"{_META}.Status"
-    kind_def = schemas.definition_name(rt.group, rt.version, rt.kind)
+    kind_def = _definition(rt, rt.kind)
     if kind_def is not None:
-        list_def = schemas.definition_name(rt.group, rt.version, f"{rt.kind}List") or kind_def
+        list_def = _definition(rt, f"{rt.kind}List") or kind_def
+        patch_types = _CUSTOM_PATCH_TYPES if rt.custom is not None else _PATCH_TYPES
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         base = (
             f"{prefix}/namespaces/{{namespace}}/{rt.resource}" if rt.namespaced else f"{prefix}/{rt.resource}"
@@ -361,7 +365,9 @@ def _resource_paths(rt: ResourceType, v3: bool, ref_prefix: str) -> dict[str, An
         op_base = f"{_openapi_path(group, version).replace('/', '_').replace('.', '_')}_{name}"
 
         def op(action: str, response: str, request: str | None, params: tuple[str, ...], verb: str) -> Any:
-            return _operation(v3, ref_prefix, action, gvk, response, request, params, f"{verb}{op_base}")
+            return _operation(
+                v3, ref_prefix, action, gvk, response, request, params, f"{verb}{op_base}", patch_types
+            )
 
         collection: dict[str, Any] = {}
         if "list" in rt.verbs:
@@ -390,11 +396,7 @@ def _resource_paths(rt: ResourceType, v3: bool, ref_prefix: str) -> dict[str, An
         if item:
             paths[f"{base}/{{name}}"] = item
         for sub in rt.subresources:
-            sub_def = schemas.definition_name(
-                rt.group if sub.group is None else sub.group,
-                rt.version if sub.version is None else sub.version,
-                sub.kind,
-            )
+            sub_def = _definition(rt, sub.kind, sub.group, sub.version)
             if sub_def is None or sub.name not in ("status", "scale", "token"):
                 continue
             title = sub.name.capitalize()
@@ -411,6 +413,22 @@ def _resource_paths(rt: ResourceType, v3: bool, ref_prefix: str) -> dict[str, An
                 entry["post"] = op("post", sub_def, sub_def, _WRITE_PARAMS, f"create{title}")
             paths[f"{base}/{{name}}/{sub.name}"] = entry
     return paths
+
+
+_CUSTOM_PATCH_TYPES = tuple(t for t in _PATCH_TYPES if t != "application/strategic-merge-patch+json")
+
+
+def _definition(
+    rt: ResourceType, kind: str, group: str | None = None, version: str | None = None
+) -> str | None:
+    """The schema name of ``kind`` as served with ``rt`` (its own kind, its list, a subresource's)."""
+    group = rt.group if group is None else group
+    version = rt.version if version is None else version
+    if rt.custom is not None and (group, version) == (rt.group, rt.version):
+        if kind == f"{rt.kind}List":
+            return crds.definition_name(rt, rt.custom.list_kind)
+        return crds.definition_name(rt) if kind == rt.kind else None
+    return schemas.definition_name(group, version, kind)
 
 
 def _schemas(names: list[str], ref_prefix: str, v3: bool) -> dict[str, Any]:
@@ -448,13 +466,84 @@ def openapi_hash(group: str, version: str) -> str:
     return hashlib.sha512(data).hexdigest()[:128].upper()
 
 
-def openapi_root() -> dict[str, Any]:
+def openapi_root(registry: Registry = BUILTIN) -> dict[str, Any]:
     paths = {}
-    for group, versions in GROUP_VERSIONS.items():
+    for group, versions in registry.group_versions.items():
         for version in versions:
             path = _openapi_path(group, version)
-            paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={openapi_hash(group, version)}"}
+            if group in GROUP_VERSIONS:
+                digest = openapi_hash(group, version)
+            else:
+                data = custom_openapi_bytes(registry, group, version) or b""
+                digest = hashlib.sha512(data).hexdigest()[:128].upper()
+            paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={digest}"}
     return {"paths": paths}
+
+
+def openapi_for(registry: Registry, group: str, version: str) -> bytes | None:
+    """``/openapi/v3/<api|apis/group>/<version>`` of a runtime: built-in or of its CRDs."""
+    if group in GROUP_VERSIONS:
+        return openapi_bytes(group, version)
+    return custom_openapi_bytes(registry, group, version)
+
+
+_CUSTOM_ALWAYS = (*_ALWAYS, f"{_META}.ObjectMeta", f"{_META}.ListMeta")
+_SCALE = "io.k8s.api.autoscaling.v1.Scale"
+_custom_cache: dict[str, bytes] = {}
+_CUSTOM_CACHE_SIZE = 256
+
+
+def _custom_key(kinds: list[ResourceType]) -> str:
+    return hashlib.sha256("|".join(rt.custom.fingerprint for rt in kinds if rt.custom).encode()).hexdigest()
+
+
+def custom_openapi_bytes(registry: Registry, group: str, version: str) -> bytes | None:
+    """A CRD group-version's v3 document, cached by the CRDs' content (identical CRDs share one)."""
+    kinds = registry.custom_of(group, version)
+    if not kinds:
+        return None
+    key = _custom_key(kinds)
+    cached = _custom_cache.get(key)
+    if cached is not None:
+        return cached
+    ref_prefix = "#/components/schemas/"
+    paths: dict[str, Any] = {}
+    components: dict[str, Any] = {}
+    names = list(_CUSTOM_ALWAYS)
+    for rt in kinds:
+        paths.update(_resource_paths(rt, True, ref_prefix))
+        components.update(crds.openapi_definitions(rt, ref_prefix, True))
+        if rt.subresource("scale") is not None:
+            names.append(_SCALE)
+    components.update(_schemas(names, ref_prefix, True))
+    document = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "securitySchemes": {"BearerToken": {"type": "apiKey", "name": "authorization", "in": "header"}},
+        },
+    }
+    data = json.dumps(document, separators=(",", ":")).encode()
+    if len(_custom_cache) >= _CUSTOM_CACHE_SIZE:
+        _custom_cache.clear()
+    _custom_cache[key] = data
+    return data
+
+
+def openapi_v2_with_custom(registry: Registry) -> dict[str, Any]:
+    """``/openapi/v2`` of a runtime with CRDs: the built-in document plus its custom resources."""
+    base = openapi_v2_document()
+    if not registry.custom:
+        return base
+    ref_prefix = "#/definitions/"
+    paths = dict(base["paths"])
+    definitions = dict(base["definitions"])
+    for rt in registry.custom:
+        paths.update(_resource_paths(rt, False, ref_prefix))
+        definitions.update(crds.openapi_definitions(rt, ref_prefix, False))
+    return {**base, "paths": paths, "definitions": dict(sorted(definitions.items()))}
 
 
 @functools.cache

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer
-from kymaprov.runtime import bodies, changes, patch, schemas
+from kymaprov.runtime import bodies, changes, crds, patch, schemas
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
 from kymaprov.runtime.models import LIVE, change_log, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, ResourceType
@@ -116,7 +116,7 @@ def check_shape(
                     f"json: cannot unmarshal {_json_type(item)} into Go struct field "
                     f"ObjectMeta.metadata.{field} of type string",
                 )
-    schemas.decode(rt.group, rt.version, rt.kind, body, validation or schemas.FieldValidation("Ignore"))
+    strategy_for(rt).decode(body, validation or schemas.FieldValidation("Ignore"))
     return body
 
 
@@ -548,7 +548,10 @@ class ObjectStore:
 
     def scale(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         """The ``autoscaling/v1`` Scale view of a Deployment (the ``scale`` subresource)."""
-        return scale_of(self.get(rt, namespace, name))
+        obj = self.get(rt, namespace, name)
+        if rt.custom is not None and rt.custom.scale is not None:
+            return crds.scale_of(obj, rt.custom.scale)
+        return scale_of(obj)
 
     def set_scale(
         self, rt: ResourceType, namespace: str, name: str, body: Any, patch_type: str = ""
@@ -565,8 +568,11 @@ class ObjectStore:
         if meta.get("resourceVersion") and meta["resourceVersion"] != current["metadata"]["resourceVersion"]:
             raise Conflict.modified(rt.resource, rt.group, name)
         obj = self.get(rt, namespace, name)
-        obj["spec"]["replicas"] = replicas
         obj["metadata"].pop("resourceVersion", None)
+        if rt.custom is not None and rt.custom.scale is not None:
+            crds.set_path(obj, rt.custom.scale["specReplicasPath"], replicas)
+            return crds.scale_of(self.update(rt, namespace, name, obj), rt.custom.scale)
+        obj["spec"]["replicas"] = replicas
         return scale_of(self.update(rt, namespace, name, obj))
 
     def delete(
@@ -614,6 +620,20 @@ class ObjectStore:
             .order_by(objects.c.api_group, objects.c.resource, objects.c.name)
         ).all()
         for group, resource, item, stored in contents:
+            self._remove(group, resource, namespace, item, stored)
+
+    def remove_all(self, group: str, resource: str) -> None:
+        """Every object of ``group/resource`` in the cluster goes (a deleted CRD's custom resources)."""
+        rows = self.conn.execute(
+            sa.select(objects.c.namespace, objects.c.name, objects.c.body)
+            .where(
+                objects.c.cluster_id == self.cluster_id,
+                objects.c.api_group == group,
+                objects.c.resource == resource,
+            )
+            .order_by(objects.c.namespace, objects.c.name)
+        ).all()
+        for namespace, item, stored in rows:
             self._remove(group, resource, namespace, item, stored)
 
     def _remove(self, group: str, resource: str, namespace: str, name: str, stored: str) -> None:

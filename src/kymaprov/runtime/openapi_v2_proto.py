@@ -31,6 +31,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from kymaprov.runtime.resources import Registry
+
 Encoder = Callable[[int, Any], bytes]
 
 # --- wire format ----------------------------------------------------------------------------------
@@ -831,10 +833,32 @@ def negotiate(accept: str) -> str | None:
 @functools.cache
 def served() -> dict[str, tuple[bytes, str]]:
     """The JSON and protobuf bodies with their ETag, built once per process (encoding takes ~0.1 s)."""
-    document = _document()
+    return _serve(_document())
+
+
+def _serve(document: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
     body = json.dumps(document, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha512(body).hexdigest().upper() + '"'
     return {"json": (body, etag), "protobuf": (encode(document), etag)}
+
+
+_with_custom: dict[str, dict[str, tuple[bytes, str]]] = {}
+_WITH_CUSTOM_SIZE = 16
+
+
+def served_for(registry: Registry) -> dict[str, tuple[bytes, str]]:
+    """``served()`` for a runtime with CRDs, cached by their content (a few runtimes' worth)."""
+    if not registry.custom:
+        return served()
+    cached = _with_custom.get(registry.fingerprint)
+    if cached is None:
+        from kymaprov.runtime import discovery
+
+        cached = _serve(discovery.openapi_v2_with_custom(registry))
+        if len(_with_custom) >= _WITH_CUSTOM_SIZE:
+            _with_custom.pop(next(iter(_with_custom)))
+        _with_custom[registry.fingerprint] = cached
+    return cached
 
 
 def _document() -> dict[str, Any]:

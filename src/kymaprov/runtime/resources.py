@@ -3,11 +3,18 @@
 Built at import from Kubernetes 1.33's published definitions (``kinds.py``), not written per kind.
 One table drives discovery (legacy and aggregated), OpenAPI, URL parsing and the object store; what a
 kind *does* (defaulting, validation, status, immutable fields) is its strategy in ``strategies.py``.
+
+A runtime sees the built-ins plus the resources of its own established CustomResourceDefinitions: a
+``Registry`` (``crds.registry(store)`` builds one per runtime from the database).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from kymaprov.runtime.kinds import CATEGORIES, SHORT_NAMES, load_kinds
 
@@ -40,6 +47,7 @@ class ResourceType:
     returns_deleted_object: bool = False  # DELETE answers the object rather than a Status
     has_generation: bool = False
     sealed: bool = False  # stored encrypted (Kubernetes' encryption at rest); reads decrypt
+    custom: CustomInfo | None = field(default=None, compare=False)  # served from a CRD
 
     @property
     def api_version(self) -> str:
@@ -55,6 +63,19 @@ class ResourceType:
     @property
     def has_status(self) -> bool:
         return self.subresource("status") is not None
+
+
+@dataclass(frozen=True, eq=False)
+class CustomInfo:
+    """What a CustomResourceDefinition says about one served version of its resource."""
+
+    crd: str  # the CRD's name (``<plural>.<group>``)
+    crd_uid: str
+    schema: dict[str, Any]  # the version's openAPIV3Schema ({} when it has none)
+    columns: tuple[dict[str, Any], ...]  # additionalPrinterColumns
+    scale: dict[str, Any] | None  # the scale subresource's paths
+    list_kind: str
+    fingerprint: str  # changes whenever anything above does
 
 
 def _build() -> tuple[ResourceType, ...]:
@@ -110,32 +131,76 @@ _NO_GENERATION = {
 
 RESOURCES: tuple[ResourceType, ...] = _build()
 
-_BY_KEY = {(r.group, r.version, r.resource): r for r in RESOURCES}
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
-# group -> versions, in the order discovery lists them (core first; the newest, preferred, version first)
-GROUP_VERSIONS: dict[str, list[str]] = {}
-for _r in RESOURCES:
-    versions = GROUP_VERSIONS.setdefault(_r.group, [])
-    if _r.version not in versions:
-        versions.append(_r.version)
-        versions.sort(key=lambda v: -int(v[1:]))
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of Kubernetes' version priority: GA, then beta, then alpha (each newest first), then the
+    rest alphabetically (``apimachinery/pkg/version.CompareKubeAwareVersionStrings``)."""
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0), "")
+
+
+class Registry:
+    """The resources one runtime serves: the built-ins, then its CRDs' (by group, then version)."""
+
+    def __init__(self, custom: Iterable[ResourceType] = ()) -> None:
+        self.custom = tuple(custom)
+        self.resources = RESOURCES + self.custom
+        self._by_key = {(r.group, r.version, r.resource): r for r in RESOURCES}
+        for r in self.custom:
+            self._by_key.setdefault((r.group, r.version, r.resource), r)
+        # group -> versions, in discovery's order (core first; the preferred version first)
+        self.group_versions: dict[str, list[str]] = {}
+        for r in (*RESOURCES, *sorted(self.custom, key=lambda r: r.group)):
+            versions = self.group_versions.setdefault(r.group, [])
+            if r.version not in versions:
+                versions.append(r.version)
+                versions.sort(key=version_priority)
+        digest = hashlib.sha256()
+        for r in self.custom:
+            digest.update(r.custom.fingerprint.encode() if r.custom else b"")
+        self.fingerprint = digest.hexdigest() if self.custom else ""
+
+    def lookup(self, group: str, version: str, resource: str) -> ResourceType | None:
+        return self._by_key.get((group, version, resource))
+
+    def resources_of(self, group: str, version: str) -> list[ResourceType]:
+        return [r for r in self.resources if r.group == group and r.version == version]
+
+    def custom_of(self, group: str, version: str) -> list[ResourceType]:
+        return [r for r in self.custom if r.group == group and r.version == version]
+
+    def by_resource(self, group: str, resource: str) -> ResourceType | None:
+        """The preferred version of ``group/resource`` (RBAC and access reviews name no version)."""
+        for version in self.group_versions.get(group, []):
+            rt = self._by_key.get((group, version, resource))
+            if rt is not None:
+                return rt
+        return None
+
+
+BUILTIN = Registry()
+GROUP_VERSIONS = BUILTIN.group_versions
+_BY_KEY = BUILTIN._by_key
 
 
 def lookup(group: str, version: str, resource: str) -> ResourceType | None:
-    return _BY_KEY.get((group, version, resource))
+    """A built-in resource (``Registry.lookup`` also knows a runtime's custom resources)."""
+    return BUILTIN.lookup(group, version, resource)
 
 
 def resources_of(group: str, version: str) -> list[ResourceType]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return BUILTIN.resources_of(group, version)
 
 
 def by_resource(group: str, resource: str) -> ResourceType | None:
     """The preferred version of ``group/resource`` (RBAC and access reviews name no version)."""
-    for version in GROUP_VERSIONS.get(group, []):
-        rt = _BY_KEY.get((group, version, resource))
-        if rt is not None:
-            return rt
-    return None
+    return BUILTIN.by_resource(group, resource)
 
 
 NAMESPACES = _BY_KEY[("", "v1", "namespaces")]
@@ -147,3 +212,4 @@ CLUSTER_ROLE_BINDINGS = _BY_KEY[(RBAC, "v1", "clusterrolebindings")]
 ROLES = _BY_KEY[(RBAC, "v1", "roles")]
 ROLE_BINDINGS = _BY_KEY[(RBAC, "v1", "rolebindings")]
 DEPLOYMENTS = _BY_KEY[("apps", "v1", "deployments")]
+CRDS = _BY_KEY[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]

@@ -212,6 +212,31 @@ def _check(
     _walk(value, resolved, path, go_path, name.rsplit(".", 1)[-1] if name else struct, unknown)
 
 
+TypeMismatch = _TypeError  # what ``prune_definition`` raises: Go's decoder refusing a value's type
+
+
+def prune_definition(value: dict[str, Any], name: str, path: str, unknown: list[str]) -> None:
+    """Type-check ``value`` against definition ``name`` and prune it, collecting unknown fields'
+    paths (custom resources' ``metadata`` against ObjectMeta); raises ``TypeMismatch``."""
+    _walk(value, definitions()[name], path, path, name.rsplit(".", 1)[-1], unknown)
+
+
+def report(kind: str, version: str, unknown: list[str], validation: FieldValidation) -> None:
+    """Unknown and duplicate fields per ``fieldValidation``: Strict is a 400, Warn a warning."""
+    problems = [f'duplicate field "{p}"' for p in validation.duplicates]
+    problems += [f'unknown field "{p}"' for p in unknown]
+    validation.duplicates = []  # reported once, even if the body is decoded again (apply creating)
+    if not problems:
+        return
+    if validation.directive == "Strict":
+        raise BadRequest(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding error: '
+            + ", ".join(problems)
+        )
+    if validation.directive == "Warn":
+        validation.warnings += [p for p in problems if p not in validation.warnings]
+
+
 def decode(group: str, version: str, kind: str, obj: dict[str, Any], validation: FieldValidation) -> None:
     """Type-check ``obj`` in place against its kind's schema and drop unknown fields.
 
@@ -228,18 +253,7 @@ def decode(group: str, version: str, kind: str, obj: dict[str, Any], validation:
         raise BadRequest(
             f'{kind} in version "{version}" cannot be handled as a {kind}: {exc.message}'
         ) from exc
-    problems = [f'duplicate field "{p}"' for p in validation.duplicates]
-    problems += [f'unknown field "{p}"' for p in unknown]
-    validation.duplicates = []  # reported once, even if the body is decoded again (apply creating)
-    if not problems:
-        return
-    if validation.directive == "Strict":
-        raise BadRequest(
-            f'{kind} in version "{version}" cannot be handled as a {kind}: strict decoding error: '
-            + ", ".join(problems)
-        )
-    if validation.directive == "Warn":
-        validation.warnings += [p for p in problems if p not in validation.warnings]
+    report(kind, version, unknown, validation)
 
 
 def required_causes(group: str, version: str, kind: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -13,8 +13,8 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kymaprov.runtime import defaults, schemas, validation
-from kymaprov.runtime.errors import Invalid
+from kymaprov.runtime import crds, defaults, schemas, structural, validation
+from kymaprov.runtime.errors import BadRequest, Invalid
 from kymaprov.runtime.resources import RBAC, ResourceType
 from kymaprov.runtime.validation import Cause
 
@@ -32,6 +32,11 @@ class Strategy:
         self.rt = rt
 
     # --- create and update ----------------------------------------------------------------------
+
+    def decode(self, obj: dict[str, Any], check: schemas.FieldValidation) -> None:
+        """Type-check and prune a request body in place (Go's decoder on the kind's type)."""
+        rt = self.rt
+        schemas.decode(rt.group, rt.version, rt.kind, obj, check)
 
     def default(self, obj: dict[str, Any], rv: int) -> None:
         """Fill defaults in place (the defaulters and admission of a real cluster)."""
@@ -340,6 +345,55 @@ class PersistentVolumeClaims(Strategy):
         return []
 
 
+class CustomResourceDefinitions(Strategy):
+    """Validated as ``apiextensions-apiserver`` does; names accepted and established at once."""
+
+    def default(self, obj: dict[str, Any], rv: int) -> None:
+        crds.default(obj)
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        return crds.validate(obj, None)
+
+    def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+        return crds.validate(obj, old)
+
+    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
+        crds.controller_status(obj, old, now_text)
+
+    def after_delete(self, store: ObjectStore, obj: dict[str, Any]) -> None:
+        crds.delete_custom_resources(store, obj)
+
+
+class CustomResources(Strategy):
+    """A CRD's objects: decoded (pruned, defaulted) and validated by the version's structural schema."""
+
+    def __init__(self, rt: ResourceType) -> None:
+        super().__init__(rt)
+        assert rt.custom is not None
+        self.schema = rt.custom.schema
+
+    def decode(self, obj: dict[str, Any], check: schemas.FieldValidation) -> None:
+        rt = self.rt
+        unknown: list[str] = []
+        try:
+            structural.prune_and_default(obj, self.schema, unknown)
+        except schemas.TypeMismatch as exc:
+            raise BadRequest(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {exc.message}'
+            ) from exc
+        schemas.report(rt.kind, rt.version, unknown, check)
+
+    def validate(self, obj: dict[str, Any]) -> list[Cause]:
+        return structural.validate(obj, self.schema)
+
+    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
+        if old is None and self.rt.has_status:  # PrepareForCreate: the status subresource owns status
+            obj.pop("status", None)
+
+    def after_create(self, store: ObjectStore, obj: dict[str, Any]) -> None:
+        crds.check_served(store, self.rt)
+
+
 _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     ("", "namespaces"): Namespaces,
     ("", "pods"): Pods,
@@ -358,13 +412,16 @@ _BY_KIND: dict[tuple[str, str], type[Strategy]] = {
     (RBAC, "clusterroles"): Roles,
     (RBAC, "rolebindings"): RoleBindings,
     (RBAC, "clusterrolebindings"): RoleBindings,
+    (crds.GROUP, "customresourcedefinitions"): CustomResourceDefinitions,
 }
 
 _STRATEGIES: dict[tuple[str, str, str], Strategy] = {}
 
 
 def strategy_for(rt: ResourceType) -> Strategy:
-    """The kind's strategy (one instance per resource type)."""
+    """The kind's strategy (one instance per built-in resource type)."""
+    if rt.custom is not None:  # per runtime: another runtime's CRD of the same name may differ
+        return CustomResources(rt)
     key = (rt.group, rt.version, rt.resource)
     strategy = _STRATEGIES.get(key)
     if strategy is None:

@@ -6,6 +6,8 @@ with ``includeObject=Object``) so ``-A``, ``--show-labels`` and ``-L`` work.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -587,6 +589,69 @@ DEFAULT_COLUMNS = [
 ]
 
 
+# --- custom resources: the CRD's additionalPrinterColumns (apiextensions' tableconvertor) ---------------
+
+_CUSTOM_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\?\(@\.([\w.-]+)\s*==\s*[\"']([^\"']*)[\"']\)\]|\[\*\]")
+
+
+def json_path(obj: Any, path: str) -> list[Any]:
+    """The values a simple JSONPath (``.a.b``, ``[0]``, ``[*]``, ``[?(@.k=="v")]``) selects."""
+    values = [obj]
+    text = path.strip().removeprefix("{").removesuffix("}").strip()
+    position = 0
+    while position < len(text):
+        step = _STEP.match(text, position)
+        if step is None:
+            return []
+        position = step.end()
+        key, index, filter_key, filter_value = step.groups()
+        selected: list[Any] = []
+        for value in values:
+            if key is not None and isinstance(value, dict) and key in value:
+                selected.append(value[key])
+            elif index is not None and isinstance(value, list) and int(index) < len(value):
+                selected.append(value[int(index)])
+            elif filter_key is not None and isinstance(value, list):
+                selected += [
+                    v for v in value if isinstance(v, dict) and str(v.get(filter_key)) == filter_value
+                ]
+            elif step.group(0) == "[*]" and isinstance(value, list):
+                selected += value
+        values = selected
+    return values
+
+
+def _custom_cell(column: dict[str, Any], obj: dict[str, Any]) -> Any:
+    values = json_path(obj, str(column.get("jsonPath", "")))
+    if not values or values[0] is None:
+        return None
+    value = values[0]
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def custom_printer(columns: tuple[dict[str, Any], ...]) -> tuple[list[dict[str, Any]], Printer]:
+    """Name, then the CRD's columns (Age when it declares none), as kube-apiserver prints them."""
+    declared = list(columns) or [_CUSTOM_AGE]
+    definitions = [_NAME] + [
+        _column(
+            str(c.get("name", "")),
+            str(c.get("type", "string")),
+            str(c.get("format", "")),
+            int(c.get("priority", 0) or 0),
+            str(c.get("description", "")) or str(c.get("name", "")),
+        )
+        for c in declared
+    ]
+
+    def cells(obj: dict[str, Any], now: float) -> Cells:
+        return [_name(obj)] + [_custom_cell(c, obj) for c in declared]
+
+    return definitions, cells
+
+
 def wants_table(accept: str) -> str | None:
     """``v1`` or ``v1beta1`` when the Accept header asks for a ``meta.k8s.io`` Table."""
     for media in accept.split(","):
@@ -607,7 +672,10 @@ def to_table(
     include_object: str = "Metadata",
     headers: bool = True,
 ) -> dict[str, Any]:
-    columns, printer = PRINTERS.get(rt.resource, (DEFAULT_COLUMNS, _default_cells))
+    if rt.custom is not None:
+        columns, printer = custom_printer(rt.custom.columns)
+    else:
+        columns, printer = PRINTERS.get(rt.resource, (DEFAULT_COLUMNS, _default_cells))
     rows = []
     for obj in items:
         row: dict[str, Any] = {"cells": printer(obj, now)}
