@@ -374,6 +374,11 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     namespaces = rows(kubectl.ok("get", "namespace", "shop"))
     assert namespaces[0] == ["NAME", "STATUS", "AGE"] and namespaces[1][:2] == ["shop", "Active"]
 
+    rollout = kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=10s")
+    assert rollout == 'deployment "web" successfully rolled out\n'
+    available = kubectl.ok("wait", "--for=condition=Available", "deploy/web", "-n", "shop", "--timeout=10s")
+    assert available == "deployment.apps/web condition met\n"
+
     as_yaml = yaml.safe_load(kubectl.ok("get", "deploy", "web", "-n", "shop", "-o", "yaml"))
     assert (as_yaml["apiVersion"], as_yaml["kind"]) == ("apps/v1", "Deployment")
     assert as_yaml["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
@@ -628,6 +633,46 @@ def test_api_resources_and_version(kubectl: Kubectl) -> None:
     assert version["clientVersion"]["minor"] == kubectl.version.split(".")[1]
     server = version["serverVersion"]
     assert (server["major"], server["minor"], server["gitVersion"]) == ("1", "33", "v1.33.0")
+
+
+# --- differences from a real cluster found by this suite ---------------------------------------------
+
+
+def test_diff_shows_only_what_changes(kubectl: Kubectl, tmp_path: Path) -> None:
+    """kube-apiserver's dry-run update answers with the stored resourceVersion and a dry-run create with
+    none; kymaprov answered with the next one, so every ``kubectl diff`` showed a resourceVersion change."""
+    name = f"dry-{uuid.uuid4().hex[:6]}"
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\ndata: {{a: '1'}}\n"
+    )
+    kubectl.ok("apply", "-f", str(manifest))
+    stored = kubectl.ok("get", "cm", name, "-o", "jsonpath={.metadata.resourceVersion}")
+    manifest.write_text(manifest.read_text().replace("'1'", "'2'"))
+    diff = kubectl("diff", "-f", str(manifest))
+    assert diff.returncode == 1, diff.stderr
+    changed = [
+        line for line in diff.stdout.splitlines()[3:] if line[:1] in "+-" and not line.startswith("@@")
+    ]
+    assert changed == ['-  a: "1"', '+  a: "2"']
+    dry = kubectl.ok(
+        "apply", "-f", str(manifest), "--dry-run=server", "-o", "jsonpath={.metadata.resourceVersion}"
+    )
+    assert dry == stored
+    created = kubectl.ok("create", "cm", f"{name}-new", "--dry-run=server", "-o", "json")
+    assert "resourceVersion" not in json.loads(created)["metadata"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no kube-root-ca.crt ConfigMap in new namespaces (kube-controller-manager's root-ca-cert-publisher "
+    "makes one in every namespace, as the runtime already makes each namespace's default ServiceAccount)",
+)
+def test_new_namespace_has_the_root_ca_configmap(kubectl: Kubectl) -> None:
+    namespace = f"ca-{uuid.uuid4().hex[:6]}"
+    kubectl.ok("create", "namespace", namespace)
+    ca = json.loads(kubectl.ok("get", "configmap", "kube-root-ca.crt", "-n", namespace, "-o", "json"))
+    assert ca["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
 
 
 # --- workflows of features not on main yet (strict xfail: they flip to failures when they land) -----
