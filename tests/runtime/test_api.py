@@ -268,3 +268,20 @@ def test_dry_run_does_not_persist(admin: Kube) -> None:
     r = admin.post(CM, {"metadata": {"name": "dry"}}, params={"dryRun": "All"})
     assert r.status_code == 201 and r.json()["metadata"]["uid"]
     assert admin.get(f"{CM}/dry").status_code == 404
+
+
+def test_dry_run_answers_with_the_stored_resource_version(admin: Kube) -> None:
+    """As kube-apiserver's dry-run storage: a create has no resourceVersion, an update keeps the stored one
+    (``kubectl diff`` would otherwise show a resourceVersion change for every object)."""
+    created = admin.post(CM, {"metadata": {"name": "dry"}}, params={"dryRun": "All"}).json()
+    assert "resourceVersion" not in created["metadata"]
+    stored = admin.create(CM, {"metadata": {"name": "real"}, "data": {"a": "1"}})["metadata"][
+        "resourceVersion"
+    ]
+    r = admin.request(
+        "PATCH", f"{CM}/real", params={"dryRun": "All"}, content=b'{"data":{"a":"2"}}',
+        headers={"content-type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["data"] == {"a": "2"}
+    assert r.json()["metadata"]["resourceVersion"] == stored
+    assert admin.get(f"{CM}/real").json()["data"] == {"a": "1"}

@@ -193,6 +193,7 @@ class KubeApi:
                 user, store = self._authorize(conn, req, info)
                 if validation is not None:
                     store.validation = validation
+                store.dry_run = dry_run
                 guard = None
                 if info.verb in ("create", "update", "patch"):
                     guard = rbac.escalation_guard(store, user, info.attributes())

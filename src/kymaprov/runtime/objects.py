@@ -145,6 +145,9 @@ class ObjectStore:
         # what the request's fieldValidation asks for; collects the Warning headers to send
         self.validation = schemas.FieldValidation("Ignore")
         self._announced = 0  # the newest version this transaction wrote, announced once it commits
+        # dryRun=All: the transaction is rolled back; answers carry the resourceVersion kube-apiserver's
+        # dry-run storage gives (none for a create, the stored one for an update)
+        self.dry_run = False
 
     # --- stored bodies --------------------------------------------------------------------------
 
@@ -432,6 +435,9 @@ class ObjectStore:
         )
         self._record(rt.group, rt.resource, meta.get("namespace", ""), name, rv, "ADDED", body, None)
         strategy.after_create(self, obj)
+        if self.dry_run:
+            obj = copy.deepcopy(obj)
+            del obj["metadata"]["resourceVersion"]
         return obj
 
     def update(
@@ -489,6 +495,8 @@ class ObjectStore:
         new = _ordered(new)
         if new == old:
             return old
+        if self.dry_run:
+            return new  # still the stored resourceVersion; nothing is written
         rv = self._next_rv()
         new["metadata"]["resourceVersion"] = str(rv)
         body = self._encode(rt, new)
