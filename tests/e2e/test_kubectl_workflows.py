@@ -746,7 +746,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 item 3: custom resources of a CRD not served on main yet")
 def test_crd_with_custom_resources(kubectl: Kubectl) -> None:
     crd = kubectl("apply", "-f", "-", stdin=CRD)
     assert crd.returncode == 0, crd.stderr
