@@ -46,6 +46,16 @@ _KEY_DEFAULTS = {"protocol": "TCP"}
 _MISSING: Any = object()
 
 
+KUBECTL = "kubectl"  # the manager that may upgrade client-side apply's fields
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+class _Conflicts(Exception):
+    def __init__(self, conflicts: dict[str, FieldSet]) -> None:
+        super().__init__("apply conflicts")
+        self.conflicts = conflicts
+
+
 class FieldPathError(Exception):
     """A value that has no path element (a list item without its key, a duplicate key)."""
 
@@ -800,29 +810,66 @@ class FieldManager:
         """The object after applying ``config`` as ``manager``, with its managedFields.
 
         Raises ``Conflict`` (409) when it would change fields others own and ``force`` is false,
-        ``BadRequest`` for a configuration that cannot be applied.
+        ``BadRequest`` for a configuration that cannot be applied. ``kubectl`` (kubectl's default
+        manager for ``--server-side``) may take over what client-side apply last applied and nobody
+        changed since, and keeps the ``last-applied-configuration`` annotation in step
+        (``lastappliedmanager.go``, ``lastappliedupdater.go``).
         """
         if "managedFields" in (config.get("metadata") or {}):
             raise BadRequest("metadata.managedFields must be nil")
+        config = _prune_nulls(config)
+        try:
+            try:
+                result = self._apply(live, config, manager, force)
+            except _Conflicts as found:
+                allowed = self._upgradable(live) if manager == KUBECTL else None
+                if allowed is None:
+                    raise conflict_error(found.conflicts) from None
+                rest = {k: c.difference(allowed) for k, c in found.conflicts.items()}
+                rest = {k: c for k, c in rest.items() if not c.empty()}
+                if rest:
+                    raise conflict_error(rest) from None
+                result = self._apply(live, config, manager, True)
+        except FieldPathError as exc:
+            raise BadRequest(f"failed to create typed patch object: {exc}") from exc
+        annotations = (result.get("metadata") or {}).get("annotations") or {}
+        if manager == KUBECTL and LAST_APPLIED in annotations:
+            applied = copy.deepcopy(config)
+            (applied.get("metadata") or {}).get("annotations", {}).pop(LAST_APPLIED, None)
+            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":")) + "\n"
+        return result
+
+    def _upgradable(self, live: dict[str, Any] | None) -> FieldSet | None:
+        """Fields client-side apply last applied that still hold those values; None without one."""
+        text = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+        try:
+            last = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            return None
+        if not isinstance(last, dict):
+            return None
+        last = _prune_nulls(last)
+        live_obj = _without_managed(live or {})
+        return field_set(last, self.schema).difference(compare(last, live_obj, self.schema).modified)
+
+    def _apply(
+        self, live: dict[str, Any] | None, config: dict[str, Any], manager: str, force: bool
+    ) -> dict[str, Any]:
         live_obj = _without_managed(live) if live is not None else {}
         try:
             managed = decode(((live or {}).get("metadata") or {}).get("managedFields"))
         except ValueError as exc:
             raise BadRequest(f"failed to decode managed fields: {exc}") from exc
-        config = _prune_nulls(config)
-        try:
-            if not managed and live is not None:  # ``before-first-apply`` owns what is there already
-                managed = self._update(_empty_like(live_obj), live_obj, managed, BEFORE_FIRST_APPLY)
-            merged = merge(live_obj, config, self.schema)
-            key = identity(manager, APPLY, self.api_version, self.subresource)
-            last = managed.get(key)
-            applied = field_set(config, self.schema).recursive_difference(self.reset).difference(STRIPPED)
-            managed[key] = Entry(manager, APPLY, self.api_version, self.subresource, None, applied)
-            if last is not None and not last.fields.empty():
-                merged = self._prune(merged, managed, last.fields)
-            self._changes(live_obj, merged, managed, key, force)
-        except FieldPathError as exc:
-            raise BadRequest(f"failed to create typed patch object: {exc}") from exc
+        if not managed and live is not None:  # ``before-first-apply`` owns what is there already
+            managed = self._update(_empty_like(live_obj), live_obj, managed, BEFORE_FIRST_APPLY)
+        merged = merge(live_obj, config, self.schema)
+        key = identity(manager, APPLY, self.api_version, self.subresource)
+        last = managed.get(key)
+        applied = field_set(config, self.schema).recursive_difference(self.reset).difference(STRIPPED)
+        managed[key] = Entry(manager, APPLY, self.api_version, self.subresource, None, applied)
+        if last is not None and not last.fields.empty():
+            merged = self._prune(merged, managed, last.fields)
+        self._changes(live_obj, merged, managed, key, force)
         entry = managed.get(key)
         if entry is not None:
             entry.time = self.now if merged != live_obj or last is None or not last.time else last.time
@@ -860,7 +907,7 @@ class FieldManager:
             if not overlap.empty():
                 conflicts[key] = overlap
         if conflicts and not force:
-            raise conflict_error(conflicts)
+            raise _Conflicts(conflicts)
         for key, entry in list(managed.items()):
             if key == workflow:
                 continue
