@@ -363,3 +363,33 @@ def test_kubectl_upgrades_client_side_apply_to_server_side(tmp_path: Path, acces
     assert owns(obj, "kubectl", "Apply", "f:spec", "f:replicas")
     last = json.loads(obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
     assert last["spec"]["replicas"] == 3
+
+
+def test_subresource_writes_record_their_subresource(admin: Kube) -> None:
+    assert apply(admin, deployment(1), "A").status_code == 201
+    merge = {"content-type": "application/merge-patch+json"}
+    scaled = admin.request(
+        "PATCH",
+        f"{DEPLOY}/web/scale",
+        params={"fieldManager": "scaler"},
+        content='{"spec":{"replicas":3}}',
+        headers=merge,
+    )
+    assert scaled.status_code == 200, scaled.text
+    status = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    status["status"] = {"observedGeneration": 7}
+    applied = admin.request(
+        "PATCH",
+        f"{DEPLOY}/web/status",
+        params={"fieldManager": "ctrl"},
+        content=json.dumps(status),
+        headers=APPLY,
+    )
+    assert applied.status_code == 200, applied.text
+    entries = {
+        (e["manager"], e.get("subresource", "")): e for e in applied.json()["metadata"]["managedFields"]
+    }
+    assert entries[("scaler", "scale")]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert entries[("ctrl", "status")]["operation"] == "Apply"
+    assert entries[("ctrl", "status")]["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
+    assert not owns(applied.json(), "A", "Apply", "f:spec", "f:replicas")  # the scale Update took it

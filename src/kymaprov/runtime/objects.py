@@ -506,9 +506,13 @@ class ObjectStore:
             new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         if subresource != "status":
             strategy.controller_status(new, old, rfc3339(self.now))
-        if manager is not None and not applied:
+        if applied:  # the applied object's managedFields, also through ``status`` (which keeps old's meta)
+            new["metadata"]["managedFields"] = meta.get("managedFields", [])
+            if not new["metadata"]["managedFields"]:
+                del new["metadata"]["managedFields"]
+        elif manager is not None:
             self._field_manager(rt, via or subresource).update(old, new, manager)
-        elif not applied:
+        else:
             new["metadata"].pop("managedFields", None)
             if "managedFields" in old_meta:
                 new["metadata"]["managedFields"] = old_meta["managedFields"]
