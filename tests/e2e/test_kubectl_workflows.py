@@ -689,9 +689,6 @@ data: {owner: bob}
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 7 item 5: server-side apply managedFields/conflicts not on main yet"
-)
 def test_server_side_apply_conflict_and_force(kubectl: Kubectl) -> None:
     name = f"shared-{uuid.uuid4().hex[:6]}"
     alice, bob = SSA_ALICE.replace("shared", name), SSA_BOB.replace("shared", name)

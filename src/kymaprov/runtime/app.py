@@ -30,6 +30,7 @@ from kymaprov.runtime import (
     changes,
     crds,
     discovery,
+    fieldmanager,
     lists,
     openapi_v2_proto,
     protobuf,
@@ -85,6 +86,7 @@ class KubeRequest:
     impersonate_user: str = ""
     impersonate_groups: tuple[str, ...] = ()
     impersonate_uid: str = ""
+    user_agent: str = ""
 
 
 @dataclass
@@ -360,17 +362,23 @@ class KubeApi:
                 return KubeResponse(200, self._table(req, rt, [obj], rv, now, table))
             return KubeResponse(200, obj)
         if verb == "create":
+            manager = _field_manager(req, "CreateOptions")
             body = self._decode(req, rt)
             check = self._field_validation(req)
             created = self._write(
-                req, info, lambda s, u: s.create(rt, namespace, body), body, validation=check
+                req, info, lambda s, u: s.create(rt, namespace, body, manager), body, validation=check
             )
             return KubeResponse(201, created, warnings=check.warnings)
         if verb == "update":
+            manager = _field_manager(req, "UpdateOptions")
             body = self._decode(req, rt)
             check = self._field_validation(req)
             updated = self._write(
-                req, info, lambda s, u: s.update(rt, namespace, name, body, sub), body, validation=check
+                req,
+                info,
+                lambda s, u: s.update(rt, namespace, name, body, sub, manager=manager),
+                body,
+                validation=check,
             )
             return KubeResponse(200, updated, warnings=check.warnings)
         if verb == "patch":
@@ -381,10 +389,14 @@ class KubeApi:
                     f"the body of the request was in an unknown format - accepted media types include: "
                     f"{', '.join(accepted)}"
                 )
+            manager, force = _patch_options(req, patch_type)
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
             check = self._field_validation(req)
             obj, created = self._write(
-                req, info, lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub), validation=check
+                req,
+                info,
+                lambda s, u: s.patch(rt, namespace, name, patch_type, body, sub, manager, force),
+                validation=check,
             )
             return KubeResponse(201 if created else 200, obj, warnings=check.warnings)
         if verb == "delete":
@@ -402,14 +414,19 @@ class KubeApi:
         if info.verb == "get":
             return KubeResponse(200, self._read(req, info, lambda s, u: s.scale(rt, namespace, name)))
         if info.verb == "update":
+            manager = _field_manager(req, "UpdateOptions")
             body = self._decode(req, None, "Scale")
             return KubeResponse(
-                200, self._write(req, info, lambda s, u: s.set_scale(rt, namespace, name, body))
+                200,
+                self._write(req, info, lambda s, u: s.set_scale(rt, namespace, name, body, manager=manager)),
             )
         if info.verb == "patch":
             patch_type = _media(req.content_type)
+            manager, _ = _patch_options(req, patch_type)
             body = self._parse(req.body, yaml_ok=patch_type == "application/apply-patch+yaml")
-            result = self._write(req, info, lambda s, u: s.set_scale(rt, namespace, name, body, patch_type))
+            result = self._write(
+                req, info, lambda s, u: s.set_scale(rt, namespace, name, body, patch_type, manager)
+            )
             return KubeResponse(200, result)
         raise MethodNotAllowed(_NOT_ALLOWED)
 
@@ -613,6 +630,29 @@ def _token_expiry(token: str | None) -> float:
     return float(exp) if isinstance(exp, int | float) else math.inf
 
 
+def _field_manager(req: KubeRequest, options: str) -> str:
+    """The write's field manager: ``fieldManager``, else the User-Agent's product (``managerOrUserAgent``)."""
+    given = req.query.get("fieldManager", "")
+    causes = fieldmanager.manager_causes(given)
+    if causes:
+        raise fieldmanager.options_error(options, causes)
+    return given or fieldmanager.manager_from_user_agent(req.user_agent)
+
+
+def _patch_options(req: KubeRequest, patch_type: str) -> tuple[str, bool]:
+    """``ValidatePatchOptions``: apply needs a fieldManager; ``force`` is for apply only."""
+    apply = patch_type == "application/apply-patch+yaml"
+    causes: list[tuple[str, str, str]] = []
+    if not apply and "force" in req.query:
+        causes.append(("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"))
+    if apply and not req.query.get("fieldManager"):
+        causes.append(("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"))
+    causes += fieldmanager.manager_causes(req.query.get("fieldManager", ""))
+    if causes:
+        raise fieldmanager.options_error("PatchOptions", causes)
+    return _field_manager(req, "PatchOptions"), _true(req.query.get("force"))
+
+
 _SERVED_SUBRESOURCES = ("status", "scale", "token")
 CUSTOM_PATCH_TYPES = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
 
@@ -670,6 +710,7 @@ def create_app(ctx: Context, runtimes: EmbeddedRuntimes) -> Starlette:
             impersonate_user=request.headers.get("impersonate-user", ""),
             impersonate_groups=tuple(request.headers.getlist("impersonate-group")),
             impersonate_uid=request.headers.get("impersonate-uid", ""),
+            user_agent=request.headers.get("user-agent", ""),
         )
         result = await run_in_threadpool(api.handle, req)
         if isinstance(result, WatchStream):

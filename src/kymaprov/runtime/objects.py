@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer
-from kymaprov.runtime import bodies, changes, crds, patch, schemas
+from kymaprov.runtime import bodies, changes, crds, fieldmanager, patch, schemas
 from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
 from kymaprov.runtime.models import LIVE, change_log, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, ResourceType
@@ -383,7 +383,11 @@ class ObjectStore:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def create(self, rt: ResourceType, namespace: str, body: Any) -> dict[str, Any]:
+    def create(
+        self, rt: ResourceType, namespace: str, body: Any, manager: str | None = None, applied: bool = False
+    ) -> dict[str, Any]:
+        """POST. ``manager`` owns the fields it set (an Update entry in managedFields); None for the
+        server's own writes; ``applied``: the body is an applied object whose managedFields are set."""
         self._lock()
         strategy = strategy_for(rt)
         obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
@@ -418,6 +422,10 @@ class ObjectStore:
             meta.pop("generation", None)
         strategy.default(obj, rv)
         strategy.controller_status(obj, None, rfc3339(self.now))
+        if manager is not None and not applied:
+            self._field_manager(rt).update(None, obj, manager)
+        elif not applied:
+            meta.pop("managedFields", None)
         obj = _ordered(obj)
         body = self._encode(rt, obj)
         self.conn.execute(
@@ -441,9 +449,21 @@ class ObjectStore:
         return obj
 
     def update(
-        self, rt: ResourceType, namespace: str, name: str, body: Any, subresource: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        subresource: str = "",
+        manager: str | None = None,
+        applied: bool = False,
+        via: str = "",
     ) -> dict[str, Any]:
-        """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version."""
+        """PUT: optimistic concurrency on ``metadata.resourceVersion``; no-op writes keep the version.
+
+        ``manager`` owns what the write changed (None: the server's own write, ownership unchanged);
+        ``applied``: the body comes from server-side apply with its managedFields set; ``via``: the
+        subresource the write came through when it is not ``subresource`` (``scale``)."""
         self._lock()
         strategy = strategy_for(rt)
         obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
@@ -492,6 +512,16 @@ class ObjectStore:
             new["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         if subresource != "status":
             strategy.controller_status(new, old, rfc3339(self.now))
+        if applied:  # the applied object's managedFields, also through ``status`` (which keeps old's meta)
+            new["metadata"]["managedFields"] = meta.get("managedFields", [])
+            if not new["metadata"]["managedFields"]:
+                del new["metadata"]["managedFields"]
+        elif manager is not None:
+            self._field_manager(rt, via or subresource).update(old, new, manager)
+        else:
+            new["metadata"].pop("managedFields", None)
+            if "managedFields" in old_meta:
+                new["metadata"]["managedFields"] = old_meta["managedFields"]
         new = _ordered(new)
         if new == old:
             return old
@@ -517,23 +547,48 @@ class ObjectStore:
         patch_type: str,
         body: Any,
         subresource: str = "",
+        manager: str | None = None,
+        force: bool = False,
     ) -> tuple[dict[str, Any], bool]:
-        """Apply a patch; returns the object and whether it was created (server-side apply only)."""
+        """Apply a patch; returns the object and whether it was created (server-side apply only).
+
+        Server-side apply merges the body as ``manager``'s applied configuration (``fieldmanager``);
+        the other patch types are Updates that ``manager`` owns the changes of."""
         self._lock()
         current = self.find(rt, namespace, name)
         if patch_type == "application/apply-patch+yaml":
             if not isinstance(body, dict):
                 raise BadRequest("apply patch must be a YAML or JSON object")
+            config = check_shape(rt, copy.deepcopy(body), self.validation)
+            config.setdefault("metadata", {}).setdefault("name", name)
+            applier = self._field_manager(rt, subresource)
+            applied = applier.apply(current, config, manager or "", force)
             if current is None:
-                created = check_shape(rt, copy.deepcopy(body), self.validation)
-                created.setdefault("metadata", {}).setdefault("name", name)
-                return self.create(rt, namespace, created), True
-            patched = bodies.checked_result(patch.strategic_merge(current, body))
-        elif current is None:
+                return self.create(rt, namespace, applied, applied=True), True
+            patched = bodies.checked_result(applied)
+            return self.update(rt, namespace, name, patched, subresource, applied=True), False
+        if current is None:
             raise NotFound.object(rt.resource, rt.group, name)
+        patched = self._patched(current, patch_type, body)
+        return self.update(rt, namespace, name, patched, subresource, manager=manager), False
+
+    def _field_manager(self, rt: ResourceType, subresource: str = "") -> fieldmanager.FieldManager:
+        """The kind's field manager; a strategy with ``field_schema()`` (a CRD's) supplies the schema."""
+        strategy = strategy_for(rt)
+        provider = getattr(strategy, "field_schema", None)
+        if callable(provider):
+            schema = provider()
         else:
-            patched = self._patched(current, patch_type, body)
-        return self.update(rt, namespace, name, patched, subresource), False
+            definition = schemas.definition_name(rt.group, rt.version, rt.kind)
+            schema = None if definition is None else schemas.definitions()[definition]
+        reset = fieldmanager.FieldSet()
+        if subresource == "status":
+            for field in (schema or {}).get("properties") or {}:
+                if field not in ("status", "metadata", "apiVersion", "kind"):
+                    reset.insert((f"f:{field}",))
+        elif rt.has_status:
+            reset.insert(("f:status",))
+        return fieldmanager.FieldManager(schema, rt.api_version, rfc3339(self.now), subresource, reset)
 
     @staticmethod
     def _patched(current: dict[str, Any], patch_type: str, body: Any) -> dict[str, Any]:
@@ -562,7 +617,13 @@ class ObjectStore:
         return scale_of(obj)
 
     def set_scale(
-        self, rt: ResourceType, namespace: str, name: str, body: Any, patch_type: str = ""
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        patch_type: str = "",
+        manager: str | None = None,
     ) -> dict[str, Any]:
         """PUT (``patch_type`` empty) or PATCH the Scale; only ``spec.replicas`` is taken from it."""
         self._lock()
@@ -579,9 +640,10 @@ class ObjectStore:
         obj["metadata"].pop("resourceVersion", None)
         if rt.custom is not None and rt.custom.scale is not None:
             crds.set_path(obj, rt.custom.scale["specReplicasPath"], replicas)
-            return crds.scale_of(self.update(rt, namespace, name, obj), rt.custom.scale)
+            updated = self.update(rt, namespace, name, obj, manager=manager, via="scale")
+            return crds.scale_of(updated, rt.custom.scale)
         obj["spec"]["replicas"] = replicas
-        return scale_of(self.update(rt, namespace, name, obj))
+        return scale_of(self.update(rt, namespace, name, obj, manager=manager, via="scale"))
 
     def delete(
         self, rt: ResourceType, namespace: str, name: str, preconditions: Any = None
