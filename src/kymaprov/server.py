@@ -6,7 +6,8 @@ port 0 is resolved to the real port before any URL is made from it.
 
 The HTTP API runs in the main thread (SIGINT/SIGTERM stop it there, then everything else); the embedded
 Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
-runtime's API can never starve the runtime of threads; the lifecycle worker has a thread too.
+runtime's API can never starve the runtime of threads; the lifecycle worker and the runtimes'
+controllers (garbage collector, namespace controller) have a thread each.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.runtime.app import create_app as create_kube_app
 from kymaprov.runtime.backend import EmbeddedRuntimes
+from kymaprov.runtime.controllers.manager import ControllerManager
 from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger("kymaprov")
@@ -122,6 +124,7 @@ class KymaprovServer:
             self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive
         )
         self.kube_app = create_kube_app(self.ctx, self.runtimes)
+        self.controllers = ControllerManager(self.ctx, self.runtimes)
 
     def _close_sockets(self) -> None:
         self.api_socket.close()
@@ -151,12 +154,14 @@ class KymaprovServer:
         )
         kube_thread.start()
         self.worker.start()
+        self.controllers.start()
         api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
             api_server.run(sockets=[self.api_socket])
         finally:
             kube_server.should_exit = True
+            self.controllers.stop()
             self.worker.stop()
             kube_thread.join(10)
             self.ctx.store.dispose()

@@ -6,9 +6,8 @@ machine's versioned kubectl binaries with a fresh ``--cache-dir`` per test and v
 does its own discovery and OpenAPI download). Each version gets its own runtime, so cluster-scoped
 objects do not collide. Outputs are checked as kubectl prints them, not only exit codes.
 
-The workflows for features still being built (server-side apply with managedFields, CRDs, finalizers,
-namespace termination) are here too, marked ``xfail(strict=True)``: they run, and turn into failures
-the moment the feature lands, so that whoever merges it removes the marker.
+What the runtime still lacks is marked ``xfail(strict=True)`` with the reason: it runs, and turns into a
+failure the moment it works, so that whoever makes it work removes the marker.
 """
 
 from __future__ import annotations
@@ -675,7 +674,7 @@ def test_new_namespace_has_the_root_ca_configmap(kubectl: Kubectl) -> None:
     assert ca["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
 
 
-# --- workflows of features not on main yet (strict xfail: they flip to failures when they land) -----
+# --- server-side apply, CRDs, finalizers and namespace termination ------------------------------------
 
 SSA_ALICE = """apiVersion: v1
 kind: ConfigMap
@@ -770,7 +769,6 @@ def test_crd_with_custom_resources(kubectl: Kubectl) -> None:
     wait_for("widgets to go", lambda: kubectl("get", "widgets.example.com").returncode != 0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 item 4: finalizers (deletionTimestamp) not on main yet")
 def test_finalizer_holds_a_delete(kubectl: Kubectl) -> None:
     name = f"held-{uuid.uuid4().hex[:6]}"
     kubectl.ok(
@@ -787,7 +785,6 @@ def test_finalizer_holds_a_delete(kubectl: Kubectl) -> None:
     wait_for("the held object to go", lambda: kubectl("get", "configmap", name).returncode == 1)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 item 4: namespace Terminating phase not on main yet")
 def test_namespace_terminates_after_its_contents(kubectl: Kubectl) -> None:
     namespace = f"ending-{uuid.uuid4().hex[:6]}"
     kubectl.ok("create", "namespace", namespace)

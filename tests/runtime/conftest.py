@@ -26,6 +26,7 @@ from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.runtime.app import create_app
 from kymaprov.runtime.backend import EmbeddedRuntimes
+from kymaprov.runtime.controllers.manager import ControllerManager
 from kymaprov.runtimes import ClusterAccess
 
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
@@ -86,7 +87,8 @@ class Kube:
 
 
 class KubeServer:
-    """Context, EmbeddedRuntimes and the app on one data dir, served by uvicorn in a thread."""
+    """Context, EmbeddedRuntimes and the app on one data dir, served by uvicorn in a thread, with the
+    runtimes' controllers (garbage collector, namespace controller) running as ``kymaprov serve`` runs them."""
 
     def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.data_dir = data_dir
@@ -96,6 +98,8 @@ class KubeServer:
         )
         self.ctx = Context.open(settings)
         self.runtimes = EmbeddedRuntimes(self.ctx)
+        self.controllers = ControllerManager(self.ctx, self.runtimes)
+        self.controllers.start()
         config = uvicorn.Config(
             create_app(self.ctx, self.runtimes),
             host="127.0.0.1",
@@ -119,6 +123,7 @@ class KubeServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        self.controllers.stop()
         self.ctx.store.dispose()
 
     def cluster(self, name: str = "my-runtime") -> ClusterAccess:

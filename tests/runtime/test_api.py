@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import jwt
@@ -202,7 +203,12 @@ def test_namespace_defaults_and_cascade(admin: Kube) -> None:
     namespace = admin.create("/api/v1/namespaces", {"metadata": {"name": "team"}})
     assert namespace["status"]["phase"] == "Active"
     admin.create("/api/v1/namespaces/team/configmaps", {"metadata": {"name": "c"}})
-    assert admin.delete("/api/v1/namespaces/team").json()["kind"] == "Namespace"
+    deleted = admin.delete("/api/v1/namespaces/team").json()
+    assert deleted["kind"] == "Namespace" and deleted["status"]["phase"] == "Terminating"
+    deadline = time.monotonic() + 10  # the namespace controller empties it, then it goes
+    while admin.get("/api/v1/namespaces/team").status_code != 404:
+        assert time.monotonic() < deadline, "the namespace was not deleted"
+        time.sleep(0.05)
     assert admin.get("/api/v1/namespaces/team/configmaps/c").status_code == 404
 
 

@@ -5,6 +5,7 @@ Runs when ``KYMAPROV_TEST_POSTGRES`` names a server, as ``tests/test_postgres_re
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,48 @@ def test_a_watch_on_one_replica_sees_writes_made_on_the_other(
             ("DELETED", "before"),
             ("ADDED", "after"),
         ]
+        on_a.close()
+        on_b.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_controllers_act_once_across_replicas(
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas' controllers on one database: one holds the cluster's lease; a namespace deleted
+    through either replica is emptied and goes, and an owner's dependent is collected."""
+    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    a = KubeServer(tmp_path / "a", postgres_database)
+    b = KubeServer(tmp_path / "b", postgres_database)
+    try:
+        access = a.runtimes.create_cluster("pg-gc", "pg")
+        on_a = Kube(access)
+        on_b = Kube(
+            access.__class__(
+                access.server.replace(str(a.kube_port), str(b.kube_port)),
+                access.ca_data,
+                access.token,
+                access.tls_server_name,
+            )
+        )
+        owner = on_a.create(CM, {"metadata": {"name": "owner"}})
+        ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+        on_a.create(CM, {"metadata": {"name": "dependent", "ownerReferences": [ref]}})
+        on_a.create("/api/v1/namespaces", {"metadata": {"name": "team"}})
+        on_a.create("/api/v1/namespaces/team/configmaps", {"metadata": {"name": "c"}})
+        assert on_b.delete(f"{CM}/owner").status_code == 200
+        assert on_b.delete("/api/v1/namespaces/team").status_code == 200
+        deadline = time.monotonic() + 15
+        while (
+            on_a.get(f"{CM}/dependent").status_code != 404
+            or on_a.get("/api/v1/namespaces/team").status_code != 404
+        ):
+            assert time.monotonic() < deadline, "the replicas' controllers did not finish"
+            time.sleep(0.1)
+        holders = [m for m in (a.controllers, b.controllers) if m._lease("pg-gc")]
+        assert len(holders) == 1  # the lease holder renews; the other is refused
         on_a.close()
         on_b.close()
     finally:

@@ -29,6 +29,7 @@ from kymaprov.runtime import (
     bodies,
     changes,
     crds,
+    deletion,
     discovery,
     fieldmanager,
     lists,
@@ -188,8 +189,9 @@ class KubeApi:
         fn: Callable[[ObjectStore, UserInfo], Any],
         body: Any = None,
         validation: schemas.FieldValidation | None = None,
+        dry_run: bool = False,
     ) -> Any:
-        dry_run = req.query.get("dryRun") == "All"
+        dry_run = dry_run or req.query.get("dryRun") == "All"
         try:
             with self.ctx.store.write() as conn:
                 user, store = self._authorize(conn, req, info)
@@ -400,9 +402,15 @@ class KubeApi:
             )
             return KubeResponse(201 if created else 200, obj, warnings=check.warnings)
         if verb == "delete":
-            options = self._parse(req.body, yaml_ok=False) if req.body.strip() else {}
-            preconditions = options.get("preconditions") if isinstance(options, dict) else None
-            obj = self._write(req, info, lambda s, u: s.delete(rt, namespace, name, preconditions))
+            delete_options = self._delete_options(req)
+            obj, gone = self._write(
+                req,
+                info,
+                lambda s, u: s.delete(rt, namespace, name, delete_options),
+                dry_run=delete_options.dry_run,
+            )
+            if not gone:  # kept for its finalizers: the object as marked; 202 only as kube answers it
+                return KubeResponse(202 if delete_options.orphan_dependents is False else 200, obj)
             if rt.returns_deleted_object:
                 return KubeResponse(200, obj)
             return KubeResponse(200, _success(rt, obj))
@@ -445,8 +453,10 @@ class KubeApi:
     def _delete_collection(
         self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str | None, match: Any
     ) -> KubeResponse:
+        options = self._delete_options(req)
+
         def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
-            items = store.delete_collection(rt, namespace, match)
+            items = store.delete_collection(rt, namespace, match, options)
             return {
                 "kind": f"{rt.kind}List",
                 "apiVersion": rt.api_version,
@@ -454,7 +464,12 @@ class KubeApi:
                 "items": items,
             }
 
-        return KubeResponse(200, self._write(req, info, run))
+        return KubeResponse(200, self._write(req, info, run, dry_run=options.dry_run))
+
+    def _delete_options(self, req: KubeRequest) -> deletion.DeleteOptions:
+        """The body's DeleteOptions (JSON, as kubectl and client-go send them), else the query's."""
+        body = self._parse(req.body, yaml_ok=False) if req.body.strip() else None
+        return deletion.parse(body, req.query)
 
     def _token(self, req: KubeRequest, info: RequestInfo, namespace: str, name: str) -> KubeResponse:
         body = self._decode(req, None, "TokenRequest")
@@ -653,7 +668,7 @@ def _patch_options(req: KubeRequest, patch_type: str) -> tuple[str, bool]:
     return _field_manager(req, "PatchOptions"), _true(req.query.get("force"))
 
 
-_SERVED_SUBRESOURCES = ("status", "scale", "token")
+_SERVED_SUBRESOURCES = ("status", "scale", "token", "finalize")
 CUSTOM_PATCH_TYPES = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
 
 _REVIEWS: dict[str, Callable[[ObjectStore, UserInfo, Any], dict[str, Any]]] = {

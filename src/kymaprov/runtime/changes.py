@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -70,6 +70,20 @@ class Hub:
         self._seen: dict[str, int] = {}
         self._poller: threading.Thread | None = None
         self.compacted_at: dict[str, float] = {}  # cluster -> service time of its last compaction
+        self._listeners: list[Callable[[str], None]] = []  # in-process controllers, called per write
+
+    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``callback(cluster_id)`` after each commit of a write here (from the writer's thread,
+        so it must only note the cluster and return); the returned function stops it."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
 
     def notify(self, cluster_id: str, rv: int) -> None:
         """A write committed ``rv`` (or the cluster is ``GONE``): wake the cluster's watchers."""
@@ -78,8 +92,11 @@ class Hub:
                 return
             self._seen[cluster_id] = rv
             subscribers = list(self._subscribers.get(cluster_id, ()))
+            listeners = list(self._listeners)
         for sub in subscribers:
             sub.ring()
+        for listener in listeners:
+            listener(cluster_id)
 
     def seen(self, cluster_id: str) -> int:
         """The newest version this process knows of (0 if none yet, ``GONE`` once deleted)."""

@@ -80,3 +80,14 @@ change_log = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),  # service clock, for time-based compaction
     sa.PrimaryKeyConstraint("cluster_id", "resource_version", name="pk_kube_events"),
 )
+
+controller_leases = sa.Table(
+    "kube_controller_leases",
+    metadata,
+    # Which process runs a cluster's controllers (garbage collector, namespace controller): taken
+    # and renewed by each pass with work, with an atomic ``UPDATE ... WHERE expires_ms < now OR
+    # holder = me`` (wall time, as the lifecycle worker's leases); see ``runtime/controllers``.
+    sa.Column("cluster_id", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+)

@@ -16,6 +16,7 @@ newer events.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import secrets
 import uuid
@@ -27,7 +28,16 @@ from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer
 from kymaprov.runtime import bodies, changes, crds, fieldmanager, patch, schemas
-from kymaprov.runtime.errors import AlreadyExists, BadRequest, Conflict, NotFound, UnsupportedMediaType
+from kymaprov.runtime.deletion import DeleteOptions, gc_finalizers, mark_deleting, new_finalizers_forbidden
+from kymaprov.runtime.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    UnsupportedMediaType,
+)
 from kymaprov.runtime.models import LIVE, change_log, clusters, equals, objects
 from kymaprov.runtime.resources import NAMESPACES, ResourceType
 from kymaprov.runtime.strategies import strategy_for
@@ -377,9 +387,29 @@ class ObjectStore:
                     return items, (k if rest else ""), rest
         return items, "", 0
 
-    def require_namespace(self, namespace: str) -> None:
-        if self.find(NAMESPACES, "", namespace) is None:
+    def require_namespace(self, namespace: str, creating: tuple[ResourceType, str] | None = None) -> None:
+        """The namespace exists; and, for a create (``creating``: kind and name), is not terminating
+        (the NamespaceLifecycle admission plugin)."""
+        found = self.find(NAMESPACES, "", namespace)
+        if found is None:
             raise NotFound.object("namespaces", "", namespace)
+        if creating is not None and (found.get("status") or {}).get("phase") == "Terminating":
+            rt, name = creating
+            error = Forbidden.for_request(
+                rt.resource,
+                rt.group,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
+            error.details = error.details or {}
+            error.details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ]
+            raise error
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -406,7 +436,7 @@ class ObjectStore:
         strategy.check(obj, None)
         name = meta["name"]
         if rt.namespaced:
-            self.require_namespace(namespace)
+            self.require_namespace(namespace, creating=(rt, name))
         if self.find(rt, namespace, name) is not None:
             raise AlreadyExists.object(rt.resource, rt.group, name)
         rv = self._next_rv()
@@ -490,6 +520,8 @@ class ObjectStore:
             )
         if subresource == "status":
             new = strategy.prepare_for_status_update(obj, old)
+        elif subresource == "finalize":
+            new = strategy.prepare_for_finalize(obj, old)
         else:
             new = obj
             new_meta = new["metadata"]
@@ -503,6 +535,14 @@ class ObjectStore:
                     new_meta[field] = old_meta[field]
                 else:
                     new_meta.pop(field, None)
+            if "deletionGracePeriodSeconds" in old_meta:  # an update never removes or changes it
+                new_meta["deletionGracePeriodSeconds"] = old_meta["deletionGracePeriodSeconds"]
+            if old_meta.get("deletionTimestamp"):
+                forbidden = new_finalizers_forbidden(
+                    new_meta.get("finalizers") or [], old_meta.get("finalizers") or []
+                )
+                if forbidden is not None:
+                    raise Invalid(rt.kind, rt.group, name, [forbidden])
             strategy.prepare_for_update(new, old)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
@@ -527,6 +567,18 @@ class ObjectStore:
             return old
         if self.dry_run:
             return new  # still the stored resourceVersion; nothing is written
+        if old_meta.get("deletionTimestamp") and strategy.delete_on_update(new, old):
+            # the last finalizer is gone (ShouldDeleteDuringUpdate): the update deletes the object,
+            # whose last stored state is the answer and the DELETED event
+            return self._remove(
+                rt.group, rt.resource, namespace if rt.namespaced else "", name, self._encode(rt, old)
+            )
+        return self._rewrite(rt, namespace, name, new, old)
+
+    def _rewrite(
+        self, rt: ResourceType, namespace: str, name: str, new: dict[str, Any], old: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store ``new`` over ``old`` with the next version and its MODIFIED event."""
         rv = self._next_rv()
         new["metadata"]["resourceVersion"] = str(rv)
         body = self._encode(rt, new)
@@ -646,24 +698,16 @@ class ObjectStore:
         return scale_of(self.update(rt, namespace, name, obj, manager=manager, via="scale"))
 
     def delete(
-        self, rt: ResourceType, namespace: str, name: str, preconditions: Any = None
-    ) -> dict[str, Any]:
-        """Delete at once (no finalizers, no grace); namespaces take their contents with them.
+        self, rt: ResourceType, namespace: str, name: str, options: DeleteOptions | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """DELETE as kube's generic registry does it; the object and whether it is gone.
 
-        ``preconditions`` is the DeleteOptions' field as sent: an object of strings, or a 400.
+        An object that keeps finalizers (its own, or the garbage collector's ``orphan`` or
+        ``foregroundDeletion`` that ``options`` ask for) is only marked as deleting and stays; a
+        second delete of it changes nothing. A namespace's strategy first makes it Terminating.
         """
-        pre = preconditions or {}
-        if not isinstance(pre, dict):
-            raise BadRequest(
-                f"json: cannot unmarshal {_json_type(pre)} into Go struct field "
-                "DeleteOptions.preconditions of type v1.Preconditions"
-            )
-        for field in ("uid", "resourceVersion"):
-            if pre.get(field) is not None and not isinstance(pre[field], str):
-                raise BadRequest(
-                    f"json: cannot unmarshal {_json_type(pre[field])} into Go struct field "
-                    f"Preconditions.preconditions.{field} of type string"
-                )
+        options = options or DeleteOptions()
+        pre = options.preconditions
         self._lock()
         obj = self.get(rt, namespace, name)
         meta = obj["metadata"]
@@ -678,19 +722,23 @@ class ObjectStore:
                 f"ResourceVersion in object meta: {meta['resourceVersion']}",
                 {"name": name, "kind": rt.resource, **({"group": rt.group} if rt.group else {})},
             )
+        strategy = strategy_for(rt)
+        held = strategy.before_delete(obj, options, rfc3339(self.now))
+        if held is not None:  # the strategy keeps the object (a namespace still terminating)
+            held = _ordered(held)
+            return (obj if held == obj else self._rewrite(rt, namespace, name, held, obj)), False
+        finalizers = gc_finalizers(list(meta.get("finalizers") or []), options)
+        if finalizers:
+            marked = copy.deepcopy(obj)
+            marked["metadata"]["finalizers"] = finalizers
+            mark_deleting(marked, rfc3339(self.now))
+            marked = _ordered(marked)
+            if marked == obj:
+                return obj, False
+            return self._rewrite(rt, namespace, name, marked, obj), False
         self._remove(rt.group, rt.resource, namespace if rt.namespaced else "", name, self._encode(rt, obj))
-        strategy_for(rt).after_delete(self, obj)
-        return obj
-
-    def delete_namespace_contents(self, namespace: str) -> None:
-        """Every object in a deleted namespace goes with it, each its own delete and DELETED event."""
-        contents = self.conn.execute(
-            sa.select(objects.c.api_group, objects.c.resource, objects.c.name, objects.c.body)
-            .where(objects.c.cluster_id == self.cluster_id, objects.c.namespace == namespace)
-            .order_by(objects.c.api_group, objects.c.resource, objects.c.name)
-        ).all()
-        for group, resource, item, stored in contents:
-            self._remove(group, resource, namespace, item, stored)
+        strategy.after_delete(self, obj)
+        return obj, True
 
     def remove_all(self, group: str, resource: str) -> None:
         """Every object of ``group/resource`` in the cluster goes (a deleted CRD's custom resources)."""
@@ -706,8 +754,8 @@ class ObjectStore:
         for namespace, item, stored in rows:
             self._remove(group, resource, namespace, item, stored)
 
-    def _remove(self, group: str, resource: str, namespace: str, name: str, stored: str) -> None:
-        """Delete one row; its DELETED event carries its last state with the delete's version."""
+    def _remove(self, group: str, resource: str, namespace: str, name: str, stored: str) -> dict[str, Any]:
+        """Delete one row; its DELETED event carries its last state with the delete's version (returned)."""
         rv = self._next_rv()
         last = self._decode(stored)
         last["metadata"]["resourceVersion"] = str(rv)
@@ -721,17 +769,25 @@ class ObjectStore:
             )
         )
         self._record(group, resource, namespace, name, rv, "DELETED", self._reencode(stored, last), stored)
+        return last
 
     def delete_collection(
-        self, rt: ResourceType, namespace: str | None, match: Matcher | None
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        match: Matcher | None,
+        options: DeleteOptions | None = None,
     ) -> list[dict[str, Any]]:
-        """Delete every matching object; what was deleted, as listed once the cluster is locked."""
+        """Delete every matching object with ``options`` (preconditions aside); each as its delete
+        left it (kept with a deletionTimestamp when it has finalizers)."""
         self._lock()
         items, _ = self.list_objects(rt, namespace, match)
-        for obj in items:
-            meta = obj["metadata"]
-            self.delete(rt, meta.get("namespace", ""), meta["name"])
-        return items
+        if options is not None:
+            options = dataclasses.replace(options, preconditions={})
+        return [
+            self.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], options)[0]
+            for o in items
+        ]
 
 
 def scale_of(obj: dict[str, Any]) -> dict[str, Any]:

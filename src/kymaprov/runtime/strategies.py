@@ -13,7 +13,8 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kymaprov.runtime import crds, defaults, schemas, structural, validation
+from kymaprov.runtime import crds, defaults, deletion, schemas, structural, validation
+from kymaprov.runtime.deletion import DeleteOptions
 from kymaprov.runtime.errors import BadRequest, Invalid
 from kymaprov.runtime.resources import RBAC, ResourceType
 from kymaprov.runtime.validation import Cause
@@ -91,7 +92,25 @@ class Strategy:
         """Objects a controller would make at once (a namespace's ``default`` ServiceAccount)."""
 
     def after_delete(self, store: ObjectStore, obj: dict[str, Any]) -> None:
-        """Objects that go with this one (a namespace's contents)."""
+        """What a delete leaves to do once the object is gone (nothing here: controllers act on it)."""
+
+    # --- deletion -------------------------------------------------------------------------------
+
+    def before_delete(
+        self, obj: dict[str, Any], options: DeleteOptions, now_text: str
+    ) -> dict[str, Any] | None:
+        """A kind whose delete works otherwise (a namespace) answers the object to keep and store."""
+        return None
+
+    def delete_on_update(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
+        """``ShouldDeleteDuringUpdate``: an update of an object being deleted that leaves no finalizer
+        (and a grace period of 0) deletes it."""
+        grace = old["metadata"].get("deletionGracePeriodSeconds")
+        return not new["metadata"].get("finalizers") and (grace is None or grace == 0)
+
+    def prepare_for_finalize(self, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """The ``finalize`` subresource (namespaces only) changes nothing elsewhere."""
+        return copy.deepcopy(old)
 
 
 class Namespaces(Strategy):
@@ -106,8 +125,37 @@ class Namespaces(Strategy):
 
         store.create(SERVICE_ACCOUNTS, obj["metadata"]["name"], {"metadata": {"name": "default"}})
 
-    def after_delete(self, store: ObjectStore, obj: dict[str, Any]) -> None:
-        store.delete_namespace_contents(obj["metadata"]["name"])
+    def before_delete(
+        self, obj: dict[str, Any], options: DeleteOptions, now_text: str
+    ) -> dict[str, Any] | None:
+        """The namespace registry's Delete: the first delete makes the namespace Terminating (the
+        namespace controller then empties it and removes the ``kubernetes`` finalizer through
+        ``finalize``); later ones keep it while ``spec.finalizers`` is not empty."""
+        meta = obj["metadata"]
+        if not meta.get("deletionTimestamp"):
+            marked = copy.deepcopy(obj)
+            marked["metadata"]["deletionTimestamp"] = now_text
+            marked.setdefault("status", {})["phase"] = "Terminating"
+            finalizers = list(meta.get("finalizers") or [])
+            wanted = deletion.namespace_finalizers(finalizers, options)
+            if wanted != finalizers:
+                marked["metadata"]["finalizers"] = wanted
+            if not marked["metadata"].get("finalizers"):
+                marked["metadata"].pop("finalizers", None)
+            return marked
+        if (obj.get("spec") or {}).get("finalizers"):
+            return obj
+        return None
+
+    def delete_on_update(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
+        return not (new.get("spec") or {}).get("finalizers") and super().delete_on_update(new, old)
+
+    def prepare_for_finalize(self, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """``namespaces/<name>/finalize`` sets ``spec.finalizers``; nothing else changes."""
+        updated = copy.deepcopy(old)
+        finalizers = (new.get("spec") or {}).get("finalizers") or []
+        updated.setdefault("spec", {})["finalizers"] = list(finalizers)
+        return updated
 
 
 class Pods(Strategy):
