@@ -131,7 +131,7 @@ def test_kubectl_proxy_serves_the_runtime(proxy: str) -> None:
 
 def test_kopf_operator_handles_configmaps(kubeconfig: str, kubeconfig_file: Path, tmp_path: Path) -> None:
     """``kopf run`` logs in with the kubeconfig; create and update handlers fire and their patch lands;
-    the deletion reaches its event handler (delete handlers need finalizers honoured, not yet)."""
+    the deletion reaches its event handler."""
     operator = tmp_path / "operator.py"
     operator.write_text(OPERATOR)
     log = tmp_path / "operator.log"
@@ -196,6 +196,11 @@ def updated(name, new, **_):
     note(f"update {name} {new}")
 
 
+@kopf.on.delete("example.com", "v1", "widgets")
+def deleted(name, **_):
+    note(f"delete {name}")
+
+
 @kopf.on.event("example.com", "v1", "widgets")
 def event(type, name, **_):
     note(f"event {type} {name}")
@@ -203,9 +208,9 @@ def event(type, name, **_):
 
 
 def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path: Path) -> None:
-    """kopf on a custom resource: create and update handlers fire, the create handler's status patch
-    lands through the status subresource, and the deletion reaches the event handler. (``@kopf.on.delete``
-    handlers need finalizers, which the object lifecycle work adds.)"""
+    """kopf on a custom resource: create, update and delete handlers fire. The create handler's status
+    patch lands through the status subresource; the delete handler runs while kopf's finalizer holds the
+    object (deletionTimestamp set), and only then is the object gone."""
     from kubernetes import client as k8s
     from kubernetes import config as k8s_config
 
@@ -236,8 +241,12 @@ def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path:
         wait_for("the create handler's status patch", lambda: phase() == "Seen")
         custom.patch_namespaced_custom_object(*args, "w1", {"spec": {"color": "blue"}})
         wait_for("the update handler", lambda: "update w1 blue" in lines())
+        finalizers = custom.get_namespaced_custom_object(*args, "w1")["metadata"].get("finalizers", [])
+        assert "kopf.zalando.org/KopfFinalizerMarker" in finalizers
         custom.delete_namespaced_custom_object(*args, "w1")
+        wait_for("the delete handler", lambda: "delete w1" in lines())
         wait_for("the deletion event", lambda: "event DELETED w1" in lines())
+        assert lines().index("delete w1") < lines().index("event DELETED w1")
     except AssertionError as exc:
         proc.terminate()
         raise AssertionError(f"{exc}; kopf said:\n{proc.communicate(timeout=30)[0][-3000:]}") from None
