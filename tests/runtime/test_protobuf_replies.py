@@ -176,9 +176,11 @@ def test_kubectl_with_protobuf_replies(tmp_path: Path, access: ClusterAccess, ve
     assert applied.returncode == 0 and "configmap/pbk2 created" in applied.stdout, applied.stderr
     namespace = kubectl("create", "namespace", "pbns")
     assert namespace.returncode == 0 and "namespace/pbns created" in namespace.stdout, namespace.stderr
-    can = kubectl("auth", "can-i", "create", "configmaps")
+    can = kubectl("auth", "can-i", "create", "configmaps", "-v=8")
     assert can.returncode == 0 and can.stdout.strip() == "yes", can.stderr
-    token = kubectl("create", "token", "default")
+    assert f"Content-Type: {PB}" in can.stderr.split('"Response" status="201 Created"', 1)[1]
+    token = kubectl("create", "token", "default", "-v=8")
     assert token.returncode == 0 and token.stdout.count(".") == 2, token.stderr
+    assert f"Content-Type: {PB}" in token.stderr.split('"Response" status="201 Created"', 1)[1]
     missing = kubectl("create", "configmap", "pbk", "--from-literal=a=b")
     assert missing.returncode != 0 and 'configmaps "pbk" already exists' in missing.stderr

@@ -530,6 +530,7 @@ KINDS: dict[str, Schema] = {
                 4: F("expirationSeconds", N, keep=True),
             },
         ),
+        3: F("status", {1: F("token", S), 2: F("expirationTimestamp", "time")}),
     },
     "SelfSubjectAccessReview": {
         1: F("metadata", OBJECT_META),
