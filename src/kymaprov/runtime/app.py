@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -50,6 +50,7 @@ from kymaprov.runtime.errors import (
     InternalError,
     KubeError,
     MethodNotAllowed,
+    NotAcceptable,
     NotFound,
     RequestEntityTooLarge,
     UnsupportedMediaType,
@@ -142,15 +143,16 @@ class KubeApi:
             info = requestinfo.parse(req.method, req.path, req.query)
             if not info.resource_request:
                 return self._non_resource(req, info)
-            return self._resource(req, info)
+            result = self._resource(req, info)
         except KubeError as exc:
-            return KubeResponse(exc.code, exc.status())
+            result = KubeResponse(exc.code, exc.status())
         except RecursionError:  # bodies are at most 100 levels deep; should anything still recurse too far
             log.warning("embedded Kubernetes API: %s %s nested too deeply", req.method, req.path)
             return KubeResponse(400, BadRequest("the object is nested too deeply").status())
         except Exception:
             log.exception("embedded Kubernetes API: %s %s failed", req.method, req.path)
             return KubeResponse(500, InternalError("an internal error occurred").status())
+        return result if isinstance(result, WatchStream) else _negotiate(req.accept, result)
 
     # --- authentication and authorization ---------------------------------------------------------
 
@@ -686,6 +688,50 @@ def _success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     details["kind"] = rt.resource
     details["uid"] = meta.get("uid", "")
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+def _accepted(accept: str) -> list[tuple[str, dict[str, str]]]:
+    """Accept's media types, most preferred first: by q, then in the order given (goautoneg)."""
+    clauses = []
+    for index, part in enumerate(accept.split(",")):
+        media, *raw_params = (p.strip() for p in part.split(";"))
+        params = dict(p.partition("=")[::2] for p in raw_params if "=" in p)
+        try:
+            q = float(params.pop("q", "1"))
+        except ValueError:
+            q = 1.0
+        if media and q > 0:
+            clauses.append((-q, index, media.lower(), params))
+    return [(media, params) for _, _, media, params in sorted(clauses)]
+
+
+def _negotiate(accept: str, result: KubeResponse) -> KubeResponse:
+    """JSON or protobuf, the first acceptable of the client's choices, as kube-apiserver negotiates.
+
+    Protobuf is served only where ``protobuf.encode_reply`` covers the object fully; a client that
+    accepts nothing else gets 406 otherwise, as kube answers for custom resources. Types this server
+    does not know still get JSON, as before."""
+    if result.content_type != JSON or not isinstance(result.body, dict):
+        return result
+    wanted_protobuf = False
+    for media, params in _accepted(accept):
+        if media in (JSON, "*/*", "application/*", "application/yaml"):
+            return result
+        if media == PROTOBUF and not params.get("as"):
+            wanted_protobuf = True
+            encoded = protobuf.encode_reply(result.body)
+            if encoded is not None:
+                return replace(result, body=encoded, content_type=PROTOBUF)
+    if not wanted_protobuf:
+        return result
+    kind = result.body.get("kind", "")
+    return KubeResponse(
+        406,
+        NotAcceptable(
+            f"only the following media types are accepted: {JSON}, application/yaml"
+            f" (no protobuf form for {kind})"
+        ).status(),
+    )
 
 
 def _render(result: KubeResponse) -> Response:

@@ -5,7 +5,8 @@ proto2 encoding of the object (``k8s.io/api/.../generated.proto``). Field number
 hand-written table per kind, over a small wire-format reader, converts the kinds those commands send
 (``create namespace|serviceaccount|configmap|secret|deployment|service|job|cronjob|ingress|pdb|
 priorityclass|quota|role...|token``, ``auth can-i``, ``auth whoami``) to the JSON the rest of the
-server speaks. Replies stay JSON, which kubectl accepts.
+server speaks. ``encode_reply`` writes replies back in the same form for clients that ask for it,
+but only when the table covers every field of the object (checked by decoding the bytes again).
 
 gogo-protobuf writes every non-pointer scalar, so zero values are dropped unless a field is a pointer
 in Go (marked ``keep``), where zero is meaningful (``replicas: 0``).
@@ -14,12 +15,13 @@ in Go (marked ``keep``), where zero is meaningful (``replicas: 0``).
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
 from kymaprov.runtime.errors import BadRequest, UnsupportedMediaType
-from kymaprov.runtime.times import rfc3339
+from kymaprov.runtime.times import parse_rfc3339, rfc3339
 
 MAGIC = b"k8s\x00"
 
@@ -107,6 +109,9 @@ def _scalar(kind: str, wire: int, value: Any) -> Any:
     if kind == "time":
         parts = dict((n, v) for n, _, v in _fields(value))
         return rfc3339(_signed(int(parts.get(1, 0))))
+    if kind == "rawjson":  # metav1.FieldsV1: the JSON document as bytes
+        parts = dict((n, v) for n, _, v in _fields(value))
+        return json.loads(bytes(parts.get(1, b"{}")))
     raise ValueError(f"unknown field type {kind}")
 
 
@@ -160,6 +165,15 @@ OWNER_REFERENCE: Schema = {
     6: F("controller", B, keep=True),
     7: F("blockOwnerDeletion", B, keep=True),
 }
+MANAGED_FIELDS: Schema = {
+    1: F("manager", S),
+    2: F("operation", S),
+    3: F("apiVersion", S),
+    4: F("time", "time"),
+    6: F("fieldsType", S),
+    7: F("fieldsV1", "rawjson"),
+    8: F("subresource", S),
+}
 OBJECT_META: Schema = {
     1: F("name", S),
     2: F("generateName", S),
@@ -167,10 +181,14 @@ OBJECT_META: Schema = {
     5: F("uid", S),
     6: F("resourceVersion", S),
     7: F("generation", N),
+    8: F("creationTimestamp", "time"),
+    9: F("deletionTimestamp", "time"),
+    10: F("deletionGracePeriodSeconds", N, keep=True),
     11: F("labels", "map"),
     12: F("annotations", "map"),
     13: F("ownerReferences", OWNER_REFERENCE, repeated=True),
     14: F("finalizers", S, repeated=True),
+    17: F("managedFields", MANAGED_FIELDS, repeated=True),
 }
 LABEL_SELECTOR: Schema = {
     1: F("matchLabels", "map"),
@@ -355,8 +373,66 @@ SUBJECT: Schema = {1: F("kind", S), 2: F("apiGroup", S), 3: F("name", S), 4: F("
 ROLE_REF: Schema = {1: F("apiGroup", S), 2: F("kind", S), 3: F("name", S)}
 AGGREGATION: Schema = {1: F("clusterRoleSelectors", LABEL_SELECTOR, repeated=True)}
 
+NAMESPACE_CONDITION: Schema = {
+    1: F("type", S),
+    2: F("status", S),
+    4: F("lastTransitionTime", "time"),
+    5: F("reason", S),
+    6: F("message", S),
+}
+DEPLOYMENT_STATUS: Schema = {
+    1: F("observedGeneration", N),
+    2: F("replicas", N),
+    3: F("updatedReplicas", N),
+    4: F("availableReplicas", N),
+    5: F("unavailableReplicas", N),
+    6: F(
+        "conditions",
+        {
+            1: F("type", S),
+            2: F("status", S),
+            4: F("reason", S),
+            5: F("message", S),
+            6: F("lastUpdateTime", "time"),
+            7: F("lastTransitionTime", "time"),
+        },
+        repeated=True,
+    ),
+    7: F("readyReplicas", N),
+    8: F("collisionCount", N, keep=True),
+    9: F("terminatingReplicas", N, keep=True),
+}
+LIST_META: Schema = {
+    1: F("selfLink", S),
+    2: F("resourceVersion", S),
+    3: F("continue", S),
+    4: F("remainingItemCount", N, keep=True),
+}
+STATUS: Schema = {  # meta.v1 Status, the body of every error
+    1: F("metadata", LIST_META),
+    2: F("status", S),
+    3: F("message", S),
+    4: F("reason", S),
+    5: F(
+        "details",
+        {
+            1: F("name", S),
+            2: F("group", S),
+            3: F("kind", S),
+            4: F("causes", {1: F("reason", S), 2: F("message", S), 3: F("field", S)}, repeated=True),
+            5: F("retryAfterSeconds", N),
+            6: F("uid", S),
+        },
+    ),
+    6: F("code", N),
+}
+
 KINDS: dict[str, Schema] = {
-    "Namespace": {1: F("metadata", OBJECT_META), 2: F("spec", {1: F("finalizers", S, repeated=True)})},
+    "Namespace": {
+        1: F("metadata", OBJECT_META),
+        2: F("spec", {1: F("finalizers", S, repeated=True)}),
+        3: F("status", {1: F("phase", S), 2: F("conditions", NAMESPACE_CONDITION, repeated=True)}),
+    },
     "ServiceAccount": {
         1: F("metadata", OBJECT_META),
         2: F("secrets", OBJECT_REF, repeated=True),
@@ -378,7 +454,11 @@ KINDS: dict[str, Schema] = {
     },
     "Pod": {1: F("metadata", OBJECT_META), 2: F("spec", POD_SPEC)},
     "Service": {1: F("metadata", OBJECT_META), 2: F("spec", SERVICE_SPEC)},
-    "Deployment": {1: F("metadata", OBJECT_META), 2: F("spec", DEPLOYMENT_SPEC)},
+    "Deployment": {
+        1: F("metadata", OBJECT_META),
+        2: F("spec", DEPLOYMENT_SPEC),
+        3: F("status", DEPLOYMENT_STATUS),
+    },
     "Job": {1: F("metadata", OBJECT_META), 2: F("spec", JOB_SPEC)},
     "CronJob": {1: F("metadata", OBJECT_META), 2: F("spec", CRON_JOB_SPEC)},
     "Ingress": {1: F("metadata", OBJECT_META), 2: F("spec", INGRESS_SPEC)},
@@ -450,6 +530,7 @@ KINDS: dict[str, Schema] = {
                 4: F("expirationSeconds", N, keep=True),
             },
         ),
+        3: F("status", {1: F("token", S), 2: F("expirationTimestamp", "time")}),
     },
     "SelfSubjectAccessReview": {
         1: F("metadata", OBJECT_META),
@@ -470,6 +551,10 @@ KINDS: dict[str, Schema] = {
                 ),
                 2: F("nonResourceAttributes", {1: F("path", S), 2: F("verb", S)}),
             },
+        ),
+        3: F(
+            "status",
+            {1: F("allowed", B, keep=True), 2: F("reason", S), 3: F("evaluationError", S), 4: F("denied", B)},
         ),
     },
     "SelfSubjectRulesReview": {1: F("metadata", OBJECT_META), 2: F("spec", {1: F("namespace", S)})},
@@ -501,3 +586,159 @@ def decode_request(body: bytes, expected_kind: str) -> dict[str, Any]:
     result["kind"] = kind
     result.update(obj)
     return result
+
+
+# --- encoding replies -----------------------------------------------------------------------------
+
+
+def _put_varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative int64s are ten-byte two's complement, as Go writes them
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _key(number: int, wire: int) -> bytes:
+    return _put_varint(number << 3 | wire)
+
+
+def _delimited(number: int, payload: bytes) -> bytes:
+    return _key(number, 2) + _put_varint(len(payload)) + payload
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not an integer: {value!r}")
+    return value
+
+
+def _text(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    return value.encode()
+
+
+def _encode_scalar(number: int, kind: str, value: Any) -> bytes:
+    if kind == "string":
+        return _delimited(number, _text(value))
+    if kind == "bytes":
+        return _delimited(number, base64.b64decode(_text(value), validate=True))
+    if kind == "int":
+        return _key(number, 0) + _put_varint(_int(value))
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"not a boolean: {value!r}")
+        return _key(number, 0) + _put_varint(int(value))
+    if kind == "intstr":
+        if isinstance(value, str):
+            return _delimited(number, _key(1, 0) + b"\x01" + _delimited(3, value.encode()))
+        return _delimited(number, _key(1, 0) + b"\x00" + _key(2, 0) + _put_varint(_int(value)))
+    if kind == "time":
+        seconds = parse_rfc3339(value) if isinstance(value, str) else None
+        if seconds is None:
+            raise ValueError(f"not a timestamp: {value!r}")
+        return _delimited(number, _key(1, 0) + _put_varint(int(seconds)))
+    if kind == "rawjson":
+        return _delimited(number, _delimited(1, json.dumps(value, separators=(",", ":")).encode()))
+    raise ValueError(f"unknown field type {kind}")
+
+
+def _encode_map(number: int, kind: str, value: Any) -> bytes:
+    if not isinstance(value, dict):
+        raise ValueError(f"not a map: {value!r}")
+    out = b""
+    for key in sorted(value):  # gogo-protobuf writes map entries in key order
+        raw = value[key]
+        if kind == "map":
+            payload = _text(raw)
+        elif kind == "bmap":
+            payload = base64.b64decode(_text(raw), validate=True)
+        else:  # resource.Quantity: its string form
+            payload = _delimited(1, _text(raw))
+        out += _delimited(number, _delimited(1, _text(key)) + _delimited(2, payload))
+    return out
+
+
+def encode_message(obj: dict[str, Any], schema: Schema) -> bytes:
+    """The proto2 bytes of ``obj``; ValueError for a value of the wrong type. Keys without a field are
+    skipped here - ``encode_reply`` catches them by decoding the bytes again."""
+    out = b""
+    for number in sorted(schema):
+        spec = schema[number]
+        if spec.inline and isinstance(spec.type, dict):
+            out += _delimited(number, encode_message(obj, spec.type))
+            continue
+        value = obj.get(spec.name)
+        if value is None:
+            continue
+        values = value if spec.repeated else [value]
+        if spec.repeated and not isinstance(value, list):
+            raise ValueError(f"{spec.name} is not a list")
+        for item in values:
+            if isinstance(spec.type, dict):
+                if not isinstance(item, dict):
+                    raise ValueError(f"{spec.name} is not an object")
+                out += _delimited(number, encode_message(item, spec.type))
+            elif spec.type.endswith("map"):
+                out += _encode_map(number, spec.type, item)
+            else:
+                out += _encode_scalar(number, spec.type, item)
+    return out
+
+
+def _list_schema(item: Schema) -> Schema:
+    return {1: F("metadata", LIST_META), 2: F("items", item, repeated=True)}
+
+
+def _schema_for(kind: str) -> Schema | None:
+    if kind == "Status":
+        return STATUS
+    if kind.endswith("List") and kind[: -len("List")] in KINDS:
+        return _list_schema(KINDS[kind[: -len("List")]])
+    return KINDS.get(kind)
+
+
+def _pruned(value: Any) -> Any:
+    """Go's view of a value: zero scalars, empty maps and lists are the same as absent."""
+    if isinstance(value, dict):
+        items = ((k, _pruned(v)) for k, v in value.items())
+        return {k: v for k, v in items if not _empty(v)}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value]
+    return value
+
+
+def _untyped(item: Any) -> Any:
+    if isinstance(item, dict):
+        return {k: v for k, v in item.items() if k not in ("apiVersion", "kind")}
+    return item
+
+
+def encode_reply(obj: Any) -> bytes | None:
+    """``obj`` as kube-apiserver writes it in protobuf (``k8s\\0`` + ``runtime.Unknown``), or None when
+    no table covers it fully - then the caller answers JSON or 406, never a lossy message."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+        return None
+    schema = _schema_for(obj["kind"])
+    if schema is None:
+        return None
+    try:
+        raw = encode_message(obj, schema)
+        expected = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        if schema is not STATUS and obj["kind"] not in KINDS:  # a list: its items carry no TypeMeta
+            items = expected.get("items")
+            if isinstance(items, list):
+                expected["items"] = [_untyped(item) for item in items]
+        if _pruned(decode_message(raw, schema)) != _pruned(expected):
+            return None
+        type_meta = _delimited(1, _text(obj.get("apiVersion", ""))) + _delimited(2, _text(obj["kind"]))
+    except (ValueError, TypeError, UnicodeError, RecursionError):
+        return None
+    unknown = _delimited(1, type_meta) + _delimited(2, raw) + _delimited(3, b"") + _delimited(4, b"")
+    return MAGIC + unknown
