@@ -172,10 +172,30 @@ def kube_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer
     server.stop()
 
 
+def root_cas_published(access: ClusterAccess, timeout: float = 5) -> None:
+    """Wait for the root CA publisher's ``kube-root-ca.crt`` in every seeded namespace, so that a test's
+    lists and watches see the cluster as a new real one is once its controllers have started."""
+    from kymaprov.runtime.seed import NAMESPACE_NAMES
+
+    client = Kube(access)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            r = client.get("/api/v1/configmaps", params={"fieldSelector": "metadata.name=kube-root-ca.crt"})
+            if r.status_code == 200 and len(r.json()["items"]) == len(NAMESPACE_NAMES):
+                return
+            assert time.monotonic() < deadline, "kube-root-ca.crt was not published"
+            time.sleep(0.02)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def access(kube_server: KubeServer) -> ClusterAccess:
-    """A fresh cluster per test."""
-    return kube_server.cluster()
+    """A fresh cluster per test, its root CA ConfigMaps published."""
+    made = kube_server.cluster()
+    root_cas_published(made)
+    return made
 
 
 @pytest.fixture

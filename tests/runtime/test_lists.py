@@ -25,6 +25,9 @@ CONTINUE_TOO_OLD = (
 )
 
 
+ROOT_CA = "kube-root-ca.crt"  # in every namespace, as on real clusters
+
+
 def _fill(admin: Kube, count: int) -> None:
     for i in range(count):
         admin.create(CM, {"metadata": {"name": f"cm-{i:02d}"}, "data": {"i": str(i)}})
@@ -48,11 +51,12 @@ def test_python_client_pages_35_objects_by_10(tmp_path: Path, access: ClusterAcc
         if len(pages) == 1:  # writes after the first page do not show in the later ones
             admin.create(CM, {"metadata": {"name": "cm-99"}})
             assert admin.delete(f"{CM}/cm-34").status_code == 200
-    assert [len(p.items) for p in pages] == [10, 10, 10, 5]
+    # 36: default also holds kube-root-ca.crt (the root CA publisher's), which sorts last
+    assert [len(p.items) for p in pages] == [10, 10, 10, 6]
     assert {p.metadata.resource_version for p in pages} == {pages[0].metadata.resource_version}
-    assert [p.metadata.remaining_item_count for p in pages] == [25, 15, 5, None]
+    assert [p.metadata.remaining_item_count for p in pages] == [26, 16, 6, None]
     names = [i.metadata.name for p in pages for i in p.items]
-    assert names == [f"cm-{i:02d}" for i in range(35)]
+    assert names == [f"cm-{i:02d}" for i in range(35)] + [ROOT_CA]
     first = _token(pages[0].metadata._continue)
     assert first == {
         "v": "meta.k8s.io/v1",
@@ -69,11 +73,13 @@ def test_pages_across_namespaces_and_tables(admin: Kube) -> None:
     assert "/" in str(_token(listed["metadata"]["continue"])["start"])  # namespace/name keys
     table = admin.get(CM, params={"limit": "5"}, headers={"accept": TABLE}).json()
     assert table["kind"] == "Table" and len(table["rows"]) == 5
-    assert table["metadata"]["continue"] and table["metadata"]["remainingItemCount"] == 7
+    assert (
+        table["metadata"]["continue"] and table["metadata"]["remainingItemCount"] == 8
+    )  # + kube-root-ca.crt
     rest = admin.get(
         CM, params={"limit": "50", "continue": table["metadata"]["continue"]}, headers={"accept": TABLE}
     )
-    assert len(rest.json()["rows"]) == 7 and "continue" not in rest.json()["metadata"]
+    assert len(rest.json()["rows"]) == 8 and "continue" not in rest.json()["metadata"]
     selected = admin.get(CM, params={"limit": "2", "fieldSelector": "metadata.name!=cm-00"}).json()
     assert [i["metadata"]["name"] for i in selected["items"]] == ["cm-01", "cm-02"]
     assert "remainingItemCount" not in selected["metadata"] and selected["metadata"]["continue"]
@@ -91,7 +97,13 @@ def test_an_expired_continue_token_is_410_with_a_token_to_go_on(kube_server: Kub
     assert (body["reason"], body["code"], body["message"]) == ("Expired", 410, CONTINUE_TOO_OLD)
     assert _token(body["metadata"]["continue"]) == {"v": "meta.k8s.io/v1", "rv": -1, "start": "cm-01\x00"}
     rest = admin.get(CM, params={"continue": body["metadata"]["continue"]}).json()  # inconsistent: the latest
-    assert [i["metadata"]["name"] for i in rest["items"]] == ["cm-02", "cm-03", "cm-late", "cm-later"]
+    assert [i["metadata"]["name"] for i in rest["items"]] == [
+        "cm-02",
+        "cm-03",
+        "cm-late",
+        "cm-later",
+        ROOT_CA,
+    ]
 
 
 def test_resource_version_match(kube_server: KubeServer, admin: Kube) -> None:
@@ -104,9 +116,11 @@ def test_resource_version_match(kube_server: KubeServer, admin: Kube) -> None:
     )
     assert r.status_code == 200
     exact = admin.get(CM, params={"resourceVersion": before, "resourceVersionMatch": "Exact"}).json()
-    assert exact["metadata"]["resourceVersion"] == before and exact["items"][0]["data"] == {"n": "1"}
+    assert exact["metadata"]["resourceVersion"] == before and exact["items"][-1]["data"] == {
+        "n": "1"
+    }  # after kube-root-ca.crt
     newer = admin.get(CM, params={"resourceVersion": before, "resourceVersionMatch": "NotOlderThan"}).json()
-    assert newer["items"][0]["data"] == {"n": "2"}
+    assert newer["items"][-1]["data"] == {"n": "2"}
     future = admin.get(CM, params={"resourceVersion": "999999", "resourceVersionMatch": "NotOlderThan"})
     assert (future.status_code, future.json()["reason"]) == (504, "Timeout")
     for params, message in [
@@ -148,6 +162,8 @@ def test_kubectl_chunk_size_pages(tmp_path: Path, access: ClusterAccess, admin: 
     result = Kubectl(tmp_path, access, version=version)("get", "cm", "--chunk-size=10", "-v=6")
     assert result.returncode == 0, result.stderr
     requests = re.findall(r"https://[^\s\"]+/configmaps\?[^\s\"]*limit=10[^\s\"]*", result.stderr)
-    assert len(requests) == 3, result.stderr  # 10 + 10 + 5
+    assert len(requests) == 3, result.stderr  # 10 + 10 + 6 (with kube-root-ca.crt)
     assert sum("continue=" in r for r in requests) == 2
-    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [f"cm-{i:02d}" for i in range(25)]
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == [
+        f"cm-{i:02d}" for i in range(25)
+    ] + [ROOT_CA]

@@ -9,6 +9,7 @@ from typing import Any
 from kymaprov.runtime.app import KubeApi, KubeRequest, KubeResponse
 
 JSON = "application/json"
+USER_AGENT = "kube-controller-manager/kymaprov"  # field manager ``kube-controller-manager``, as kube's
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -49,6 +50,7 @@ class ApiClient:
                 content_type=content_type if body is not None else "",
                 token=self.token,
                 body=raw,
+                user_agent=USER_AGENT,
             )
         )
         if not isinstance(result, KubeResponse):  # a watch: never asked for
@@ -72,6 +74,9 @@ class ApiClient:
 
     def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
         return self.request("PATCH", path, patch, MERGE_PATCH)
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", path, body)
 
     def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.request("PUT", path, body)

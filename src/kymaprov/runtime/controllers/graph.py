@@ -22,6 +22,8 @@ from kymaprov.runtime.models import LIVE, change_log, clusters, objects
 from kymaprov.runtime.objects import SEALED_PREFIX
 
 MAX_EVENTS_PER_READ = 5_000
+# (group, resource, name) of the objects a controller needs whole: the root CA ConfigMaps
+KEEP_BODY = {("", "configmaps", "kube-root-ca.crt")}
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Node:
     finalizers: list[str]
     deleting: bool
     spec_finalizers: list[str] = field(default_factory=list)  # namespaces only
+    body: dict[str, Any] | None = None  # the whole object, kept only for the kinds in ``KEEP_BODY``
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -147,6 +150,7 @@ class Graph:
             spec_finalizers=list((obj.get("spec") or {}).get("finalizers") or [])
             if (group, resource) == ("", "namespaces")
             else [],
+            body=obj if (group, resource, meta.get("name", "")) in KEEP_BODY else None,
         )
         self.nodes[uid] = node
         self.by_key[node.key] = uid

@@ -1,10 +1,11 @@
 """Runs the controllers of every cluster in one background thread per process.
 
 Woken by writes (a listener on the change log's hub: ``runtime/changes.py``), it passes over each
-cluster that changed: bring its graph up to date from the change log, then let the garbage collector
-and the namespace controller act through the API. A pass makes at most ``WRITES_PER_PASS`` writes per
-cluster (a big namespace is emptied over several passes, other clusters get their turn in between);
-a cluster whose pass ran out of budget or met a conflict is passed over again after ``RETRY_SECONDS``.
+cluster that changed: bring its graph up to date from the change log, then let the garbage collector,
+the namespace controller and the root CA publisher act through the API. A pass makes at most
+``WRITES_PER_PASS`` writes per cluster (a big namespace is emptied over several passes, other
+clusters get their turn in between); a cluster whose pass ran out of budget or met a conflict is
+passed over again after ``RETRY_SECONDS``.
 Idle, the thread sleeps; once every ``RESYNC_SECONDS`` one query of every cluster's resourceVersion
 catches writes made by other processes (replicas on one PostgreSQL), which cannot call our listener.
 
@@ -29,7 +30,7 @@ from kymaprov.context import Context
 from kymaprov.runtime import changes
 from kymaprov.runtime.app import KubeApi
 from kymaprov.runtime.backend import EmbeddedRuntimes
-from kymaprov.runtime.controllers import garbagecollector, namespace
+from kymaprov.runtime.controllers import garbagecollector, namespace, rootcacertpublisher
 from kymaprov.runtime.controllers.client import ApiClient
 from kymaprov.runtime.controllers.garbagecollector import Pass
 from kymaprov.runtime.controllers.graph import ClusterGone, Graph
@@ -171,11 +172,15 @@ class ControllerManager:
         try:
             with self.ctx.store.read() as conn:
                 graph.refresh(conn)
+                ca_pem = conn.execute(
+                    sa.select(clusters.c.ca_cert).where(clusters.c.id == cluster_id)
+                ).scalar()
         except ClusterGone:
             self._forget(cluster_id)
             return False
         self._seen[cluster_id] = graph.rv
-        if not _has_work(graph):
+        ca_pem = str(ca_pem or "")
+        if not _has_work(graph, ca_pem):
             return False
         if not self._lease(cluster_id):
             return False  # another process acts on it; its lease lapses if it stops
@@ -185,6 +190,8 @@ class ControllerManager:
         work = Pass(WRITES_PER_PASS)
         garbagecollector.sync(graph, client, work)
         namespace.sync(graph, client, work, rfc3339(self.ctx.clock.now()))
+        if ca_pem:
+            rootcacertpublisher.sync(graph, client, work, ca_pem)
         return work.retry or work.exhausted
 
     def _client(self, cluster_id: str) -> ApiClient | None:
@@ -197,6 +204,9 @@ class ControllerManager:
         return ApiClient(self.api, cluster_id, token)
 
 
-def _has_work(graph: Graph) -> bool:
-    """Anything being deleted or owned: only then is the lease worth taking."""
-    return any(n.deleting or n.owners for n in graph.nodes.values())
+def _has_work(graph: Graph, ca_pem: str) -> bool:
+    """Anything being deleted or owned, or a namespace without its root CA: only then is the lease
+    worth taking."""
+    return any(n.deleting or n.owners for n in graph.nodes.values()) or (
+        bool(ca_pem) and rootcacertpublisher.needs_work(graph, ca_pem)
+    )
