@@ -122,7 +122,7 @@ def test_concurrent_deletecollection_and_delete(cluster: ClusterAccess, kube: Ku
     collections, singles = outcomes(responses[::2]), outcomes(responses[1::2])
     assert collections == {(200, ""): 5}, collections  # an object deleted meanwhile is no 404
     assert singles[(200, "")] <= 1 and set(singles) <= {(200, ""), (404, "NotFound")}, singles
-    assert kube.get(CM).json()["items"] == []
+    assert kube.get(CM, params={"labelSelector": "set=x"}).json()["items"] == []
 
 
 # --- NUL and other hostile input ------------------------------------------------------------------
