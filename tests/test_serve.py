@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -52,28 +53,28 @@ def test_a_busy_port_stops_the_start_with_one_line_and_nothing_written(
     assert not (tmp_path / "data" / "local-login.json").exists()
 
 
-def test_port_zero_advertises_the_real_ports(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@contextmanager
+def serving_on_any_port(data: Path) -> Iterator[subprocess.Popen[str]]:
+    """``kymaprov serve --port 0 --kube-port 0``, its output readable line by line; stopped after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KYMAPROV_")}
+    command = [sys.executable, "-m", "kymaprov", "serve", "--data-dir", str(data)]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kymaprov",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            "0",
-            "--kube-port",
-            "0",
-        ],
+        [*command, "--port", "0", "--kube-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
     try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_port_zero_advertises_the_real_ports(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving_on_any_port(data) as proc:
         assert proc.stdout is not None
         banner = [proc.stdout.readline() for _ in range(2)]
         api_url = banner[0].split(" on ")[-1].strip()
@@ -84,9 +85,6 @@ def test_port_zero_advertises_the_real_ports(tmp_path: Path) -> None:
         assert httpx.get(f"{api_url}/token_keys", timeout=10).status_code == 200
         port = int(kube_url.rsplit(":", 1)[1])
         socket.create_connection(("127.0.0.1", port), timeout=5).close()  # the advertised port serves
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
@@ -106,29 +104,7 @@ def test_an_impossible_port_is_a_usage_error(tmp_path: Path, port: str) -> None:
 
 def test_the_banner_says_how_btp_finds_a_data_dir_that_is_not_the_default(tmp_path: Path) -> None:
     data = tmp_path / "my data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KYMAPROV_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kymaprov",
-            "serve",
-            "--data-dir",
-            str(data),
-            "--port",
-            "0",
-            "--kube-port",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
+    with serving_on_any_port(data) as proc:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(9)]
-        assert f"export KYMAPROV_DATA_DIR='{data}'\n" in [line.strip() + "\n" for line in lines], lines
-    finally:
-        proc.terminate()
-        proc.wait(20)
+        lines = [proc.stdout.readline().strip() for _ in range(9)]
+        assert f"export KYMAPROV_DATA_DIR='{data}'" in lines, lines

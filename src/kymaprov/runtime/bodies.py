@@ -171,3 +171,16 @@ def encoded_size(value: Any, limit: int) -> int:
         else:
             total += 1
     return total
+
+
+def go_type(value: Any) -> str:
+    """The JSON type Go's decoder names in its messages (``cannot unmarshal <type> into ...``)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kymaprov.runtime.bodies import go_type
 from kymaprov.runtime.errors import BadRequest, Invalid
 
 ORPHAN = "orphan"  # metav1.FinalizerOrphanDependents
@@ -32,21 +33,9 @@ class DeleteOptions:
     dry_run: bool = False
 
 
-def _go_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"
-
-
-def _unmarshal(value: Any, where: str, go_type: str) -> BadRequest:
+def _unmarshal(value: Any, where: str, target: str) -> BadRequest:
     return BadRequest(
-        f"json: cannot unmarshal {_go_type(value)} into Go struct field {where} of type {go_type}"
+        f"json: cannot unmarshal {go_type(value)} into Go struct field {where} of type {target}"
     )
 
 
@@ -69,7 +58,7 @@ def parse(body: Any, query: dict[str, str]) -> DeleteOptions:
         if "dryRun" in body:
             body["dryRun"] = [body["dryRun"]]
     if not isinstance(body, dict):
-        raise BadRequest(f"json: cannot unmarshal {_go_type(body)} into Go value of type v1.DeleteOptions")
+        raise BadRequest(f"json: cannot unmarshal {go_type(body)} into Go value of type v1.DeleteOptions")
     policy = body.get("propagationPolicy")
     if policy is not None and not isinstance(policy, str):
         raise _unmarshal(policy, "DeleteOptions.propagationPolicy", "v1.DeletionPropagation")

@@ -88,7 +88,9 @@ def check_shape(
     """Reject what Go's decoder would: non-objects, another kind/version, a value of the wrong type
     anywhere (from the kind's schema); unknown fields are dropped and reported per ``validation``."""
     if not isinstance(body, dict):
-        raise _cannot_handle(rt, f"json: cannot unmarshal {_json_type(body)} into Go value of type struct")
+        raise _cannot_handle(
+            rt, f"json: cannot unmarshal {bodies.go_type(body)} into Go value of type struct"
+        )
     api_version = body.get("apiVersion")
     if api_version is not None and api_version != rt.api_version:
         raise BadRequest(
@@ -100,13 +102,13 @@ def check_shape(
         raise BadRequest(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     meta = body.get("metadata", {})
     if not isinstance(meta, dict):
-        raise _cannot_handle(rt, f"json: cannot unmarshal {_json_type(meta)} into Go struct field "
+        raise _cannot_handle(rt, f"json: cannot unmarshal {bodies.go_type(meta)} into Go struct field "
                                  f"{rt.kind}.metadata of type v1.ObjectMeta")  # fmt: skip
     for field in ("name", "namespace", "generateName", "resourceVersion", "uid"):
         if field in meta and not isinstance(meta[field], str):
             raise _cannot_handle(
                 rt,
-                f"json: cannot unmarshal {_json_type(meta[field])} into Go struct field "
+                f"json: cannot unmarshal {bodies.go_type(meta[field])} into Go struct field "
                 f"ObjectMeta.metadata.{field} of type string",
             )
     for field in ("labels", "annotations"):
@@ -116,32 +118,18 @@ def check_shape(
         if not isinstance(value, dict):
             raise _cannot_handle(
                 rt,
-                f"json: cannot unmarshal {_json_type(value)} into Go struct field "
+                f"json: cannot unmarshal {bodies.go_type(value)} into Go struct field "
                 f"ObjectMeta.metadata.{field} of type map[string]string",
             )
         for item in value.values():
             if item is not None and not isinstance(item, str):
                 raise _cannot_handle(
                     rt,
-                    f"json: cannot unmarshal {_json_type(item)} into Go struct field "
+                    f"json: cannot unmarshal {bodies.go_type(item)} into Go struct field "
                     f"ObjectMeta.metadata.{field} of type string",
                 )
     strategy_for(rt).decode(body, validation or schemas.FieldValidation("Ignore"))
     return body
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 class ObjectStore:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kymaprov.runtime.bodies import go_type
 from kymaprov.runtime.errors import BadRequest
 
 SCHEMA_DIR = "kubernetes-json-schema/v1.33.0-local"
@@ -102,17 +103,9 @@ def _go_type(schema: dict[str, Any]) -> str:
 
 def _json_kind(value: Any) -> str:
     """The JSON type Go's decoder names in an ``UnmarshalTypeError`` (numbers with their text)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return f"number {json.dumps(value)}"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return go_type(value)
 
 
 def _fits(value: Any, schema: dict[str, Any], types: set[str]) -> bool:
