@@ -353,6 +353,9 @@ class Chaos:
         first.admin("POST", "/admin/clock/advance", {"seconds": 7300})
         for binding_id, kubeconfig in self.issued.items():
             status = _runtime_status(kubeconfig)
+            if status is not None and status >= 500:  # seen once, right after the clock jump: ask again
+                time.sleep(1)
+                status = _runtime_status(kubeconfig)
             if status not in (401, None):
                 self._violation(f"expired binding {binding_id}: its kubeconfig still gets {status}")
         return self.report
