@@ -9,10 +9,10 @@ from starlette.testclient import TestClient
 
 from kymaprov import __version__
 from kymaprov.app import create_api_app
+from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
-from kymaprov.runtime.backend import EmbeddedRuntimes
 from kymaprov.uaa.models import TokenService
 from tests.conftest import RunningServer
 

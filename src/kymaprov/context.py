@@ -37,6 +37,6 @@ def _import_all_tables() -> None:
     """Every module that declares tables registers them on ``metadata`` when imported."""
     import kymaprov.accounts.models
     import kymaprov.cis.models
+    import kymaprov.kubeapi.models
     import kymaprov.provisioning.models
-    import kymaprov.runtime.models
     import kymaprov.uaa.models  # noqa: F401

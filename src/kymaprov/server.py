@@ -27,14 +27,14 @@ import uvicorn
 
 from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
 from kymaprov.app import create_api_app
+from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.config import Settings, default_data_dir
 from kymaprov.context import Context
+from kymaprov.kubeapi.app import create_app as create_kube_app
+from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
-from kymaprov.runtime.app import create_app as create_kube_app
-from kymaprov.runtime.backend import EmbeddedRuntimes
-from kymaprov.runtime.controllers.manager import ControllerManager
 from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger("kymaprov")
@@ -123,8 +123,8 @@ class KymaprovServer:
         self.api_app = create_api_app(
             self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive
         )
-        self.kube_app = create_kube_app(self.ctx, self.runtimes)
-        self.controllers = ControllerManager(self.ctx, self.runtimes)
+        self.kube_app = create_kube_app(self.ctx, self.runtimes.authenticator)
+        self.controllers = ControllerManager(self.ctx, self.runtimes.authenticator, self.runtimes.admin_token)
 
     def _close_sockets(self) -> None:
         self.api_socket.close()

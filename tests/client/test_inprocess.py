@@ -19,6 +19,7 @@ import pytest
 
 from kymaprov.accounts.models import ensure_defaults, get_subaccount
 from kymaprov.app import create_api_app
+from kymaprov.backends.base import ClusterAccess
 from kymaprov.cis.models import CisService
 from kymaprov.client import (
     AsyncProvisioningClient,
@@ -35,7 +36,6 @@ from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.provisioning.models import environments
-from kymaprov.runtimes import ClusterAccess
 from kymaprov.uaa.models import TokenService
 
 

@@ -214,7 +214,7 @@ def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path:
     from kubernetes import client as k8s
     from kubernetes import config as k8s_config
 
-    from tests.runtime.test_crds import WIDGET_CRD, widget
+    from tests.kubeapi.test_crds import WIDGET_CRD, widget
 
     api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig_file))
     k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(WIDGET_CRD)

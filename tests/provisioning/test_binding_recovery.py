@@ -24,18 +24,18 @@ import pytest
 import yaml
 
 from kymaprov.accounts.models import ensure_defaults
-from kymaprov.kube.client import KubeClient
+from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.backends.kubeclient import KubeClient
 from kymaprov.provisioning.bindings import STUCK_SECONDS, BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.exceptions import ProvisioningError
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.provisioning.models import kyma_bindings
-from kymaprov.runtime.backend import EmbeddedRuntimes
-from kymaprov.runtimes import ClusterAccess
 from kymaprov.uaa.models import Principal
 from tests.conftest import Api, RunningServer, free_port, new_api
+from tests.kubeapi.conftest import KubeServer
 from tests.provisioning.test_bindings_api import kubectl, put_binding
-from tests.runtime.conftest import KubeServer
 
 SELECTOR = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
 LABELS = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}

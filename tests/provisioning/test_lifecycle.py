@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 
 from kymaprov.accounts.models import ensure_defaults
+from kymaprov.backends.base import ClusterAccess
 from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.provisioning.models import environments, operations
-from kymaprov.runtimes import ClusterAccess
 from kymaprov.uaa.models import Principal
 from tests.conftest import POSTGRES_URL
 

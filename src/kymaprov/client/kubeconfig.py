@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.client.exceptions import ClientError
-from kymaprov.kube.client import KubeClient, KubeClientError
-from kymaprov.runtimes import ClusterAccess
 
 __all__ = [
     "EXEC_API_VERSION",

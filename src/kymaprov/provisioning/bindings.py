@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kymaprov.backends.base import ClusterAccess, RuntimeBackend
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.context import Context
-from kymaprov.kube.client import KubeClient, KubeClientError
 from kymaprov.provisioning.exceptions import (
     BindingDeleted,
     BindingGone,
@@ -35,7 +36,6 @@ from kymaprov.provisioning.exceptions import (
     ProvisioningError,
 )
 from kymaprov.provisioning.models import Environment, environments, expires_at_text, iso_ms, kyma_bindings
-from kymaprov.runtimes import ClusterAccess, RuntimeBackend
 from kymaprov.uaa.models import Principal
 
 DEFAULT_EXPIRATION = 600

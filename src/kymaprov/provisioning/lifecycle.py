@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kymaprov.backends.base import RuntimeBackend
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
@@ -41,7 +42,6 @@ from kymaprov.provisioning.models import (
     operations,
     state_values,
 )
-from kymaprov.runtimes import RuntimeBackend
 
 log = logging.getLogger(__name__)
 

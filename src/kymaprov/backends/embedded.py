@@ -1,0 +1,251 @@
+"""``EmbeddedRuntimes``: the ``RuntimeBackend`` whose clusters live in kymaprov's own database.
+
+A cluster is a row with its own CA, serving certificate, ServiceAccount signing key and admin token,
+plus its objects. ``ssl_context()`` serves them all on one port: a default certificate from an
+installation-wide CA, and per cluster its own certificate, chosen by SNI. A cluster's
+``certificate-authority-data`` bundles its own CA with the installation CA, so its kubeconfig verifies
+for clients that send ``tls-server-name`` (the cluster's certificate) and for those that ignore it and
+get the default certificate (lightkube, kopf/aiohttp); no other cluster's certificate verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import ssl
+import threading
+import urllib.parse
+from typing import Any
+
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.engine import Connection
+
+from kymaprov.backends.base import ClusterAccess
+from kymaprov.context import Context
+from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
+from kymaprov.kubeapi import tls
+from kymaprov.kubeapi.auth import Authenticator
+from kymaprov.kubeapi.models import LIVE, change_log, clusters, objects
+from kymaprov.kubeapi.objects import ObjectStore
+from kymaprov.kubeapi.seed import seed_cluster
+from kymaprov.store import settings
+
+log = logging.getLogger(__name__)
+
+_CLUSTER_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DEFAULT_TLS_KEY = "kube.default_tls"
+
+
+class EmbeddedRuntimes:
+    """Creates, deletes and serves the embedded clusters; state is all in ``ctx.store``."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.authenticator = Authenticator(ctx.sealer)
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+        self._installation_ca: str | None = None
+
+    def admin_token(self, cluster_id: str) -> str | None:
+        """The cluster's admin token (for its controllers), None if it does not exist."""
+        access = self.access(cluster_id)
+        return access.token if access else None
+
+    # --- RuntimeBackend -------------------------------------------------------------------------
+
+    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
+        """Create the cluster (own CA, serving cert, signing key, admin token, seed objects) or return it."""
+        if not _CLUSTER_ID.match(cluster_id) or len(cluster_id) > 63:
+            raise ValueError(f"cluster id must be a lowercase DNS label: {cluster_id!r}")
+        existing = self.access(cluster_id)
+        if existing is not None:
+            return existing
+        ca = issue_ca(f"kymaprov cluster {cluster_id}")
+        dns, ips = tls.split_hosts(self._hosts())
+        serving = issue_server_cert(ca, [tls.server_name(cluster_id), *dns], ips)
+        token = random_token()
+        sealer = self.ctx.sealer
+        try:
+            with self.ctx.store.write() as conn:
+                if self._row(conn, cluster_id) is None:
+                    conn.execute(sa.delete(clusters).where(clusters.c.id == cluster_id))  # a tombstone
+                    conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
+                    conn.execute(
+                        sa.insert(clusters).values(
+                            id=cluster_id,
+                            name=name,
+                            ca_cert=ca.cert_pem,
+                            ca_key=sealer.seal(ca.key_pem),
+                            serving_cert=serving.cert_pem,
+                            serving_key=sealer.seal(serving.key_pem),
+                            sa_signing_key=sealer.seal(new_ec_key_pem()),
+                            admin_token_fp=fingerprint(token),
+                            admin_token=sealer.seal(token),
+                            resource_version=0,
+                            created_ms=self.ctx.clock.now_ms(),
+                        )
+                    )
+                    seed_cluster(ObjectStore(conn, cluster_id, self.ctx.clock.now(), sealer), cluster_id)
+        except sa.exc.IntegrityError:  # another replica created it first
+            log.info("cluster %s was created concurrently", cluster_id)
+        self._forget(cluster_id)
+        access = self.access(cluster_id)
+        assert access is not None
+        return access
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        """Remove the cluster and its objects; every token for it is refused (401) from now on.
+
+        The row stays as a tombstone with only the serving certificate, so kubeconfigs of the deleted
+        cluster still complete the TLS handshake and see ``Unauthorized`` rather than a TLS error.
+        """
+        with self.ctx.store.write() as conn:
+            conn.execute(sa.delete(objects).where(objects.c.cluster_id == cluster_id))
+            conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
+            conn.execute(
+                sa.update(clusters)
+                .where(clusters.c.id == cluster_id, LIVE)
+                .values(
+                    deleted_ms=self.ctx.clock.now_ms(),
+                    ca_key="",
+                    sa_signing_key="",
+                    admin_token_fp="",
+                    admin_token="",
+                )
+            )
+        self._forget(cluster_id)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(conn: Connection, cluster_id: str) -> Any:
+        return conn.execute(sa.select(clusters).where(clusters.c.id == cluster_id, LIVE)).first()
+
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        """Admin access to an existing cluster, or None.
+
+        Every replica serves every cluster, so the service calls its own listener (``direct_server``),
+        while ``server``, which kubeconfigs and the APIServerURL label name, is ``--kube-public-url``
+        when set (a load balancer in front of the replicas), else this replica's advertised address.
+        """
+        with self.ctx.store.read() as conn:
+            row = self._row(conn, cluster_id)
+        if row is None:
+            return None
+        s = self.ctx.settings
+        server = f"{s.kube_public_base_url}/clusters/{cluster_id}"
+        direct = f"{s.kube_local_url}/clusters/{cluster_id}"
+        return ClusterAccess(
+            server=server,
+            direct_server=None if direct == server else direct,
+            ca_data=base64.b64encode(self._ca_bundle(row.ca_cert).encode()).decode(),
+            token=self.ctx.sealer.open_str(row.admin_token),
+            tls_server_name=tls.server_name(cluster_id),
+        )
+
+    def _ca_bundle(self, cluster_ca: str) -> str:
+        """The cluster's CA, then the installation CA that signs the default (non-SNI) certificate."""
+        if self._installation_ca is None:
+            self._installation_ca = self.default_ca_pem()
+        return cluster_ca.rstrip("\n") + "\n" + self._installation_ca.rstrip("\n") + "\n"
+
+    def _hosts(self) -> list[str]:
+        """Names the serving certificates are valid for: this replica's and the public URL's host."""
+        hosts = ["localhost", "127.0.0.1", self.ctx.settings.public_host]
+        if self.ctx.settings.kube_public_url:
+            public = urllib.parse.urlsplit(self.ctx.settings.kube_public_url).hostname
+            if public:
+                hosts.append(public)
+        return hosts
+
+    def cluster_ids(self) -> list[str]:
+        with self.ctx.store.read() as conn:
+            rows = conn.execute(sa.select(clusters.c.id).where(LIVE).order_by(clusters.c.id))
+            return [r[0] for r in rows]
+
+    # --- TLS ------------------------------------------------------------------------------------
+
+    def configure_server(self, config: uvicorn.Config) -> None:
+        """TLS for a loaded uvicorn config: ``ssl_context()``, and each connection's SNI cluster
+        passed on to the app (``tls.CLUSTER_STATE``)."""
+        if not config.loaded:
+            config.load()
+        config.ssl = self.ssl_context()
+        config.http_protocol_class = tls.with_sni_cluster(config.http_protocol_class)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The server context: default certificate, switched per cluster by SNI."""
+        default = self._default_pair()
+        context = tls.server_context(default.cert_pem, default.key_pem)
+        context.sni_callback = self._on_sni
+        return context
+
+    def default_ca_pem(self) -> str:
+        """The installation-wide CA that signs the default (non-SNI) certificate."""
+        setting = self.ctx.store.get_setting(_DEFAULT_TLS_KEY)
+        if setting is None:
+            self._default_pair()
+            setting = self.ctx.store.get_setting(_DEFAULT_TLS_KEY)
+        return str(setting["ca_cert"])
+
+    def _default_pair(self) -> CertPair:
+        """Create the installation CA once; reissue the serving cert if the public host changed."""
+        sealer = self.ctx.sealer
+        dns, ips = tls.split_hosts(self._hosts())
+        hosts = sorted(dns + ips)
+        with self.ctx.store.write() as conn:
+            current = conn.execute(
+                sa.select(settings.c.value).where(settings.c.key == _DEFAULT_TLS_KEY)
+            ).scalar()
+            if current is not None and sorted(current.get("hosts", [])) == hosts:
+                return CertPair(current["cert"], sealer.open_str(current["key"]))
+            if current is None:
+                ca = issue_ca("kymaprov embedded Kubernetes API")
+            else:
+                ca = CertPair(current["ca_cert"], sealer.open_str(current["ca_key"]))
+            serving = issue_server_cert(ca, dns, ips)
+            value = {
+                "ca_cert": ca.cert_pem,
+                "ca_key": sealer.seal(ca.key_pem),
+                "cert": serving.cert_pem,
+                "key": sealer.seal(serving.key_pem),
+                "hosts": hosts,
+            }
+            self.ctx.store.set_setting(_DEFAULT_TLS_KEY, value, conn)
+        return serving
+
+    def _cluster_context(self, cluster_id: str) -> ssl.SSLContext | None:
+        with self._lock:
+            cached = self._contexts.get(cluster_id)
+        if cached is not None:
+            return cached
+        with self.ctx.store.read() as conn:
+            row = conn.execute(
+                sa.select(clusters.c.serving_cert, clusters.c.serving_key).where(clusters.c.id == cluster_id)
+            ).first()
+        if row is None:
+            return None
+        context = tls.server_context(row.serving_cert, self.ctx.sealer.open_str(row.serving_key))
+        with self._lock:
+            self._contexts[cluster_id] = context
+        return context
+
+    def _on_sni(self, sock: ssl.SSLObject, server_name: str | None, _default: ssl.SSLContext) -> None:
+        cluster_id = tls.cluster_of(server_name)
+        if cluster_id is None:
+            return
+        tls.remember_cluster(sock, cluster_id)
+        try:
+            context = self._cluster_context(cluster_id)
+        except Exception:  # a broken row must not take the handshake down with an obscure error
+            log.exception("cannot load the TLS context of cluster %s", cluster_id)
+            return
+        if context is not None:
+            sock.context = context
+
+    def _forget(self, cluster_id: str) -> None:
+        with self._lock:
+            self._contexts.pop(cluster_id, None)
+        self.authenticator.forget(cluster_id)

@@ -1,0 +1,113 @@
+"""Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster.
+
+Only what bindings need: create (tolerating AlreadyExists), delete (tolerating NotFound), list by
+label and TokenRequest. Trust is the cluster's own CA; ``tls_server_name`` is sent as SNI and verified.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from typing import Any
+
+import httpx
+
+from kymaprov.backends.base import ClusterAccess
+
+
+class KubeClientError(Exception):
+    """A Kubernetes API call failed; ``status`` is the HTTP status or 0 for a connection error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}" if status else message)
+        self.status = status
+        self.message = message
+
+
+class KubeClient:
+    def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
+        try:
+            context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
+        except (ssl.SSLError, ValueError) as exc:  # a CA that cannot be used fails like a call would
+            raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
+        self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
+        self._client = httpx.Client(
+            base_url=access.service_url.rstrip("/"),
+            verify=context,
+            timeout=timeout,
+            headers={"authorization": f"Bearer {access.token}", "accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            return self._client.request(method, path, json=body, extensions=self._extensions)
+        except httpx.HTTPError as exc:
+            raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
+
+    @staticmethod
+    def _fail(response: httpx.Response) -> KubeClientError:
+        try:
+            message = response.json().get("message", response.text)
+        except ValueError:
+            message = response.text
+        return KubeClientError(response.status_code, str(message))
+
+    def create(self, path: str, body: dict[str, Any], *, exist_ok: bool = True) -> dict[str, Any]:
+        response = self._request("POST", path, body)
+        if response.status_code == 409 and exist_ok:
+            return body
+        if response.status_code not in (200, 201, 202):
+            raise self._fail(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def delete(self, path: str, *, missing_ok: bool = True) -> None:
+        response = self._request("DELETE", path)
+        if response.status_code == 404 and missing_ok:
+            return
+        if response.status_code not in (200, 202):
+            raise self._fail(response)
+
+    def get(self, path: str) -> dict[str, Any]:
+        response = self._request("GET", path)
+        if response.status_code != 200:
+            raise self._fail(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def list(self, path: str, label_selector: str) -> list[dict[str, Any]]:
+        """The items of a collection matching ``label_selector`` (no paging: binding objects are few)."""
+        try:
+            response = self._client.get(
+                path, params={"labelSelector": label_selector}, extensions=self._extensions
+            )
+        except httpx.HTTPError as exc:
+            raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise self._fail(response)
+        items: list[dict[str, Any]] = response.json().get("items") or []
+        return items
+
+    def request_token(self, namespace: str, service_account: str, expiration_seconds: int) -> dict[str, Any]:
+        """TokenRequest; returns its ``status`` (``token`` and ``expirationTimestamp``)."""
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": expiration_seconds},
+        }
+        result = self.create(
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token", body, exist_ok=False
+        )
+        status: dict[str, Any] = result.get("status") or {}
+        if not status.get("token"):
+            raise KubeClientError(500, "no token in TokenRequest response")
+        return status

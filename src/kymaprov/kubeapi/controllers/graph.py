@@ -1,0 +1,179 @@
+"""The controllers' view of one cluster: every object by UID with its owners and dependents, as kube's
+garbage collector's ``GraphBuilder`` keeps it from informers.
+
+It is built from one read of the cluster's objects and then kept current by reading the change log
+after the version it reflects (a read of the log, not of every kind's watch: one query per pass for
+all kinds). Replaying events is idempotent (each sets an object's state by UID), so a scan that saw
+writes newer than its version is still correct once the log after that version is replayed. When the
+log no longer reaches back to that version (compacted), the graph is built again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kymaprov.crypto import Sealer
+from kymaprov.kubeapi.models import LIVE, change_log, clusters, objects
+from kymaprov.kubeapi.objects import SEALED_PREFIX
+
+MAX_EVENTS_PER_READ = 5_000
+# (group, resource, name) of the objects a controller needs whole: the root CA ConfigMaps
+KEEP_BODY = {("", "configmaps", "kube-root-ca.crt")}
+
+
+@dataclass
+class Node:
+    """What the controllers need of one object."""
+
+    uid: str
+    api_version: str
+    group: str
+    resource: str
+    namespace: str
+    name: str
+    resource_version: str
+    owners: list[dict[str, Any]]
+    finalizers: list[str]
+    deleting: bool
+    spec_finalizers: list[str] = field(default_factory=list)  # namespaces only
+    body: dict[str, Any] | None = None  # the whole object, kept only for the kinds in ``KEEP_BODY``
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.group, self.resource, self.namespace, self.name
+
+
+class ClusterGone(Exception):
+    """The cluster was deleted: forget it."""
+
+
+class Graph:
+    """Objects by UID and the UIDs that name each owner UID in their ownerReferences."""
+
+    def __init__(self, cluster_id: str, sealer: Sealer) -> None:
+        self.cluster_id = cluster_id
+        self.sealer = sealer
+        self.rv = -1  # the version the graph reflects; -1: not built
+        self.nodes: dict[str, Node] = {}
+        self.by_key: dict[tuple[str, str, str, str], str] = {}
+        self.dependents: dict[str, set[str]] = {}
+
+    # --- keeping current ------------------------------------------------------------------------
+
+    def refresh(self, conn: Connection) -> None:
+        """Bring the graph to the cluster's current version (build it if the log cannot)."""
+        current = conn.execute(
+            sa.select(clusters.c.resource_version).where(clusters.c.id == self.cluster_id, LIVE)
+        ).scalar()
+        if current is None:
+            raise ClusterGone(self.cluster_id)
+        while self.rv < int(current):
+            if self.rv < 0 or self._compacted(conn) > self.rv:
+                self._build(conn, int(current))
+                return
+            rows = conn.execute(
+                sa.select(
+                    change_log.c.resource_version,
+                    change_log.c.api_group,
+                    change_log.c.resource,
+                    change_log.c.type,
+                    change_log.c.body,
+                    change_log.c.prev_body,
+                )
+                .where(change_log.c.cluster_id == self.cluster_id, change_log.c.resource_version > self.rv)
+                .order_by(change_log.c.resource_version)
+                .limit(MAX_EVENTS_PER_READ)
+            ).all()
+            if not rows:
+                self.rv = int(current)
+                return
+            for rv, group, resource, kind, body, prev in rows:
+                obj = self._decode(body)
+                if kind == "DELETED":
+                    self._forget(str(obj["metadata"].get("uid", "")))
+                else:
+                    if prev is not None:  # a write that replaced another object of the same name
+                        self._forget(str(self._decode(prev)["metadata"].get("uid", "")))
+                    self._put(group, resource, obj)
+                self.rv = int(rv)
+
+    def _compacted(self, conn: Connection) -> int:
+        oldest = conn.execute(
+            sa.select(sa.func.min(change_log.c.resource_version)).where(
+                change_log.c.cluster_id == self.cluster_id
+            )
+        ).scalar()
+        return -1 if oldest is None else int(oldest) - 1
+
+    def _build(self, conn: Connection, current: int) -> None:
+        self.nodes.clear()
+        self.by_key.clear()
+        self.dependents.clear()
+        rows = conn.execute(
+            sa.select(objects.c.api_group, objects.c.resource, objects.c.body).where(
+                objects.c.cluster_id == self.cluster_id
+            )
+        ).all()
+        for group, resource, body in rows:
+            self._put(group, resource, self._decode(body))
+        self.rv = current
+
+    def _decode(self, body: str) -> dict[str, Any]:
+        if body.startswith(SEALED_PREFIX):
+            body = self.sealer.open_str(body[len(SEALED_PREFIX) :])
+        return dict(json.loads(body))
+
+    def _put(self, group: str, resource: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid", ""))
+        old_uid = self.by_key.get((group, resource, meta.get("namespace", ""), meta.get("name", "")))
+        if old_uid is not None and old_uid != uid:
+            self._forget(old_uid)
+        self._forget(uid)
+        owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, dict) and o.get("uid")]
+        node = Node(
+            uid=uid,
+            api_version=str(obj.get("apiVersion", "")),
+            group=group,
+            resource=resource,
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            resource_version=str(meta.get("resourceVersion", "")),
+            owners=owners,
+            finalizers=list(meta.get("finalizers") or []),
+            deleting=bool(meta.get("deletionTimestamp")),
+            spec_finalizers=list((obj.get("spec") or {}).get("finalizers") or [])
+            if (group, resource) == ("", "namespaces")
+            else [],
+            body=obj if (group, resource, meta.get("name", "")) in KEEP_BODY else None,
+        )
+        self.nodes[uid] = node
+        self.by_key[node.key] = uid
+        for owner in owners:
+            self.dependents.setdefault(str(owner["uid"]), set()).add(uid)
+
+    def _forget(self, uid: str) -> None:
+        node = self.nodes.pop(uid, None)
+        if node is None:
+            return
+        if self.by_key.get(node.key) == uid:
+            del self.by_key[node.key]
+        for owner in node.owners:
+            group = self.dependents.get(str(owner["uid"]))
+            if group is not None:
+                group.discard(uid)
+                if not group:
+                    del self.dependents[str(owner["uid"])]
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def dependents_of(self, uid: str) -> list[Node]:
+        return [self.nodes[d] for d in sorted(self.dependents.get(uid, ())) if d in self.nodes]
+
+    def in_namespace(self, namespace: str) -> list[Node]:
+        return sorted((n for n in self.nodes.values() if n.namespace == namespace), key=lambda n: n.key)
