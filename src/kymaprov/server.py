@@ -25,14 +25,15 @@ from typing import Any
 
 import uvicorn
 
-from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
+from kymaprov.accounts.models import ensure_defaults
 from kymaprov.app import create_api_app
 from kymaprov.backends.embedded import EmbeddedRuntimes
-from kymaprov.config import Settings, default_data_dir
+from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.kubeapi.app import create_app as create_kube_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
+from kymaprov.paths import LOGIN_FILE, default_data_dir
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.uaa.models import TokenService

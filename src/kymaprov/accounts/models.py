@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from kymaprov.context import Context
 from kymaprov.crypto import fingerprint, hash_secret, random_token, verify_secret
+from kymaprov.paths import LOGIN_FILE
 from kymaprov.store import metadata
 
 global_accounts = sa.Table(
@@ -52,7 +53,6 @@ users = sa.Table(
 )
 
 DEFAULT_USER = "admin@kymaprov.local"
-LOGIN_FILE = "local-login.json"
 _ADMIN_TOKEN_KEY = "admin.token_fingerprint"
 # the scrypt hash of a random password nobody knows: what an unknown user's password is checked against
 UNKNOWN_USER_HASH = (

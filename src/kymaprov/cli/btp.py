@@ -20,7 +20,7 @@ from typing import Any
 import click
 import httpx
 
-from kymaprov.config import default_data_dir
+from kymaprov.paths import LOGIN_FILE, default_data_dir
 
 OBJECTS = ("services/instance", "services/binding", "accounts/subaccount")
 
@@ -46,7 +46,7 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 
 
 @dataclass
-class Session:
+class BtpSession:
     url: str
     token: str
     subaccount: str | None
@@ -101,19 +101,19 @@ def _password_token(url: str, user: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
-def load_session() -> Session:
+def load_session() -> BtpSession:
     path = config_path()
     if path.exists():
         data = json.loads(path.read_text())
-        return Session(data["url"], data["token"], data.get("subaccount"))
-    login_file = default_data_dir() / "local-login.json"
+        return BtpSession(data["url"], data["token"], data.get("subaccount"))
+    login_file = default_data_dir() / LOGIN_FILE
     if not login_file.exists():
         raise NotLoggedIn(
             f"not logged in and no local kymaprov found at {login_file}; "
             "start 'kymaprov serve' or run 'btp login --url URL'"
         )
     login = json.loads(login_file.read_text())
-    return Session(
+    return BtpSession(
         login["url"], _password_token(login["url"], login["user"], login["password"]), login["subaccount"]
     )
 
@@ -151,7 +151,7 @@ def login(url: str, user: str | None, password: str | None, subaccount: str | No
     user = user or click.prompt("User")
     password = password or click.prompt("Password", hide_input=True)
     token = _password_token(url, str(user), str(password))
-    me = Session(url, token, None).request("GET", "/cis/v1/me")
+    me = BtpSession(url, token, None).request("GET", "/cis/v1/me")
     target = subaccount or me.get("defaultSubaccount")
     _write_private(config_path(), {"url": url, "token": token, "user": user, "subaccount": target})
     click.echo(f"Login successful. Current target: subaccount {target}")
@@ -177,7 +177,7 @@ def target(subaccount: str) -> None:
     click.echo(f"Current target: subaccount {subaccount}")
 
 
-def _instance_id(session: Session, sub: str, name: str | None, ident: str | None) -> str:
+def _instance_id(session: BtpSession, sub: str, name: str | None, ident: str | None) -> str:
     if ident:
         return ident
     if not name:
@@ -186,7 +186,7 @@ def _instance_id(session: Session, sub: str, name: str | None, ident: str | None
     return str(items[0]["id"])
 
 
-def _binding_id(session: Session, sub: str, name: str | None, ident: str | None) -> str:
+def _binding_id(session: BtpSession, sub: str, name: str | None, ident: str | None) -> str:
     if ident:
         return ident
     if not name:

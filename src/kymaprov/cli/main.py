@@ -1,5 +1,8 @@
 """The ``kymaprov`` command: ``serve`` runs the service; the other commands are its client.
 
+``serve`` is loaded only when asked for (click's lazy subcommand pattern), so the client installs and
+runs without the server (``pip install kymaprov``); without ``kymaprov[server]`` it says so and exits 1.
+
 Client commands take credentials from ``--service-key FILE``, else ``--profile NAME``, else the
 seed procedure's variables ``CLIENT_ID``, ``CLIENT_SECRET``, ``UAA_URL`` and ``PROVISIONING_SERVICE_URL``.
 Exit codes: 0 success, 1 other client error, 2 usage, 3 credentials, 4 connection, 5 wait timed out,
@@ -9,10 +12,11 @@ Exit codes: 0 success, 1 other client error, 2 usage, 3 credentials, 4 connectio
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import cast
 
 import click
-from click.core import ParameterSource
 
 from kymaprov import __version__
 from kymaprov.cli.bindings import bindings, exec_credential, kubeconfig
@@ -20,10 +24,47 @@ from kymaprov.cli.common import ClientGroup, Session
 from kymaprov.cli.environments import env, plans
 from kymaprov.cli.procedure import down, up
 from kymaprov.cli.profiles import profile
-from kymaprov.config import Settings, default_data_dir
+
+SERVER_HINT = "kymaprov serve needs the server: pip install 'kymaprov[server]'"
 
 
-@click.group(cls=ClientGroup)
+@click.command(
+    name="serve",
+    add_help_option=False,
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.pass_context
+def _serve_unavailable(ctx: click.Context) -> None:
+    """Run kymaprov (needs the server: pip install 'kymaprov[server]')."""
+    click.echo(SERVER_HINT, err=True)
+    ctx.exit(1)
+
+
+def _serve_command() -> click.Command:
+    """``kymaprov.cli.serve`` if the server's dependencies are installed, else the command that says so."""
+    try:
+        # the one import the client-only install may lack: allowed in tests/test_boundaries.py
+        module = importlib.import_module("kymaprov.cli.serve")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "kymaprov").partition(".")[0] == "kymaprov":
+            raise  # a module of our own missing is a bug, not a client-only install
+        return _serve_unavailable
+    return cast(click.Command, module.serve)
+
+
+class KymaprovGroup(ClientGroup):
+    """The client commands plus ``serve``, which is imported only when it is listed or run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "serve"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "serve":
+            return _serve_command()
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=KymaprovGroup)
 @click.version_option(__version__, prog_name="kymaprov")
 @click.option(
     "--service-key",
@@ -44,155 +85,6 @@ def cli(
 ) -> None:
     """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted, and its client."""
     ctx.obj = Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
-
-
-@cli.command()
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, envvar="KYMAPROV_HOST", help="Address to bind."
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8080,
-    show_default=True,
-    envvar="KYMAPROV_PORT",
-    help="HTTP API port (0: any free port).",
-)
-@click.option(
-    "--kube-port",
-    type=click.IntRange(0, 65535),
-    default=6443,
-    show_default=True,
-    envvar="KYMAPROV_KUBE_PORT",
-    help="Embedded Kubernetes API port (TLS; 0: any free port).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    envvar="KYMAPROV_DATA_DIR",
-    help="State directory (SQLite database, master key, local login).  [default: ~/.local/share/kymaprov]",
-)
-@click.option(
-    "--database-url",
-    default=None,
-    envvar="KYMAPROV_DATABASE_URL",
-    help="SQLAlchemy URL of a shared database, e.g. postgresql+psycopg://user@host/db "
-    "(default: SQLite in the data dir).",
-)
-@click.option(
-    "--provisioning-seconds",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    envvar="KYMAPROV_PROVISIONING_SECONDS",
-    help="How long a simulated create, update or delete takes (service-clock seconds).",
-)
-@click.option(
-    "--advertise-host",
-    default=None,
-    envvar="KYMAPROV_ADVERTISE_HOST",
-    help="Host name or address put into URLs and kubeconfigs (default: --host, or 127.0.0.1 for a wildcard).",
-)
-@click.option(
-    "--public-url",
-    default=None,
-    envvar="KYMAPROV_PUBLIC_URL",
-    help="The API's public URL if not http://<advertise-host>:<port>; "
-    "replicas behind a load balancer share it.",
-)
-@click.option(
-    "--service-account-max-token-expiration",
-    type=click.IntRange(min=3600, max=2**32),
-    default=86400,
-    show_default=True,
-    envvar="KYMAPROV_SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION",
-    help="Longest lifetime (seconds) of a runtime ServiceAccount token; longer TokenRequests are shortened.",
-)
-@click.option(
-    "--kube-public-url",
-    default=None,
-    envvar="KYMAPROV_KUBE_PUBLIC_URL",
-    help="The embedded Kubernetes API's URL behind a (TLS pass-through) load balancer if not "
-    "https://<advertise-host>:<kube-port>; kubeconfigs name it, replicas share it.",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    envvar="KYMAPROV_LOG_LEVEL",
-    help="Requests and lifecycle steps are logged at info.",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    envvar="KYMAPROV_LOG_FORMAT",
-    help="Log lines as text or as one JSON object each (stderr).",
-)
-def serve(
-    host: str,
-    port: int,
-    kube_port: int,
-    data_dir: Path | None,
-    database_url: str | None,
-    provisioning_seconds: float,
-    advertise_host: str | None,
-    public_url: str | None,
-    service_account_max_token_expiration: int,
-    kube_public_url: str | None,
-    log_level: str,
-    log_format: str,
-) -> None:
-    """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
-    from kymaprov import logs
-
-    logs.configure(log_level, log_format)
-    from kymaprov.server import KymaprovServer, ServeError
-    from kymaprov.store import StoreError
-
-    source = click.get_current_context().get_parameter_source("database_url")
-    if database_url and source is ParameterSource.COMMANDLINE:
-        _mask_database_password(database_url)
-
-    settings = Settings(
-        host=host,
-        port=port,
-        kube_port=kube_port,
-        data_dir=data_dir or default_data_dir(),
-        database_url=database_url,
-        provisioning_seconds=provisioning_seconds,
-        advertise_host=advertise_host,
-        public_url=public_url,
-        service_account_max_token_expiration=service_account_max_token_expiration,
-        kube_public_url=kube_public_url,
-    )
-    try:
-        server = KymaprovServer(settings)
-    except (StoreError, ServeError) as exc:
-        raise click.ClickException(str(exc)) from None
-    server.run()
-
-
-def _mask_database_password(database_url: str) -> None:
-    """A password on the command line is readable by every local user in the process list: mask it in
-    the process title (it was visible from the start until now) and say to use the environment."""
-    from kymaprov.store import redact_url, url_password
-
-    if not url_password(database_url):
-        return
-    click.echo(
-        "kymaprov: warning: the --database-url password shows in the process list until kymaprov masks "
-        "it; pass the URL in KYMAPROV_DATABASE_URL instead",
-        err=True,
-    )
-    try:
-        import setproctitle
-    except ImportError:  # pragma: no cover - a declared dependency
-        return
-    setproctitle.setproctitle(setproctitle.getproctitle().replace(database_url, redact_url(database_url)))
 
 
 for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential):

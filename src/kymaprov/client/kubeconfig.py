@@ -11,14 +11,14 @@ import base64
 import binascii
 import json
 import re
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import yaml
 
-from kymaprov.backends.base import ClusterAccess
-from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.client.exceptions import ClientError
 
 __all__ = [
@@ -56,14 +56,6 @@ class KubeconfigInfo:
     ca_data: str
     tls_server_name: str | None = None
     token: str = field(default="", repr=False)
-
-    def access(self, token: str | None = None) -> ClusterAccess:
-        return ClusterAccess(
-            server=self.server,
-            ca_data=self.ca_data,
-            token=token or self.token,
-            tls_server_name=self.tls_server_name,
-        )
 
 
 def _named(items: Any, name: str, kind: str) -> dict[str, Any]:
@@ -152,11 +144,34 @@ def exec_kubeconfig(info: KubeconfigInfo, command: str, args: Sequence[str]) -> 
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def check_access(info: KubeconfigInfo, token: str | None = None, namespace: str = "default") -> int:
-    """List the pods of ``namespace`` as ``kubectl get pods`` does; the number of pods."""
+def check_access(
+    info: KubeconfigInfo, token: str | None = None, namespace: str = "default", timeout: float = 10.0
+) -> int:
+    """List the pods of ``namespace`` as ``kubectl get pods`` does; the number of pods.
+
+    Trust is the kubeconfig's own CA, and ``tls-server-name`` is sent as SNI and verified, as kubectl does.
+    """
     try:
-        with KubeClient(info.access(token)) as kube:
-            pods = kube.get(f"/api/v1/namespaces/{namespace}/pods")
-    except KubeClientError as exc:
-        raise AccessCheckFailed(f"the runtime's API server refused the access check: {exc}") from exc
-    return len(pods.get("items") or [])
+        tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode())
+    except (ssl.SSLError, ValueError) as exc:
+        raise AccessCheckFailed(f"the kubeconfig's certificate authority is unusable: {exc}") from exc
+    url = f"{info.server.rstrip('/')}/api/v1/namespaces/{namespace}/pods"
+    headers = {"authorization": f"Bearer {token or info.token}", "accept": "application/json"}
+    extensions = {"sni_hostname": info.tls_server_name} if info.tls_server_name else {}
+    try:
+        with httpx.Client(verify=tls, timeout=timeout) as http:
+            response = http.get(url, headers=headers, extensions=extensions)
+    except httpx.HTTPError as exc:
+        raise AccessCheckFailed(
+            f"the runtime's API server cannot be reached: {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code != 200 or not isinstance(body, dict):
+        message = (body.get("message") if isinstance(body, dict) else None) or response.text
+        raise AccessCheckFailed(
+            f"the runtime's API server refused the access check: {response.status_code}: {message}"
+        )
+    return len(body.get("items") or [])
