@@ -20,7 +20,12 @@ class Context:
 
     @classmethod
     def open(cls, settings: Settings) -> Context:
-        """Open (and if needed initialise) the state of one installation."""
+        """Open (and if needed initialise) the state of one installation.
+
+        Creates the tables declared so far: each layer's ``models`` registers its tables on
+        ``store.metadata`` when imported, and the composition root (``server.py``) imports every layer
+        first (tests/test_boundaries.py checks it does), so this module need not know the layers.
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)
         key = load_or_create_master_key(
@@ -28,15 +33,6 @@ class Context:
             settings.secret_key or os.environ.get("KYMAPROV_SECRET_KEY"),
         )
         store = Store(settings.db_url)
-        _import_all_tables()
         store.create_all()
         return cls(settings=settings, store=store, clock=Clock(store), sealer=Sealer(key))
 
-
-def _import_all_tables() -> None:
-    """Every module that declares tables registers them on ``metadata`` when imported."""
-    import kymaprov.accounts.models
-    import kymaprov.cis.models
-    import kymaprov.kubeapi.models
-    import kymaprov.provisioning.models
-    import kymaprov.uaa.models  # noqa: F401

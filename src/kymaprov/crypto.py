@@ -1,6 +1,8 @@
 """Secrets at rest and the certificates of the embedded runtimes.
 
-- Client secrets, passwords and admin tokens are stored as salted scrypt hashes.
+- Passwords are stored as salted scrypt hashes (slow on purpose); secrets kymaprov generates itself
+  (OAuth client secrets, 192 random bits) as salted SHA-256, and the admin token as its SHA-256
+  fingerprint: they cannot be guessed, and the token endpoint stays fast.
 - Secrets we must read back (signing keys, CA keys, kubeconfigs) are sealed with AES-256-GCM under the
   installation's master key: ``base64(nonce || ciphertext || tag)``, the same layout KEB uses.
 """

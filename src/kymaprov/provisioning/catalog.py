@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from kymaprov.provisioning.exceptions import UnknownServicePlan
+from kymaprov.provisioning.plan import Plan
 from kymaprov.provisioning.schemas import CONTROLS_ORDER, create_schema, update_schema
 from kymaprov.provisioning.validation import validate_create, validate_update
 
@@ -38,38 +38,6 @@ KYMA_SERVICE_NAME = "kymaruntime"
 KYMA_ENVIRONMENT_TYPE = "kyma"
 CIS_SERVICE_NAME = "cis"
 CIS_PLANS = ("local", "central")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One ``kymaruntime`` plan. Hashable, so validators can be cached per plan.
-
-    ``properties`` names the create-schema parameters the plan offers; a parameter outside it is
-    either ignored (as KEB does) or rejected by a code-level check. For ``trial``, ``regions`` are the
-    abstract regions the code accepts (the schema has no ``region``).
-    """
-
-    name: str
-    id: str
-    description: str
-    provider: str
-    regions: tuple[str, ...]
-    regular_machines: tuple[str, ...]
-    additional_machines: tuple[str, ...]
-    autoscaler_min: int
-    autoscaler_max: int
-    default_autoscaler_min: int
-    default_autoscaler_max: int
-    default_region: str
-    properties: frozenset[str]
-    ha_zones: bool = True
-    dual_stack: bool = False
-    bindable: bool = True
-
-    @property
-    def default_machine_type(self) -> str:
-        """KEB's rule: the first regular machine type."""
-        return self.regular_machines[0]
 
 
 # -- plan data ---------------------------------------------------------------------------------------

@@ -36,7 +36,6 @@ from kymaprov.provisioning.models import (
 )
 from kymaprov.uaa.models import Principal
 
-KYMA_ENVIRONMENT_TYPE = "kyma"
 IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
 MAX_CUSTOM_LABELS = 10
 
@@ -128,7 +127,7 @@ class EnvironmentService:
             require_string(body, optional, required=False)
         # an unknown service or plan is the catalog error first, as the real service answers
         plan = catalog.find_plan(service_name, plan_name)
-        if environment_type != KYMA_ENVIRONMENT_TYPE:
+        if environment_type != catalog.KYMA_ENVIRONMENT_TYPE:
             raise InvalidParameters(
                 f"environmentType '{environment_type}' does not match service '{service_name}'; use 'kyma'",
                 field="environmentType",
@@ -152,7 +151,7 @@ class EnvironmentService:
             "service_id": catalog.KYMA_SERVICE_ID,
             "plan_name": plan.name,
             "plan_id": plan.id,
-            "environment_type": KYMA_ENVIRONMENT_TYPE,
+            "environment_type": catalog.KYMA_ENVIRONMENT_TYPE,
             "landscape_label": body.get("landscapeLabel"),
             "parameters": json.dumps(parameters, separators=(",", ":")),
             "labels": {"Name": parameters.get("name", display_name)},
@@ -170,7 +169,7 @@ class EnvironmentService:
             existing = conn.execute(
                 sa.select(environments.c.id).where(
                     environments.c.subaccount_id == sub,
-                    environments.c.environment_type == KYMA_ENVIRONMENT_TYPE,
+                    environments.c.environment_type == catalog.KYMA_ENVIRONMENT_TYPE,
                 )
             ).first()
             if existing is not None:

@@ -8,10 +8,9 @@ call builds a fresh dict, so callers may modify what they get.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from kymaprov.provisioning.catalog import Plan
+from kymaprov.provisioning.plan import Plan
 
 Schema = dict[str, Any]
 

@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from jsonschema import Draft4Validator, ValidationError, validators
 from jsonschema.protocols import Validator
 
 from kymaprov.provisioning.exceptions import InvalidParameters
+from kymaprov.provisioning.plan import Plan
 from kymaprov.provisioning.schemas import (
     CREATE_ONLY,
     HA_AUTOSCALER_MINIMUM,
@@ -26,9 +27,6 @@ from kymaprov.provisioning.schemas import (
     create_schema,
     update_schema,
 )
-
-if TYPE_CHECKING:
-    from kymaprov.provisioning.catalog import Plan
 
 CREATE_PREFIX = "while validating input parameters: "
 UPDATE_PREFIX = "while validating update parameters: "
