@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-if TYPE_CHECKING:
-    from kymaprov.client.models import Environment
+from kymaprov.client.models import Environment
 
 __all__ = [
     "BadRequestError",
