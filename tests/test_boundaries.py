@@ -132,10 +132,10 @@ def build_graph(root: Path, package: str = PACKAGE) -> Graph:
             elif isinstance(node, ast.Call) and _is_import_module(node):
                 add(str(node.args[0].value), hidden or "importlib")  # type: ignore[attr-defined]
             if isinstance(node, ast.If) and _is_type_checking(node.test):
-                for child in node.body:
-                    visit(child, "TYPE_CHECKING")
-                for child in node.orelse:
-                    visit(child, hidden)
+                for statement in node.body:
+                    visit(statement, "TYPE_CHECKING")
+                for statement in node.orelse:
+                    visit(statement, hidden)
                 return
             inner = hidden or (
                 "function" if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) else ""

@@ -35,4 +35,3 @@ class Context:
         store = Store(settings.db_url)
         store.create_all()
         return cls(settings=settings, store=store, clock=Clock(store), sealer=Sealer(key))
-
