@@ -144,19 +144,17 @@ def exec_kubeconfig(info: KubeconfigInfo, command: str, args: Sequence[str]) -> 
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def check_access(
-    info: KubeconfigInfo, token: str | None = None, namespace: str = "default", timeout: float = 10.0
-) -> int:
+def check_access(info: KubeconfigInfo, namespace: str = "default", timeout: float = 10.0) -> int:
     """List the pods of ``namespace`` as ``kubectl get pods`` does; the number of pods.
 
     Trust is the kubeconfig's own CA, and ``tls-server-name`` is sent as SNI and verified, as kubectl does.
     """
     try:
-        tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data).decode())
+        tls = ssl.create_default_context(cadata=base64.b64decode(info.ca_data, validate=True).decode())
     except (ssl.SSLError, ValueError) as exc:
         raise AccessCheckFailed(f"the kubeconfig's certificate authority is unusable: {exc}") from exc
     url = f"{info.server.rstrip('/')}/api/v1/namespaces/{namespace}/pods"
-    headers = {"authorization": f"Bearer {token or info.token}", "accept": "application/json"}
+    headers = {"authorization": f"Bearer {info.token}", "accept": "application/json"}
     extensions = {"sni_hostname": info.tls_server_name} if info.tls_server_name else {}
     try:
         with httpx.Client(verify=tls, timeout=timeout) as http:
