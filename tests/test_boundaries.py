@@ -43,12 +43,9 @@ SERVICE_LAYERS = frozenset({"provisioning", "cis", "uaa", "accounts"})
 HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # kymaprov serve is attached lazily so the client runs without the server's dependencies installed
     LAZY_SERVE: "the client's one way to the server",
-    # kubeapi's own late imports (owned by the kubeapi work; not between layers)
-    ("kymaprov.kubeapi.openapi_v2_proto", "kymaprov.kubeapi.discovery"): "kubeapi-internal cycle",
-    ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "kubeapi-internal cycle",
-    ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.errors"): "kubeapi-internal",
-    ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "kubeapi-internal cycle",
-    ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.resources"): "kubeapi-internal cycle",
+    # for the type of a parameter only: the object store applies strategies and CRDs, which take the store
+    ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
+    ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     # the admin layer's reset reaches into other layers' tables (issue 12 gives admin its own rework)
     ("kymaprov.admin.responses", "kymaprov.provisioning.models"): "admin reset, being reworked",
     ("kymaprov.admin.responses", "kymaprov.uaa.models"): "admin reset, being reworked",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from kymaprov.kubeapi import structural, validation
+from kymaprov.kubeapi.errors import NotFound
 from kymaprov.kubeapi.models import equals, objects
 from kymaprov.kubeapi.resources import (
     BUILTIN,
@@ -406,8 +407,6 @@ def registry(store: ObjectStore) -> Registry:
 
 def check_served(store: ObjectStore, rt: ResourceType) -> None:
     """Refuse a create whose CRD went away (or was replaced) since the request looked it up."""
-    from kymaprov.kubeapi.errors import NotFound
-
     info = rt.custom
     if info is None:
         return

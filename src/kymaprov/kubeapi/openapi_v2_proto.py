@@ -31,6 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from kymaprov.kubeapi import discovery
 from kymaprov.kubeapi.resources import Registry
 
 Encoder = Callable[[int, Any], bytes]
@@ -852,8 +853,6 @@ def served_for(registry: Registry) -> dict[str, tuple[bytes, str]]:
         return served()
     cached = _with_custom.get(registry.fingerprint)
     if cached is None:
-        from kymaprov.kubeapi import discovery
-
         cached = _serve(discovery.openapi_v2_with_custom(registry))
         if len(_with_custom) >= _WITH_CUSTOM_SIZE:
             _with_custom.pop(next(iter(_with_custom)))
@@ -862,6 +861,4 @@ def served_for(registry: Registry) -> dict[str, tuple[bytes, str]]:
 
 
 def _document() -> dict[str, Any]:
-    from kymaprov.kubeapi import discovery
-
     return discovery.openapi_v2_document()

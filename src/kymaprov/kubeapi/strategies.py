@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kymaprov.kubeapi import crds, defaults, deletion, schemas, structural, validation
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
-from kymaprov.kubeapi.resources import RBAC, ResourceType
+from kymaprov.kubeapi.resources import RBAC, SERVICE_ACCOUNTS, ResourceType
 from kymaprov.kubeapi.validation import Cause
 
 if TYPE_CHECKING:
@@ -121,8 +121,7 @@ class Namespaces(Strategy):
         defaults.namespace(obj, rv)
 
     def after_create(self, store: ObjectStore, obj: dict[str, Any]) -> None:
-        from kymaprov.kubeapi.resources import SERVICE_ACCOUNTS  # the ServiceAccount controller's job
-
+        # the ServiceAccount controller's job
         store.create(SERVICE_ACCOUNTS, obj["metadata"]["name"], {"metadata": {"name": "default"}})
 
     def before_delete(
