@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from kymaprov.context import Context
 from kymaprov.crypto import fingerprint, hash_secret, random_token, verify_secret
+from kymaprov.errors import MessageError
 from kymaprov.store import metadata
 
 global_accounts = sa.Table(
@@ -61,8 +62,8 @@ UNKNOWN_USER_HASH = (
 )
 
 
-class AccountError(Exception):
-    """A request about accounts that cannot be honoured (unknown id, duplicate subdomain)."""
+class AccountError(MessageError):
+    """A request about accounts that cannot be honoured (unknown id, duplicate subdomain): a 400."""
 
 
 @dataclass(frozen=True)
