@@ -333,6 +333,9 @@ class LimitedRuntimes:
         access = self.runtimes.access(cluster_id)
         return None if access is None else replace(access, token=self.token)
 
+    def reset(self) -> None:
+        self.runtimes.reset()
+
 
 def limited_token(access: ClusterAccess) -> str:
     """A ServiceAccount allowed to create ServiceAccounts and ClusterRoles and delete all three kinds."""
