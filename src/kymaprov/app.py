@@ -1,69 +1,74 @@
-"""Assembles the HTTP API (token service, cis, Provisioning Service, admin) into one ASGI app."""
+"""Assembles the HTTP API (token service, cis, Provisioning Service, admin) into one ASGI app.
+
+Every error is a ``kymaprov.errors.ServiceError`` that renders itself in its API's format; this module
+registers the one handler that answers them, and turns what no route answers (404, 405) and any
+unexpected failure (500) into the Cloud Management envelope.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from kymaprov import health
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
+from kymaprov.errors import ServiceError, unrouted
 from kymaprov.provisioning import responses as provisioning
 from kymaprov.provisioning.bindings import BindingService
+from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.uaa import responses as uaa_http
 from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger(__name__)
 
 
-def _envelope(request: Request, status: int, message: str) -> Response:
-    return JSONResponse(
-        {
-            "error": {
-                "code": 11000 if status < 500 else 10000,
-                "message": message,
-                "target": request.url.path,
-                "correlationID": str(uuid.uuid4()),
-            }
-        },
-        status_code=status,
-    )
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return exc.response(request)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _envelope(request, exc.status_code, exc.detail or "Request failed")
+    return unrouted(exc.status_code, exc.detail).response(request)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _envelope(request, 500, "Internal server error")
+    return unrouted(500, "Internal server error").response(request)
 
 
 def create_api_app(
     ctx: Context,
     tokens: TokenService,
     bindings: BindingService,
-    on_reset: Callable[[], None] | None = None,
     worker_alive: Callable[[], bool] = lambda: True,
 ) -> Starlette:
     cis = CisService(ctx, tokens)
+    envs = EnvironmentService(ctx)
+    # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
+    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock]
     routes = [
         *health.routes(ctx, worker_alive),
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
-        *provisioning.routes(ctx, tokens, bindings),
-        *admin.routes(ctx, on_reset),
+        *provisioning.routes(ctx, tokens, envs, bindings),
+        *admin.routes(ctx, envs, resettables),
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            Exception: _server_error,
+        },
     )

@@ -61,7 +61,9 @@ class Clock:
         return offset
 
     def reset(self) -> None:
-        self._store.set_setting(_OFFSET_KEY, 0.0)
+        """Back to wall time, as on first start (no stored offset)."""
+        with self._store.write() as conn:
+            conn.execute(sa.delete(settings).where(settings.c.key == _OFFSET_KEY))
         with self._lock:
             self._offset = 0.0
             self._read_at = time.monotonic()

@@ -56,6 +56,9 @@ class StubRuntimes:
     def access(self, cluster_id: str) -> ClusterAccess | None:
         return ClusterAccess(server=f"https://127.0.0.1:9/clusters/{cluster_id}", ca_data="", token="t")
 
+    def reset(self) -> None:
+        self.created.clear()
+
 
 class Recording(httpx.AsyncBaseTransport):
     """Notes ``METHOD path`` of every request, then passes it on."""

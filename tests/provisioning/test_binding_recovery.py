@@ -29,7 +29,7 @@ from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.backends.kubeclient import KubeClient
 from kymaprov.provisioning.bindings import STUCK_SECONDS, BindingService
 from kymaprov.provisioning.environments import EnvironmentService
-from kymaprov.provisioning.exceptions import ProvisioningError
+from kymaprov.provisioning.exceptions import RuntimeFailure
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.provisioning.models import kyma_bindings
 from kymaprov.uaa.models import Principal
@@ -333,6 +333,9 @@ class LimitedRuntimes:
         access = self.runtimes.access(cluster_id)
         return None if access is None else replace(access, token=self.token)
 
+    def reset(self) -> None:
+        self.runtimes.reset()
+
 
 def limited_token(access: ClusterAccess) -> str:
     """A ServiceAccount allowed to create ServiceAccounts and ClusterRoles and delete all three kinds."""
@@ -396,7 +399,7 @@ def test_a_put_the_runtime_refuses_midway_leaves_nothing_behind(tmp_path: Path) 
         assert admin is not None
         service = BindingService(ctx, LimitedRuntimes(kube.runtimes, limited_token(admin)))
 
-        with pytest.raises(ProvisioningError) as failed:
+        with pytest.raises(RuntimeFailure) as failed:
             service.create(p, env.id, {"parameters": {"expiration_seconds": 600}})
         assert failed.value.status == 500 and failed.value.code == 42010
         assert "clusterrolebindings" in failed.value.message

@@ -245,3 +245,27 @@ def test_nul_in_token_requests_is_bad_credentials(hostile_server: RunningServer)
     for r in attempts:
         assert r.status_code == 401, r.text
         assert r.json() == {"error": "unauthorized", "error_description": "Bad credentials"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"displayName": "d" * 256, "subdomain": "long-name"},
+        {"displayName": "long-subdomain", "subdomain": "s" * 256},
+        {"displayName": "long-region", "subdomain": "long-region", "region": "r" * 65},
+    ],
+    ids=["displayName", "subdomain", "region"],
+)
+def test_subaccount_fields_longer_than_their_columns_are_a_400(
+    hostile_server: RunningServer, body: dict[str, str]
+) -> None:
+    """PostgreSQL refuses a value longer than its column: that was a 500 from cis and the admin API."""
+    sub_url = f"{hostile_server.url}/cis/v1/subaccounts"
+    platform = {"authorization": f"Bearer {hostile_server.platform_token()}"}
+    for url, headers in (
+        (sub_url, platform),
+        (f"{hostile_server.url}/admin/subaccounts", hostile_server.admin_headers),
+    ):
+        r = httpx.post(url, json=body, headers=headers)
+        assert r.status_code == 400, r.text
+        assert isinstance(r.json()["error"], str) and "at most" in r.json()["error"]

@@ -55,6 +55,9 @@ class Runtimes:
     def access(self, cluster_id: str) -> ClusterAccess | None:
         return None  # these tests make no bindings
 
+    def reset(self) -> None:
+        self.created.clear()
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:

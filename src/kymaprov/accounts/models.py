@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from kymaprov.context import Context
 from kymaprov.crypto import fingerprint, hash_secret, random_token, verify_secret
+from kymaprov.errors import MessageError
 from kymaprov.paths import LOGIN_FILE
 from kymaprov.store import metadata
 
@@ -61,8 +62,8 @@ UNKNOWN_USER_HASH = (
 )
 
 
-class AccountError(Exception):
-    """A request about accounts that cannot be honoured (unknown id, duplicate subdomain)."""
+class AccountError(MessageError):
+    """A request about accounts that cannot be honoured (unknown id, duplicate subdomain): a 400."""
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,26 @@ def list_subaccounts(ctx: Context, global_account_id: str | None = None) -> list
         return [_subaccount(r) for r in conn.execute(query)]
 
 
+_COLUMNS = {
+    "displayName": subaccounts.c.display_name,
+    "subdomain": subaccounts.c.subdomain,
+    "region": subaccounts.c.region,
+}
+
+
+def _check_length(name: str, value: str) -> None:
+    """PostgreSQL refuses a value longer than its column (SQLite stores it): say so as a 400 first."""
+    column_type = _COLUMNS[name].type
+    limit = column_type.length if isinstance(column_type, sa.String) else None
+    if limit is not None and len(value) > limit:
+        raise AccountError(f"'{name}' must be at most {limit} characters long")
+
+
 def create_subaccount(
     ctx: Context, global_account_id: str, display_name: str, subdomain: str, region: str = "eu10"
 ) -> Subaccount:
+    for name, value in (("displayName", display_name), ("subdomain", subdomain), ("region", region)):
+        _check_length(name, value)
     taken = AccountError(f"subdomain {subdomain} is already taken")
     try:
         with ctx.store.write() as conn:

@@ -9,60 +9,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kymaprov.accounts.models import (
-    AccountError,
     check_admin_token,
     create_subaccount,
     default_global_account_id,
     list_subaccounts,
 )
+from kymaprov.auth import BearerAuth
 from kymaprov.context import Context
-from kymaprov.store import metadata
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
+from kymaprov.errors import MessageError
+from kymaprov.provisioning.environments import EnvironmentService
+from kymaprov.uaa.exceptions import TokenRejected
+from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
 
-# tenancy, users, keys and settings survive a reset; everything users created does not
-_RESET_TABLES = (
-    "kyma_bindings",
-    "operations",
-    "environments",
-    "cis_bindings",
-    "cis_instances",
-    "kube_objects",
-    "kube_clusters",
-)
 _OPERATIONS = ("provision", "update", "deprovision")
 MAX_OFFSET = 10 * 365 * 24 * 3600  # dates stay printable and tokens' exp stays an integer
 
 
-class AdminError(Exception):
+class AdminError(MessageError):
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
-def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Route]:
+class Resettable(Protocol):
+    def reset(self) -> None:
+        """Delete what users made; tenancy, users, keys and settings stay."""
+
+
+def routes(ctx: Context, envs: EnvironmentService, resettables: Sequence[Resettable]) -> list[Route]:
+    """``resettables``: every part holding state, each asked to reset itself by ``POST /admin/reset``."""
+
+    def admin_token(token: str) -> None:
+        if not check_admin_token(ctx, token):
+            raise TokenRejected("not the admin token")
+
+    authenticate = BearerAuth(admin_token, lambda _: AdminError(401, "a valid admin token is required"))
+
     def guarded(fn: Callable[[Request], Any], status: int = 200) -> Callable[[Request], Any]:
         def handle(request: Request) -> Response:
-            token = bearer_token(request)
-            if token is None or not check_admin_token(ctx, token):
-                return JSONResponse({"error": "a valid admin token is required"}, status_code=401)
-            try:
-                if nul_in_url(request):
-                    raise AdminError(400, "the request URL contains a NUL character")
-                return JSONResponse(fn(request), status_code=status)
-            except AdminError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status)
-            except AccountError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
+            authenticate(request)
+            if nul_in_url(request):
+                raise AdminError(400, "the request URL contains a NUL character")
+            return JSONResponse(fn(request), status_code=status)
 
         return threaded(handle)
 
@@ -91,8 +86,6 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
         return clock(request)
 
     def fail_next(request: Request) -> dict[str, Any]:
-        from kymaprov.provisioning.models import environments
-
         data = body(request)
         message = data.get("message")
         operation = data.get("operation")
@@ -101,13 +94,7 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
         if operation is not None and operation not in _OPERATIONS:
             raise AdminError(400, f"'operation' must be one of {', '.join(_OPERATIONS)}")
         env_id = request.path_params["id"]
-        with ctx.store.write() as conn:
-            updated = conn.execute(
-                sa.update(environments)
-                .where(environments.c.id == env_id)
-                .values(fail_next={"message": message, "operation": operation})
-            )
-        if updated.rowcount == 0:
+        if not envs.fail_next(env_id, message, operation):
             raise AdminError(404, f"environment {env_id} not found")
         return {"id": env_id, "failNext": {"message": message, "operation": operation}}
 
@@ -127,17 +114,8 @@ def routes(ctx: Context, on_reset: Callable[[], None] | None = None) -> list[Rou
         return create_subaccount(ctx, default_global_account_id(ctx), name, subdomain, region).to_json()
 
     def reset(_: Request) -> dict[str, Any]:
-        with ctx.store.write() as conn:
-            for name in _RESET_TABLES:
-                table = metadata.tables.get(name)
-                if table is not None:
-                    conn.execute(sa.delete(table))
-            from kymaprov.uaa.models import oauth_clients
-
-            conn.execute(sa.delete(oauth_clients).where(oauth_clients.c.service_instance_id.is_not(None)))
-        ctx.clock.reset()
-        if on_reset:
-            on_reset()
+        for part in resettables:
+            part.reset()
         return {"reset": True}
 
     return [

@@ -45,3 +45,7 @@ class RuntimeBackend(Protocol):
     def access(self, cluster_id: str) -> ClusterAccess | None:
         """Admin access to an existing cluster as of now, from this process; None if there is none."""
         ...
+
+    def reset(self) -> None:
+        """Delete every cluster and all it holds (``POST /admin/reset``, which deletes every environment)."""
+        ...

@@ -27,7 +27,7 @@ from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
 from kymaprov.kubeapi import tls
 from kymaprov.kubeapi.auth import Authenticator
-from kymaprov.kubeapi.models import LIVE, change_log, clusters, objects
+from kymaprov.kubeapi.models import LIVE, change_log, clusters, controller_leases, objects
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.seed import seed_cluster
 from kymaprov.store import settings
@@ -116,6 +116,15 @@ class EmbeddedRuntimes:
                 )
             )
         self._forget(cluster_id)
+
+    def reset(self) -> None:
+        """Delete every cluster with its objects, change log and controller leases, tombstones included."""
+        with self.ctx.store.write() as conn:
+            cluster_ids = conn.execute(sa.select(clusters.c.id)).scalars().all()
+            for table in (objects, change_log, controller_leases, clusters):
+                conn.execute(sa.delete(table))
+        for cluster_id in cluster_ids:
+            self._forget(cluster_id)
 
     # --- queries --------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Errors of the cis service-instance API, rendered as ``{"error": "<message>"}`` like the btp CLI server.
+"""Errors of the cis service-instance API, answered as ``{"error": "<message>"}`` like the btp CLI server
+(``kymaprov.errors.MessageError``).
 
 - ``CisError`` (400) - base class: bad input
   - ``CisPayloadTooLarge`` (413) - a request body over the size limit
@@ -10,13 +11,11 @@
 
 from __future__ import annotations
 
+from kymaprov.errors import MessageError
 
-class CisError(Exception):
+
+class CisError(MessageError):
     status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class CisPayloadTooLarge(CisError):

@@ -21,7 +21,7 @@ from kymaprov.cis.exceptions import CisConflict, CisError, CisNotFound
 from kymaprov.context import Context
 from kymaprov.crypto import random_token
 from kymaprov.store import metadata
-from kymaprov.uaa.models import TokenService, oauth_clients
+from kymaprov.uaa.models import TokenService
 
 OFFERING = "cis"
 
@@ -148,6 +148,15 @@ class CisService:
     def __init__(self, ctx: Context, tokens: TokenService) -> None:
         self._ctx = ctx
         self._tokens = tokens
+
+    def reset(self) -> None:
+        """Delete every instance and binding, and their OAuth clients (``POST /admin/reset``)."""
+        with self._ctx.store.write() as conn:
+            client_ids = conn.execute(sa.select(service_bindings.c.client_id)).scalars().all()
+            for client_id in client_ids:
+                self._tokens.unregister_client(conn, client_id)
+            conn.execute(sa.delete(service_bindings))
+            conn.execute(sa.delete(service_instances))
 
     # -- instances ------------------------------------------------------------------------------
 
@@ -351,7 +360,7 @@ class CisService:
             row = self._binding_row(conn, sub.id, name=name, binding_id=binding_id)
             if row is None:
                 raise CisNotFound(f"Service binding '{name or binding_id}' not found")
-            conn.execute(sa.delete(oauth_clients).where(oauth_clients.c.client_id == row.client_id))
+            self._tokens.unregister_client(conn, row.client_id)
             conn.execute(sa.delete(service_bindings).where(service_bindings.c.id == row.id))
 
     def _binding_json(self, row: dict[str, Any], inst: dict[str, Any], sub: Subaccount) -> dict[str, Any]:

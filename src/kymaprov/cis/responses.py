@@ -14,32 +14,34 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from kymaprov.accounts.models import (
-    AccountError,
     Subaccount,
     create_subaccount,
     get_subaccount,
     get_user,
     list_subaccounts,
 )
+from kymaprov.auth import BearerAuth
 from kymaprov.cis.exceptions import CisError, CisForbidden, CisNotFound, CisPayloadTooLarge, CisUnauthorized
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
-from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.uaa.models import PLATFORM_SCOPE, Principal, TokenService
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
 
 Handler = Callable[[Request], Response]
 
 
 def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
+    authenticate = BearerAuth(
+        tokens.verify,
+        lambda reason: CisUnauthorized(
+            "Authentication required; run 'btp login'"
+            if reason is None
+            else f"Invalid or expired session ({reason}); run 'btp login'"
+        ),
+    )
+
     def principal(request: Request) -> Principal:
-        token = bearer_token(request)
-        if token is None:
-            raise CisUnauthorized("Authentication required; run 'btp login'")
-        try:
-            p = tokens.verify(token)
-        except TokenRejected as exc:
-            raise CisUnauthorized(f"Invalid or expired session ({exc}); run 'btp login'") from exc
+        p = authenticate(request)
         if PLATFORM_SCOPE not in p.scopes:
             raise CisForbidden("This token is not a platform user's token")
         return p
@@ -54,15 +56,10 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
 
     def handle(fn: Callable[[Request, Principal], Any], status: int = 200) -> Handler:
         def endpoint(request: Request) -> Response:
-            try:
-                caller = principal(request)
-                if nul_in_url(request):
-                    raise CisError("The request URL contains a NUL character")
-                result = fn(request, caller)
-            except CisError as exc:
-                return JSONResponse({"error": exc.message}, status_code=exc.status)
-            except AccountError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
+            caller = principal(request)
+            if nul_in_url(request):
+                raise CisError("The request URL contains a NUL character")
+            result = fn(request, caller)
             if result is None:
                 return Response(status_code=204)
             return JSONResponse(result, status_code=status)

@@ -26,14 +26,14 @@ import sqlalchemy as sa
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
 from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.context import Context
+from kymaprov.provisioning.environments import lookup
 from kymaprov.provisioning.exceptions import (
     BindingDeleted,
     BindingGone,
     BindingNotFound,
     BindingNotReadable,
     BindingRejected,
-    EnvironmentNotFound,
-    ProvisioningError,
+    RuntimeFailure,
 )
 from kymaprov.provisioning.models import Environment, environments, expires_at_text, iso_ms, kyma_bindings
 from kymaprov.uaa.models import Principal
@@ -160,18 +160,14 @@ class BindingService:
             return None
         return self._backend.access(env.cluster_id)
 
-    def _environment(
-        self, conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False
-    ) -> Environment:
-        query = sa.select(environments).where(
-            environments.c.id == env_id, environments.c.subaccount_id == (p.subaccount_id or "")
-        )
-        if lock:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise EnvironmentNotFound()
-        return Environment(row._asdict())
+    @property
+    def backend(self) -> RuntimeBackend:
+        return self._backend
+
+    def reset(self) -> None:
+        """Forget every binding (``POST /admin/reset``); the runtimes holding their objects go too."""
+        with self._ctx.store.write() as conn:
+            conn.execute(sa.delete(kyma_bindings))
 
     def _set_state(self, binding_id: str, state: str, *, only_from: str | None = None) -> bool:
         """Move a row to ``state`` (only from ``only_from`` if given); False if no row moved."""
@@ -193,7 +189,7 @@ class BindingService:
         binding_id = str(uuid.uuid4())
         now = self._ctx.clock.now_ms()
         with self._ctx.store.write() as conn:
-            env = self._environment(conn, p, env_id, lock=True)
+            env = lookup(conn, p, env_id, lock=True)
             self._check_bindable(env)
             live = conn.execute(
                 sa.select(sa.func.count()).where(
@@ -225,7 +221,7 @@ class BindingService:
         except KubeClientError as exc:
             if not self._abandon(env, binding_id):
                 raise BindingDeleted() from exc
-            raise ProvisioningError(
+            raise RuntimeFailure(
                 f"failed to create a Kyma binding using service account's kubeconfig: {exc}", code=42010
             ) from exc
         with self._ctx.store.write() as conn:
@@ -252,7 +248,7 @@ class BindingService:
         claimed = self._set_state(binding_id, REMOVING, only_from=MAKING)
         try:
             self._remove_from_cluster(env, binding_id, strict=True)
-        except ProvisioningError:
+        except RuntimeFailure:
             log.warning("binding %s: cleanup after a failed create deferred to the reconcile", binding_id)
             return claimed
         if claimed:
@@ -337,7 +333,7 @@ class BindingService:
     def list_all(self, p: Principal, env_id: str) -> dict[str, Any]:
         """Finished bindings only: one being made or removed is not (yet, or any longer) a binding."""
         with self._ctx.store.read() as conn:
-            env = self._environment(conn, p, env_id)
+            env = lookup(conn, p, env_id)
             rows = conn.execute(
                 sa.select(kyma_bindings)
                 .where(kyma_bindings.c.environment_id == env.id, kyma_bindings.c.state == READY)
@@ -348,7 +344,7 @@ class BindingService:
     def get(self, p: Principal, env_id: str, binding_id: str) -> dict[str, Any]:
         """Credentials while live; metadata only once expired; 404 while unknown or being made."""
         with self._ctx.store.read() as conn:
-            env = self._environment(conn, p, env_id)
+            env = lookup(conn, p, env_id)
             row = conn.execute(
                 sa.select(kyma_bindings).where(
                     kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
@@ -370,7 +366,7 @@ class BindingService:
         if the runtime fails, the row stays ``REMOVING`` (retry, or the reconcile finishes it).
         """
         with self._ctx.store.read() as conn:
-            env = self._environment(conn, p, env_id)
+            env = lookup(conn, p, env_id)
             row = conn.execute(
                 sa.select(kyma_bindings).where(
                     kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
@@ -397,7 +393,7 @@ class BindingService:
                 self._remove_objects(kube, binding_id)
         except KubeClientError as exc:
             if strict:
-                raise ProvisioningError(
+                raise RuntimeFailure(
                     f"failed to delete resources for binding {binding_id} and instance {env.id}: {exc}",
                     code=42011,
                 ) from exc
@@ -482,7 +478,7 @@ class BindingService:
                 continue
             try:
                 self._remove_from_cluster(self._joined_environment(r), binding_id, strict=True)
-            except ProvisioningError:
+            except RuntimeFailure:
                 log.warning("binding %s: runtime unreachable, removal retried later", binding_id)
                 continue
             self._drop_row(binding_id)

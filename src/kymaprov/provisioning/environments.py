@@ -77,22 +77,45 @@ def require_string(body: dict[str, Any], name: str, *, required: bool = True) ->
     return value
 
 
+def lookup(conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False) -> Environment:
+    """The caller's environment ``env_id``, for every endpoint under ``/environments/{id}``.
+
+    Another subaccount's environment is a missing one (404 41000, as the real service answers for an
+    unknown or deprovisioned id); one being deleted is still there until its deprovisioning ends. A
+    token bound to no subaccount may not use the API at all (403).
+    """
+    query = sa.select(environments).where(
+        environments.c.id == env_id, environments.c.subaccount_id == _subaccount(p)
+    )
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise EnvironmentNotFound()
+    return Environment(row._asdict())
+
+
 class EnvironmentService:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
 
-    # -- reads ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Delete every environment and operation (``POST /admin/reset``); their runtimes go separately."""
+        with self._ctx.store.write() as conn:
+            conn.execute(sa.delete(operations))
+            conn.execute(sa.delete(environments))
 
-    def _row(self, conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False) -> Environment:
-        query = sa.select(environments).where(
-            environments.c.id == env_id, environments.c.subaccount_id == _subaccount(p)
-        )
-        if lock:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise EnvironmentNotFound()
-        return Environment(row._asdict())
+    def fail_next(self, env_id: str, message: str, operation: str | None) -> bool:
+        """Make the environment's next (``operation``, or any) operation fail; False if there is none."""
+        with self._ctx.store.write() as conn:
+            updated = conn.execute(
+                sa.update(environments)
+                .where(environments.c.id == env_id)
+                .values(fail_next={"message": message, "operation": operation})
+            )
+        return bool(updated.rowcount)
+
+    # -- reads ----------------------------------------------------------------------------------
 
     def find_any(self, env_id: str) -> Environment:
         """Look an environment up by id alone, for the token-free kubeconfig download."""
@@ -104,7 +127,7 @@ class EnvironmentService:
 
     def get(self, p: Principal, env_id: str) -> Environment:
         with self._ctx.store.read() as conn:
-            return self._row(conn, p, env_id)
+            return lookup(conn, p, env_id)
 
     def list_all(self, p: Principal) -> list[Environment]:
         with self._ctx.store.read() as conn:
@@ -214,7 +237,7 @@ class EnvironmentService:
         plan_name = require_string(body, "planName") or ""
         op_id = str(uuid.uuid4())
         with self._ctx.store.write() as conn:
-            env = self._row(conn, p, env_id, lock=True)
+            env = lookup(conn, p, env_id, lock=True)
             if plan_name != env.row["plan_name"]:
                 raise InvalidParameters(
                     f"Plan '{env.row['plan_name']}' cannot be changed to '{plan_name}'", field="planName"
@@ -241,7 +264,7 @@ class EnvironmentService:
     def delete(self, p: Principal, env_id: str) -> tuple[Environment, str]:
         """Start deprovisioning (idempotent while DELETING); bindings never block it."""
         with self._ctx.store.write() as conn:
-            env = self._row(conn, p, env_id, lock=True)
+            env = lookup(conn, p, env_id, lock=True)
             return env, self._start_deprovision(conn, p, env)
 
     def delete_all(self, p: Principal) -> list[Environment]:
@@ -287,7 +310,7 @@ class EnvironmentService:
     def set_labels(self, p: Principal, env_id: str, body: dict[str, Any]) -> dict[str, list[str]]:
         labels = _validate_labels(body.get("labels"))
         with self._ctx.store.write() as conn:
-            self._row(conn, p, env_id, lock=True)
+            lookup(conn, p, env_id, lock=True)
             conn.execute(
                 sa.update(environments)
                 .where(environments.c.id == env_id)
@@ -297,7 +320,7 @@ class EnvironmentService:
 
     def delete_labels(self, p: Principal, env_id: str) -> dict[str, list[str]]:
         with self._ctx.store.write() as conn:
-            self._row(conn, p, env_id, lock=True)
+            lookup(conn, p, env_id, lock=True)
             conn.execute(
                 sa.update(environments)
                 .where(environments.c.id == env_id)

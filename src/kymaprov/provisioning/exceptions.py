@@ -1,9 +1,11 @@
 """Errors of the Provisioning Service domain.
 
-Each carries the HTTP status and the Cloud Management application ``code`` it is answered with; the
-HTTP layer renders them as ``{"error": {"code", "message", "target", "correlationID"}}``.
+Each carries the HTTP status and the Cloud Management application ``code`` it is answered with, and
+is rendered as ``{"error": {"code", "message", "target", "correlationID"}}`` by its base,
+``kymaprov.errors.EnvelopeError`` (500, 10000).
 
-- ``ProvisioningError`` (500, 10000) - base class
+- ``EnvelopeError`` (500, 10000) - the base, for the server's own failures
+  - ``RuntimeFailure`` (500, 42010/42011) - the runtime's Kubernetes API failed a binding's call
   - ``BadRequest`` (400, 11000 "Request payload is invalid")
     - ``InvalidParameters`` (400, 41002) - parameters do not match the plan's schema
     - ``UnknownServicePlan`` (400, 41003) - service or plan not in the catalog
@@ -23,35 +25,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
 
-class ProvisioningError(Exception):
-    status = 500
-    code = 10000
-    default_message = "Internal server error"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        code: int | None = None,
-        target: str | None = None,
-        details: list[dict[str, Any]] | None = None,
-    ) -> None:
-        self.message = message or self.default_message
-        if code is not None:
-            self.code = code
-        self.target = target
-        self.details = details
-        super().__init__(self.message)
+from kymaprov.errors import EnvelopeError
 
 
-class BadRequest(ProvisioningError):
+class RuntimeFailure(EnvelopeError):
+    """A call to the runtime's Kubernetes API failed; ``code`` says which (42010 bind, 42011 unbind)."""
+
+
+class BadRequest(EnvelopeError):
     status = 400
     code = 11000
     default_message = "Request payload is invalid"
 
 
-class PayloadTooLarge(ProvisioningError):
+class PayloadTooLarge(EnvelopeError):
     status = 413
     code = 11000
     default_message = "Request payload is too large"
@@ -79,19 +68,19 @@ class BindingRejected(BadRequest):
     code = 42001
 
 
-class Unauthorized(ProvisioningError):
+class Unauthorized(EnvelopeError):
     status = 401
     code = 11002
     default_message = "Not Authorized"
 
 
-class Forbidden(ProvisioningError):
+class Forbidden(EnvelopeError):
     status = 403
     code = 11004
     default_message = "User is unauthorized for this operation"
 
 
-class NotFound(ProvisioningError):
+class NotFound(EnvelopeError):
     status = 404
     code = 11005
     default_message = "Not found"
@@ -110,8 +99,11 @@ class BindingNotFound(NotFound):
 class BindingNotReadable(BindingNotFound):
     """KEB's own end-to-end test asserts that GET of a deleted binding is a 404 with no body."""
 
+    def body(self, request: Request) -> Any:
+        return None
 
-class Conflict(ProvisioningError):
+
+class Conflict(EnvelopeError):
     status = 409
     code = 41004
     default_message = "Another operation is in progress for this environment instance"
@@ -121,7 +113,7 @@ class BindingDeleted(Conflict):
     default_message = "The binding was deleted while it was being created"
 
 
-class BindingGone(ProvisioningError):
+class BindingGone(EnvelopeError):
     status = 410
     code = 42003
     default_message = (

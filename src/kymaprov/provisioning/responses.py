@@ -1,14 +1,12 @@
 """HTTP layer of the Provisioning Service API v1: routing, scopes, bodies and the error envelope.
 
 Every route declares the scope the official spec requires; the subaccount comes from the token.
-Errors are ``{"error": {"code", "message", "target", "correlationID"}}``, except a GET of a missing
-binding, which is a 404 with an empty body as the real service answers.
+Errors are ``provisioning.exceptions``, rendered by the app's one handler in the Cloud Management
+envelope (a GET of a missing binding: a 404 with an empty body, as the real service answers).
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,23 +14,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from kymaprov.auth import BearerAuth
 from kymaprov.context import Context
 from kymaprov.provisioning import catalog
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
-from kymaprov.provisioning.exceptions import (
-    BadRequest,
-    BindingNotReadable,
-    Forbidden,
-    PayloadTooLarge,
-    ProvisioningError,
-    Unauthorized,
-)
-from kymaprov.uaa.exceptions import TokenRejected
+from kymaprov.provisioning.exceptions import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from kymaprov.uaa.models import Principal, TokenService
-from kymaprov.web import BodyTooLarge, InvalidJSON, bearer_token, nul_in_url, parse_json, threaded
-
-log = logging.getLogger(__name__)
+from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
 
 READ = "subaccount.environment.read"
 CREATE = "subaccount.environment.create"
@@ -42,21 +31,6 @@ JOB_READ = "job.read"
 NUL_IN_URL = "The request URL contains a NUL character"
 
 Action = Callable[[Request, Principal], Response]
-
-
-def error_response(exc: ProvisioningError, path: str) -> Response:
-    if isinstance(exc, BindingNotReadable):
-        return Response(status_code=404)
-    error: dict[str, Any] = {
-        "code": exc.code,
-        "message": exc.message,
-        "target": path,
-        "correlationID": str(uuid.uuid4()),
-    }
-    if exc.details:
-        error["details"] = exc.details
-    headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse({"error": error}, status_code=exc.status, headers=headers)
 
 
 def json_body(request: Request, *, optional: bool = False) -> Any:
@@ -81,33 +55,28 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def routes(ctx: Context, tokens: TokenService, bindings: BindingService) -> list[Route]:
-    envs = EnvironmentService(ctx)
+def routes(
+    ctx: Context, tokens: TokenService, envs: EnvironmentService, bindings: BindingService
+) -> list[Route]:
     base_url = ctx.settings.base_url
 
+    authenticate = BearerAuth(
+        tokens.verify,
+        lambda reason: Unauthorized("Missing bearer token" if reason is None else f"Invalid token: {reason}"),
+    )
+
     def authorize(request: Request, scope: str) -> Principal:
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("Missing bearer token")
-        try:
-            principal = tokens.verify(token)
-        except TokenRejected as exc:
-            raise Unauthorized(f"Invalid token: {exc}") from exc
+        principal = authenticate(request)
         if not principal.has_scope(scope):
             raise Forbidden(f"Insufficient scope: '{principal.xsappname}.{scope}' is required")
         return principal
 
     def endpoint(scope: str, action: Action) -> Callable[[Request], Any]:
         def handle(request: Request) -> Response:
-            try:
-                principal = authorize(request, scope)
-                if nul_in_url(request):
-                    raise BadRequest(NUL_IN_URL)
-                return action(request, principal)
-            except ProvisioningError as exc:
-                if exc.status >= 500:
-                    log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-                return error_response(exc, request.url.path)
+            principal = authorize(request, scope)
+            if nul_in_url(request):
+                raise BadRequest(NUL_IN_URL)
+            return action(request, principal)
 
         return threaded(handle)
 
@@ -175,12 +144,9 @@ def routes(ctx: Context, tokens: TokenService, bindings: BindingService) -> list
 
     def kubeconfig(request: Request) -> Response:
         """``labels.KubeconfigURL``: like KEB's, it carries no secret (OIDC login), so needs no token."""
-        try:
-            if nul_in_url(request):
-                raise BadRequest(NUL_IN_URL)
-            env = envs.find_any(request.path_params["environmentInstanceId"])
-        except ProvisioningError as exc:
-            return error_response(exc, request.url.path)
+        if nul_in_url(request):
+            raise BadRequest(NUL_IN_URL)
+        env = envs.find_any(request.path_params["environmentInstanceId"])
         text = oidc_kubeconfig(env.cluster_name, env.row["labels"], base_url)
         return PlainTextResponse(text, media_type="application/x-yaml")
 

@@ -118,6 +118,16 @@ class TokenService:
 
     # -- clients -------------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget every client registered for a service instance; the built-in ``btp`` client stays."""
+        with self._ctx.store.write() as conn:
+            conn.execute(sa.delete(oauth_clients).where(oauth_clients.c.service_instance_id.is_not(None)))
+
+    @staticmethod
+    def unregister_client(conn: sa.Connection, client_id: str) -> None:
+        """Its tokens are refused from now on: ``verify`` checks that the client still exists."""
+        conn.execute(sa.delete(oauth_clients).where(oauth_clients.c.client_id == client_id))
+
     def register_client(
         self,
         conn: sa.Connection,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
-import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -56,17 +54,6 @@ class FailureLimits:
     )
 
 
-def _error_headers(exc: OAuthError) -> dict[str, str] | None:
-    if isinstance(exc, TooManyFailures):
-        return {
-            "x-ratelimit-reset": str(int((time.time() + exc.retry_after) * 1000)),
-            "retry-after": str(math.ceil(exc.retry_after)),
-        }
-    if exc.status == 401:
-        return {"www-authenticate": 'Basic realm="UAA/client"'}
-    return None
-
-
 def routes(tokens: TokenService, limits: FailureLimits | None = None) -> list[Route]:
     failures = limits or FailureLimits()
 
@@ -78,14 +65,7 @@ def routes(tokens: TokenService, limits: FailureLimits | None = None) -> list[Ro
             fields = {}
         address = request.client.host if request.client else ""
         authorization = request.headers.get("authorization", "")
-        try:
-            body = await run_in_threadpool(_grant, authorization, fields, tokens, failures, address)
-        except OAuthError as exc:
-            return JSONResponse(
-                {"error": exc.error, "error_description": exc.description},
-                status_code=exc.status,
-                headers=_error_headers(exc),
-            )
+        body = await run_in_threadpool(_grant, authorization, fields, tokens, failures, address)
         return JSONResponse(body, headers={"cache-control": "no-store"})
 
     def token_keys(_: Request) -> Response:
