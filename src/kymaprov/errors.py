@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 
 class ServiceError(Exception):
-    """An answer other than success: ``status`` and ``message``; subclasses choose the body."""
+    """An answer other than success: ``status`` and ``message``. Raise a subclass of one wire format."""
 
     status = 500
     default_message = "Internal server error"
