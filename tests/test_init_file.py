@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -14,24 +15,21 @@ import sqlalchemy as sa
 
 from kymaprov.testing import Kymaprov, start_subprocess, stop_subprocess
 
-INIT = """
-subaccounts:
-  - id: 6f1c3a52-0f55-4d0e-9a57-0c1b6f0e9d11
-    subdomain: ci
-    displayName: CI
-    cis:
-      - name: ci-cis
-        plan: local
-        bindings:
-          - name: ci-key
-            clientId: ci-client
-            clientSecret: ci-secret-0123
-    environments:
-      - name: ci-runtime
-        plan: aws
-        region: eu-central-1
-        user: ci@example.com
-  - subdomain: viewers
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_example() -> str:
+    """The YAML block under "Start-up file" in the README, exactly as written."""
+    section = README.read_text().split("## Start-up file", 1)[1]
+    match = re.search(r"```yaml\n(.*?)```", section, flags=re.S)
+    assert match, "the README lost its --init example"
+    return match.group(1)
+
+
+# the README's example plus a subaccount with a central cis binding
+INIT = (
+    readme_example()
+    + """  - subdomain: viewers
     cis:
       - name: central
         plan: central
@@ -40,6 +38,7 @@ subaccounts:
             clientId: central-client
             clientSecret: central-secret-0123
 """
+)
 
 
 def token(server: Kymaprov, client_id: str, secret: str) -> str:

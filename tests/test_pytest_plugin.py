@@ -9,6 +9,7 @@ checkout), the run names the plugin with ``-p kymaprov.testing``, which loads th
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -78,6 +79,14 @@ def test_in_process(kymaprov_inprocess):
 '''
 
 
+def readme_example() -> str:
+    """The Python block under "Testing your code: the pytest plugin" in the README, exactly as written."""
+    section = (ROOT / "README.md").read_text().split("## Testing your code: the pytest plugin", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert match, "the README lost its plugin example"
+    return match.group(1)
+
+
 def plugin_args() -> list[str]:
     """``-p kymaprov.testing`` only where the installed metadata lacks the entry point (see above)."""
     registered = any(ep.value == "kymaprov.testing" for ep in entry_points(group="pytest11"))
@@ -91,10 +100,11 @@ def test_pyproject_registers_the_plugin_module() -> None:
 
 def test_a_users_test_file_runs_with_the_plugins_fixtures(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(USER_TESTS)
+    (tmp_path / "test_readme_example.py").write_text(readme_example())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KYMAPROV_", "PYTEST_"))}
     env["PYTHONPATH"] = str(Path(kymaprov.__file__).resolve().parents[1])  # this checkout's kymaprov
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(), "test_user.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args()],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -102,4 +112,4 @@ def test_a_users_test_file_runs_with_the_plugins_fixtures(tmp_path: Path) -> Non
         timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 passed" in result.stdout, result.stdout
+    assert "11 passed" in result.stdout, result.stdout
