@@ -173,6 +173,11 @@ class Faults:
     def stale(self) -> bool:
         return time.monotonic() - self._read_at > self.refresh_seconds
 
+    @property
+    def cached(self) -> list[Rule]:
+        """The rules as last read, without reading (safe in the event loop)."""
+        return self._rules
+
     def _invalidate(self) -> None:
         self._read_at = -1e9
 
@@ -258,7 +263,7 @@ class FaultMiddleware:
         if self.faults.stale:
             await run_in_threadpool(self.faults.rules)
         rule = None
-        if self.faults.rules():
+        if self.faults.cached:
             rule = await run_in_threadpool(self.faults.take, scope["method"], path)
         if rule is None:
             await self.app(scope, receive, send)

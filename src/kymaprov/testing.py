@@ -52,6 +52,8 @@ class Kymaprov:
     admin_token: str
     login: dict[str, Any] = field(default_factory=dict, repr=False)
     data_dir: Path | None = None
+    kube_url: str | None = None  # the embedded Kubernetes API (TLS), when this process started it
+    log_path: Path | None = None  # the subprocess's output
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the ``/admin`` API; an error answer raises ``httpx.HTTPStatusError``."""
@@ -192,8 +194,10 @@ def start_subprocess(
             raise RuntimeError(f"kymaprov exited with {proc.returncode}:\n{log_path.read_text()}")
         try:
             httpx.get(f"{url}/readyz", timeout=1).raise_for_status()
+            socket.create_connection(("127.0.0.1", kube_port), timeout=1).close()
             login = _read_login(data_dir)
-            return proc, Kymaprov(url, login["adminToken"], login, data_dir)
+            kube_url = f"https://127.0.0.1:{kube_port}"
+            return proc, Kymaprov(url, login["adminToken"], login, data_dir, kube_url, log_path)
         except (httpx.HTTPError, OSError, ValueError):
             time.sleep(0.1)
     proc.kill()
@@ -273,7 +277,7 @@ def kymaprov_inprocess(request: pytest.FixtureRequest) -> Iterator[Kymaprov]:
                 time.sleep(0.05)
         login = _read_login(data_dir)
         try:
-            yield Kymaprov(url, login["adminToken"], login, data_dir)
+            yield Kymaprov(url, login["adminToken"], login, data_dir, server.settings.kube_base_url)
         finally:
             server.stop()
             thread.join(30)
