@@ -50,9 +50,6 @@ HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # for the type of a parameter only: the object store applies strategies and CRDs, which take the store
     ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
-    # the admin layer's reset reaches into other layers' tables (issue 12 gives admin its own rework)
-    ("kymaprov.admin.responses", "kymaprov.provisioning.models"): "admin reset, being reworked",
-    ("kymaprov.admin.responses", "kymaprov.uaa.models"): "admin reset, being reworked",
 }
 
 
