@@ -188,7 +188,8 @@ class Faults:
         self._invalidate()
         return Rule(**{k: v for k, v in row.items() if k != "created_ms"})
 
-    def list(self) -> list[Rule]:
+    def fresh(self) -> list[Rule]:
+        """The rules as stored now (the admin API lists these)."""
         self._invalidate()
         return self.rules()
 

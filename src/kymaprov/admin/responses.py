@@ -127,7 +127,7 @@ def routes(
         return {"reset": True}
 
     def fault_list(_: Request) -> dict[str, Any]:
-        return {"rules": [r.to_json() for r in faults.list()]}
+        return {"rules": [r.to_json() for r in faults.fresh()]}
 
     def fault_add(request: Request) -> dict[str, Any]:
         return faults.add(body(request)).to_json()
