@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kymaprov.client import Credentials, ProvisioningClient
+from kymaprov.client import AsyncProvisioningClient, Credentials, ProvisioningClient
 from kymaprov.client.exceptions import ServerError
 from tests.conftest import RunningServer, new_api
 
@@ -155,3 +156,24 @@ def test_waiter_survives_injected_504s_while_polling(server: RunningServer) -> N
         ready = client.wait_until_ready(env.id, interval=0.2, timeout=60)
     assert ready.state == "OK"
     assert server.admin("GET", "/admin/faults") == {"rules": []}  # all three 504s were answered
+
+
+def test_async_sdk_retries_wait_until_the_injected_x_ratelimit_reset(server: RunningServer) -> None:
+    credentials = Credentials.from_service_key(
+        server.cis_credentials(server.new_subaccount(f"a{time.monotonic_ns()}"))
+    )
+    pauses: list[float] = []
+
+    async def record(seconds: float) -> None:
+        pauses.append(seconds)
+
+    async def scenario() -> list[Any]:
+        async with AsyncProvisioningClient(
+            credentials, sleep=record, clock=lambda: time.time() + 10
+        ) as client:
+            await client.list_environments()
+            add_rule(server, method="GET", path=ENVIRONMENTS, status=429, retryAfter=30, count=1)
+            return list(await client.list_environments())
+
+    assert asyncio.run(scenario()) == []
+    assert len(pauses) == 1 and 18 <= pauses[0] <= 20.5, pauses
