@@ -88,6 +88,14 @@ def test_lifecycle_hold_release_and_fail_next(server: RunningServer) -> None:
         admin(server, "lifecycle", "release", env_id).output.strip() == f"released 1 operation(s) of {env_id}"
     )
     api.wait_state(env_id)
+    # an update fails once, and repeating it succeeds
+    result = admin(server, "fail-next", env_id, "--message", "upgrade failed", "--operation", "update")
+    assert result.exit_code == 0, result.output
+    update = {"planName": "aws", "parameters": {"autoScalerMax": 5}}
+    assert api.request("PATCH", f"/environments/{env_id}", json=update).status_code == 202
+    assert api.wait_state(env_id, ("UPDATE_FAILED",))["stateMessage"] == "upgrade failed"
+    assert api.request("PATCH", f"/environments/{env_id}", json=update).status_code == 202
+    api.wait_state(env_id)
     result = admin(server, "fail-next", env_id, "--message", "boom", "--operation", "deprovision")
     assert result.exit_code == 0, result.output
     assert api.request("DELETE", f"/environments/{env_id}").status_code == 202
