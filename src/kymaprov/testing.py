@@ -175,11 +175,19 @@ def _read_login(data_dir: Path) -> dict[str, Any]:
 
 
 def start_subprocess(
-    data_dir: Path, *, provisioning_seconds: float = 0.5, extra_args: tuple[str, ...] = ()
+    data_dir: Path,
+    *,
+    provisioning_seconds: float = 0.5,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Kymaprov]:
-    """``kymaprov serve`` on free ports with its state in ``data_dir``; returns once it answers."""
+    """``kymaprov serve`` on free ports with its state in ``data_dir``; returns once it answers.
+
+    ``extra_args`` are more ``serve`` flags (``--database-url``, ``--init``); ``extra_env`` more variables
+    (the environment's ``KYMAPROV_*`` are not passed on, so the caller's shell cannot change the server).
+    """
     port, kube_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KYMAPROV_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KYMAPROV_")} | (extra_env or {})
     log_path = data_dir.parent / f"kymaprov-{port}.log"
     cmd = [
         sys.executable, "-m", "kymaprov", "serve", "--port", str(port), "--kube-port", str(kube_port),
