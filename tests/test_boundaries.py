@@ -43,10 +43,13 @@ SERVICE_LAYERS = frozenset({"provisioning", "cis", "uaa", "accounts"})
 HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # kymaprov serve is attached lazily so the client runs without the server's dependencies installed
     LAZY_SERVE: "the client's one way to the server",
+    # the pytest plugin loads in every pytest run where kymaprov is installed, also client-only ones; only
+    # its in-process server fixture needs the server
+    ("kymaprov.testing", "kymaprov.config"): "kymaprov_inprocess fixture, needs kymaprov[server]",
+    ("kymaprov.testing", "kymaprov.server"): "kymaprov_inprocess fixture, needs kymaprov[server]",
     # for the type of a parameter only: the object store applies strategies and CRDs, which take the store
     ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
-    # the admin layer's reset reaches into other layers' tables (issue 12 gives admin its own rework)
 }
 
 

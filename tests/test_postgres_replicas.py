@@ -9,6 +9,7 @@ import base64
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -152,3 +153,23 @@ def test_unique_names_under_concurrent_creates_answer_as_a_plain_duplicate_never
                        for r in responses if r.status_code == duplicate)  # fmt: skip
     finally:
         srv.stop()
+
+
+def test_fault_rules_apply_on_every_replica_and_a_count_is_spent_across_them(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=0.5)
+    try:
+        token = a.token_for(a.cis_credentials())
+        api_a, api_b = Api(a, token), Api(b, token)
+        assert api_b.request("GET", "/environments").status_code == 200  # b has read (no) rules
+        rule = {"method": "GET", "path": "/provisioning/v1/environments*", "status": 429, "count": 2}
+        assert httpx.post(f"{a.url}/admin/faults", json=rule, headers=a.admin_headers).status_code == 201
+        time.sleep(0.6)  # b's cached rules are at most half a second old
+        assert api_b.request("GET", "/environments").status_code == 429
+        assert api_a.request("GET", "/environments").status_code == 429
+        assert api_b.request("GET", "/environments").status_code == 200
+        assert api_a.request("GET", "/environments").status_code == 200
+    finally:
+        a.stop()
+        b.stop()

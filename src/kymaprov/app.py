@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,6 +22,7 @@ from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
 from kymaprov.errors import ServiceError, unrouted
+from kymaprov.faults import FaultMiddleware, Faults
 from kymaprov.provisioning import responses as provisioning
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
@@ -55,17 +57,19 @@ def create_api_app(
 ) -> Starlette:
     cis = CisService(ctx, tokens)
     envs = EnvironmentService(ctx)
+    faults = Faults(ctx.store, ctx.clock)
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
-    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock]
+    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock, faults]
     routes = [
         *health.routes(ctx, worker_alive),
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
-        *admin.routes(ctx, envs, resettables),
+        *admin.routes(ctx, envs, faults, resettables),
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(FaultMiddleware, faults=faults)],
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,

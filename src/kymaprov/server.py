@@ -28,13 +28,17 @@ import uvicorn
 from kymaprov.accounts.models import ensure_defaults
 from kymaprov.app import create_api_app
 from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.cis.models import CisService
 from kymaprov.config import Settings
 from kymaprov.context import Context
+from kymaprov.init import InitError
+from kymaprov.init import apply as apply_init
 from kymaprov.kubeapi.app import create_app as create_kube_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 from kymaprov.provisioning.bindings import BindingService
+from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.uaa.models import TokenService
 
@@ -89,7 +93,8 @@ def listen(host: str, port: int, flag: str) -> socket.socket:
 
 
 class KymaprovServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, init: dict[str, Any] | None = None) -> None:
+        """``init``: a ``serve --init`` file, loaded and checked (``kymaprov.init.load``)."""
         self.api_socket = listen(settings.host, settings.port, "--port")
         try:
             self.kube_socket = listen(settings.host, settings.kube_port, "--kube-port")
@@ -116,10 +121,20 @@ class KymaprovServer:
         except BaseException:
             self._close_sockets()
             raise
+        self._api_server: _ApiServer | None = None
         self.first_login = ensure_defaults(self.ctx)
         self.tokens = TokenService(self.ctx)
         self.runtimes = EmbeddedRuntimes(self.ctx)
         self.bindings = BindingService(self.ctx, self.runtimes)
+        if init:
+            try:
+                cis, envs = CisService(self.ctx, self.tokens), EnvironmentService(self.ctx)
+                for line in apply_init(self.ctx, cis, envs, init):
+                    log.info("init: created %s", line)
+            except InitError as exc:
+                self._close_sockets()
+                self.ctx.store.dispose()
+                raise ServeError(str(exc)) from None
         self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
         self.api_app = create_api_app(
             self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive
@@ -156,7 +171,7 @@ class KymaprovServer:
         kube_thread.start()
         self.worker.start()
         self.controllers.start()
-        api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
+        api_server = self._api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
             api_server.run(sockets=[self.api_socket])
@@ -167,6 +182,11 @@ class KymaprovServer:
             kube_thread.join(10)
             self.ctx.store.dispose()
             print("kymaprov stopped", flush=True)
+
+    def stop(self) -> None:
+        """Ask ``run`` (in another thread, e.g. ``kymaprov.testing``'s in-process server) to return."""
+        if self._api_server is not None:
+            self._api_server.should_exit = True
 
     def _announce(self) -> None:
         s = self.settings

@@ -102,6 +102,8 @@ def test_reset_returns_every_table_to_its_first_start_content(tmp_path: Path) ->
         assert put.status_code == 202, put.text
         srv.admin("POST", f"/admin/environments/{env_id}/fail-next", {"message": "later"})
         srv.admin("POST", "/admin/clock/advance", {"seconds": 10})
+        srv.admin("POST", "/admin/faults", {"path": "/nowhere", "status": 500})
+        srv.admin("PUT", "/admin/lifecycle/plans/gcp", {"seconds": 60})
         deadline = time.monotonic() + 30  # the runtime's controllers take their lease in their own time
         while (
             untouched := {name for name, rows in _table_rows(engine).items() if rows == first_start[name]}

@@ -210,8 +210,14 @@ def _check_length(name: str, value: str) -> None:
 
 
 def create_subaccount(
-    ctx: Context, global_account_id: str, display_name: str, subdomain: str, region: str = "eu10"
+    ctx: Context,
+    global_account_id: str,
+    display_name: str,
+    subdomain: str,
+    region: str = "eu10",
+    subaccount_id: str | None = None,
 ) -> Subaccount:
+    """``subaccount_id``: a fixed GUID (``serve --init``), else a new one."""
     for name, value in (("displayName", display_name), ("subdomain", subdomain), ("region", region)):
         _check_length(name, value)
     taken = AccountError(f"subdomain {subdomain} is already taken")
@@ -227,7 +233,12 @@ def create_subaccount(
             if conn.execute(sa.select(subaccounts.c.id).where(subaccounts.c.subdomain == subdomain)).first():
                 raise taken
             sub = Subaccount(
-                str(uuid.uuid4()), global_account_id, display_name, subdomain, region, ctx.clock.now_ms()
+                subaccount_id or str(uuid.uuid4()),
+                global_account_id,
+                display_name,
+                subdomain,
+                region,
+                ctx.clock.now_ms(),
             )
             conn.execute(sa.insert(subaccounts).values(**dataclasses.asdict(sub)))
     except sa.exc.IntegrityError as exc:  # a concurrent create took the subdomain after our check

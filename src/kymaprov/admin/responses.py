@@ -4,7 +4,12 @@
 - ``POST /admin/environments/{id}/fail-next {"message": "...", "operation": "provision|update|deprovision"}``:
   make that environment's next (matching) operation end in its ``*_FAILED`` state with the message.
 - ``GET|POST /admin/subaccounts``: list or create subaccounts of the default global account.
-- ``POST /admin/reset``: delete every environment, binding, runtime and cis instance; reset the clock.
+- ``POST /admin/reset``: delete every environment, binding, runtime and cis instance, every fault rule
+  and lifecycle control; reset the clock.
+- ``GET|POST|DELETE /admin/faults``, ``DELETE /admin/faults/{id}``: fault rules (``kymaprov.faults``).
+- ``GET|DELETE /admin/lifecycle``, ``PUT /admin/lifecycle/plans/{plan}``,
+  ``PUT /admin/environments/{id}/lifecycle``, ``POST /admin/environments/{id}/release``: how long
+  operations take, holding them, failing creations (``kymaprov.provisioning.control``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from kymaprov.accounts.models import (
 from kymaprov.auth import BearerAuth
 from kymaprov.context import Context
 from kymaprov.errors import MessageError
+from kymaprov.faults import Faults
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.uaa.exceptions import TokenRejected
 from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
@@ -43,7 +49,9 @@ class Resettable(Protocol):
         """Delete what users made; tenancy, users, keys and settings stay."""
 
 
-def routes(ctx: Context, envs: EnvironmentService, resettables: Sequence[Resettable]) -> list[Route]:
+def routes(
+    ctx: Context, envs: EnvironmentService, faults: Faults, resettables: Sequence[Resettable]
+) -> list[Route]:
     """``resettables``: every part holding state, each asked to reset itself by ``POST /admin/reset``."""
 
     def admin_token(token: str) -> None:
@@ -118,7 +126,55 @@ def routes(ctx: Context, envs: EnvironmentService, resettables: Sequence[Resetta
             part.reset()
         return {"reset": True}
 
+    def fault_list(_: Request) -> dict[str, Any]:
+        return {"rules": [r.to_json() for r in faults.fresh()]}
+
+    def fault_add(request: Request) -> dict[str, Any]:
+        return faults.add(body(request)).to_json()
+
+    def fault_clear(_: Request) -> dict[str, Any]:
+        return {"removed": faults.remove()}
+
+    def fault_remove(request: Request) -> dict[str, Any]:
+        rule_id = request.path_params["id"]
+        if not faults.remove(rule_id):
+            raise AdminError(404, f"fault rule {rule_id} not found")
+        return {"removed": 1}
+
+    def lifecycle(_: Request) -> dict[str, Any]:
+        return envs.controls()
+
+    def lifecycle_clear(_: Request) -> dict[str, Any]:
+        envs.clear_controls()
+        return envs.controls()
+
+    def lifecycle_plan(request: Request) -> dict[str, Any]:
+        return envs.control_plan(request.path_params["plan"], body(request))
+
+    def lifecycle_environment(request: Request) -> dict[str, Any]:
+        env_id = request.path_params["id"]
+        found = envs.control_environment(env_id, body(request))
+        if found is None:
+            raise AdminError(404, f"environment {env_id} not found")
+        return found
+
+    def release(request: Request) -> dict[str, Any]:
+        env_id = request.path_params["id"]
+        released = envs.release(env_id)
+        if released is None:
+            raise AdminError(404, f"environment {env_id} not found")
+        return {"id": env_id, "released": released}
+
     return [
+        Route("/admin/faults", guarded(fault_list), methods=["GET"]),
+        Route("/admin/faults", guarded(fault_add, 201), methods=["POST"]),
+        Route("/admin/faults", guarded(fault_clear), methods=["DELETE"]),
+        Route("/admin/faults/{id}", guarded(fault_remove), methods=["DELETE"]),
+        Route("/admin/lifecycle", guarded(lifecycle), methods=["GET"]),
+        Route("/admin/lifecycle", guarded(lifecycle_clear), methods=["DELETE"]),
+        Route("/admin/lifecycle/plans/{plan}", guarded(lifecycle_plan), methods=["PUT"]),
+        Route("/admin/environments/{id}/lifecycle", guarded(lifecycle_environment), methods=["PUT"]),
+        Route("/admin/environments/{id}/release", guarded(release), methods=["POST"]),
         Route("/admin/clock", guarded(clock), methods=["GET"]),
         Route("/admin/clock/advance", guarded(advance), methods=["POST"]),
         Route("/admin/environments/{id}/fail-next", guarded(fail_next), methods=["POST"]),

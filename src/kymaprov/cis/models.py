@@ -265,15 +265,23 @@ class CisService:
     # -- bindings -------------------------------------------------------------------------------
 
     def create_binding(
-        self, sub: Subaccount, name: str, *, instance_name: str | None = None, instance_id: str | None = None
+        self,
+        sub: Subaccount,
+        name: str,
+        *,
+        instance_name: str | None = None,
+        instance_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> dict[str, Any]:
+        """``client_id`` and ``client_secret``: fixed credentials (``serve --init``), else generated ones."""
         _text(name, "name")
         instance_name = _text(instance_name, "service_instance_name", required=False)
         instance_id = _text(instance_id, "service_instance_id", required=False, max_length=64)
         if not instance_name and not instance_id:
             raise CisError("Specify the service instance by name or ID")
         binding_id = str(uuid.uuid4())
-        secret = random_token(24)
+        secret = client_secret or random_token(24)
         with self._ctx.store.write() as conn:
             lock_subaccount(conn, sub.id)  # names are unique per subaccount, also under races
             inst = self._instance_row(conn, sub.id, name=instance_name, instance_id=instance_id)
@@ -287,7 +295,7 @@ class CisService:
                 raise CisConflict(f"A service binding named '{name}' already exists in this subaccount")
             plan = PLANS[inst.plan_name]
             grant = GRANT_TYPES[inst.parameters.get("grantType", "password")]
-            client_id = f"sb-{binding_id}!b{secrets.randbelow(90000) + 1000}|{plan.xsappname}"
+            client_id = client_id or f"sb-{binding_id}!b{secrets.randbelow(90000) + 1000}|{plan.xsappname}"
             grant_types = (
                 ["client_credentials"]
                 if grant == "client_credentials"
@@ -303,6 +311,7 @@ class CisService:
                 global_account_id=sub.global_account_id,
                 subaccount_id=sub.id if plan.subaccount_scoped else None,
                 service_instance_id=inst.id,
+                generated=client_secret is None,
             )
             row = {
                 "id": binding_id,

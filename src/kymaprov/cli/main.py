@@ -19,6 +19,7 @@ from typing import cast
 import click
 
 from kymaprov import __version__
+from kymaprov.cli.admin import admin
 from kymaprov.cli.bindings import bindings, exec_credential, kubeconfig
 from kymaprov.cli.common import ClientGroup, Session
 from kymaprov.cli.environments import env, plans
@@ -87,7 +88,7 @@ def cli(
     ctx.obj = Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
 
 
-for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential):
+for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential, admin):
     cli.add_command(command)
 
 

@@ -14,6 +14,8 @@ from click.core import ParameterSource
 
 from kymaprov import logs
 from kymaprov.config import Settings
+from kymaprov.init import InitError
+from kymaprov.init import load as load_init
 from kymaprov.paths import default_data_dir
 from kymaprov.server import KymaprovServer, ServeError
 from kymaprov.store import StoreError, redact_url, url_password
@@ -105,6 +107,15 @@ from kymaprov.store import StoreError, redact_url, url_password
     envvar="KYMAPROV_LOG_FORMAT",
     help="Log lines as text or as one JSON object each (stderr).",
 )
+@click.option(
+    "--init",
+    "init_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KYMAPROV_INIT",
+    help="YAML file of subaccounts, cis instances, bindings (with fixed credentials) and environments "
+    "to create at start if missing.",
+)
 def serve(
     host: str,
     port: int,
@@ -118,6 +129,7 @@ def serve(
     kube_public_url: str | None,
     log_level: str,
     log_format: str,
+    init_file: Path | None,
 ) -> None:
     """Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."""
     logs.configure(log_level, log_format)
@@ -138,8 +150,9 @@ def serve(
         kube_public_url=kube_public_url,
     )
     try:
-        server = KymaprovServer(settings)
-    except (StoreError, ServeError) as exc:
+        init = load_init(init_file) if init_file else None
+        server = KymaprovServer(settings, init)
+    except (StoreError, ServeError, InitError) as exc:
         raise click.ClickException(str(exc)) from None
     server.run()
 

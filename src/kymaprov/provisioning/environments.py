@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from kymaprov.accounts.models import lock_subaccount
 from kymaprov.context import Context
-from kymaprov.provisioning import catalog
+from kymaprov.provisioning import catalog, control
 from kymaprov.provisioning.exceptions import (
     BadRequest,
     Conflict,
@@ -104,6 +104,7 @@ class EnvironmentService:
         with self._ctx.store.write() as conn:
             conn.execute(sa.delete(operations))
             conn.execute(sa.delete(environments))
+            control.reset(conn)
 
     def fail_next(self, env_id: str, message: str, operation: str | None) -> bool:
         """Make the environment's next (``operation``, or any) operation fail; False if there is none."""
@@ -114,6 +115,39 @@ class EnvironmentService:
                 .values(fail_next={"message": message, "operation": operation})
             )
         return bool(updated.rowcount)
+
+    # -- lifecycle control (admin) ------------------------------------------------------------
+
+    def controls(self) -> dict[str, dict[str, Any]]:
+        with self._ctx.store.read() as conn:
+            return control.all_controls(conn)
+
+    def clear_controls(self) -> None:
+        with self._ctx.store.write() as conn:
+            control.reset(conn)
+
+    def control_plan(self, plan: str, data: dict[str, Any]) -> dict[str, Any]:
+        control.check_plan(plan)
+        values = control.parse(data, plan=True)
+        with self._ctx.store.write() as conn:
+            return control.to_json(control.set_control(conn, f"plan:{plan}", values))
+
+    def control_environment(self, env_id: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Set the environment's control and re-time its pending operation; None if there is none."""
+        values = control.parse(data, plan=False)
+        with self._ctx.store.write() as conn:
+            if conn.execute(sa.select(environments.c.id).where(environments.c.id == env_id)).first() is None:
+                return None
+            row = control.set_control(conn, f"env:{env_id}", values)
+            control.retime(conn, env_id, self._ctx.settings.provisioning_seconds)
+        return control.to_json(row)
+
+    def release(self, env_id: str) -> int | None:
+        """Let a held environment's pending operation run now; None if there is no such environment."""
+        with self._ctx.store.write() as conn:
+            if conn.execute(sa.select(environments.c.id).where(environments.c.id == env_id)).first() is None:
+                return None
+            return control.release(conn, env_id, self._ctx.clock.now_ms())
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -201,6 +235,9 @@ class EnvironmentService:
                     f"(id {existing[0]}); only one is allowed",
                     code=41005,
                 )
+            failure = control.take_creation_failure(conn, plan.name)
+            if failure is not None:
+                row["fail_next"] = {"message": failure, "operation": "provision"}
             conn.execute(sa.insert(environments).values(**row))
             self._record_operation(conn, env_id, sub, "provision", op_id, {})
         return Environment(row), op_id
@@ -209,6 +246,9 @@ class EnvironmentService:
         self, conn: sa.Connection, env_id: str, sub: str, kind: str, op_id: str, data: dict[str, Any]
     ) -> None:
         now = self._ctx.clock.now_ms()
+        plan = conn.execute(
+            sa.select(environments.c.plan_name).where(environments.c.id == env_id)
+        ).scalar_one()
         # an operation in flight is superseded by a newer one (e.g. delete during create)
         conn.execute(
             sa.update(operations)
@@ -224,7 +264,7 @@ class EnvironmentService:
                 state="pending",
                 description="Operation created",
                 data=data,
-                due_ms=now + int(self._ctx.settings.provisioning_seconds * 1000),
+                due_ms=control.due_ms(conn, env_id, plan, now, self._ctx.settings.provisioning_seconds),
                 attempts=0,
                 created_ms=now,
                 updated_ms=now,

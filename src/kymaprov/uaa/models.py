@@ -140,11 +140,13 @@ class TokenService:
         global_account_id: str,
         subaccount_id: str | None,
         service_instance_id: str,
+        generated: bool = True,
     ) -> None:
+        """``generated``: the secret is random (a fast salted hash); a chosen one gets scrypt."""
         conn.execute(
             sa.insert(oauth_clients).values(
                 client_id=client_id,
-                secret_hash=hash_secret(secret, generated=True),
+                secret_hash=hash_secret(secret, generated=generated),
                 xsappname=xsappname,
                 scopes=scopes,
                 grant_types=grant_types,
