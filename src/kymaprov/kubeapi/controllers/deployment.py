@@ -27,7 +27,10 @@ from kymaprov.kubeapi.controllers.plan import (
     Event,
     Obj,
     Plan,
+    PlanController,
     Update,
+    View,
+    bodies,
     controlled_by,
     delete,
     deleting,
@@ -227,7 +230,9 @@ class _Sync:
         self.new_rs = rs
         self.d_annotations[REVISION] = new_revision
         if self._has_deadline():
-            self._set_condition("Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"')
+            self._set_condition(
+                "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"'
+            )
         return True
 
     def _set_new_annotations(self, rs: Obj, new_revision: str) -> None:
@@ -266,7 +271,9 @@ class _Sync:
         ):
             self._replica_annotations(rs)
         if before != to:
-            self._event(f"Scaled {'up' if to > before else 'down'} replica set {name(rs)} from {before} to {to}")
+            self._event(
+                f"Scaled {'up' if to > before else 'down'} replica set {name(rs)} from {before} to {to}"
+            )
             return True
         return False
 
@@ -313,7 +320,10 @@ class _Sync:
         newer_first = to_add > 0
         ordered = sorted(
             active,
-            key=lambda r: (-_size(r), -(time_of(meta(r).get("creationTimestamp")) or 0) if newer_first else 0),
+            key=lambda r: (
+                -_size(r),
+                -(time_of(meta(r).get("creationTimestamp")) or 0) if newer_first else 0,
+            ),
         )
         added = 0
         sizes: dict[int, int] = {}
@@ -360,9 +370,8 @@ class _Sync:
             if size > self.replicas:
                 self.scale(self.new_rs, self.replicas)
                 return
-            if size < self.replicas:
-                if self.scale(self.new_rs, self._new_rs_replicas(size)):
-                    return
+            if size < self.replicas and self.scale(self.new_rs, self._new_rs_replicas(size)):
+                return
         self._reconcile_old()
 
     def _reconcile_old(self) -> bool:
@@ -479,10 +488,15 @@ class _Sync:
         if self.collision_count:
             new["collisionCount"] = self.collision_count
         if available >= self.replicas - max_unavailable(self.d):
-            self._set_condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+            self._set_condition(
+                "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
+            )
         else:
             self._set_condition(
-                "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
             )
         return new
 
@@ -536,7 +550,12 @@ class _Sync:
         )
         self.conditions = [c for c in self.conditions if c.get("type") != "ReplicaFailure"]
         if failure is not None:
-            self._set_condition("ReplicaFailure", failure.get("status", "True"), failure.get("reason", ""), failure.get("message", ""))
+            self._set_condition(
+                "ReplicaFailure",
+                failure.get("status", "True"),
+                failure.get("reason", ""),
+                failure.get("message", ""),
+            )
         current = get_condition(self.conditions, "Progressing")
         if (
             deadline is not None
@@ -628,3 +647,23 @@ def plan(d: Obj, replica_sets: list[Obj], pods: list[Obj], now: float) -> Plan:
     if s._complete(new_status):
         s.cleanup()
     return s.finish(new_status)
+
+
+class DeploymentController(PlanController):
+    name = "deployment"
+    kinds = frozenset({("apps", "deployments"), ("apps", "replicasets"), ("", "pods")})
+    component = "deployment-controller"
+
+    def plans(self, view: View) -> list[Plan]:
+        graph = view.graph
+        result = []
+        for d in bodies(graph.of_kind("apps", "deployments")):
+            namespace = str(meta(d).get("namespace", ""))
+            replica_sets = bodies(graph.of_kind("apps", "replicasets", namespace))
+            owned = graph.owned_by(uid(d), "apps", "replicasets") if not _rolling(d) else []
+            pods = [p for rs in owned for p in bodies(graph.owned_by(rs.uid, "", "pods"))]
+            result.append(plan(d, replica_sets, pods, view.now))
+        return result
+
+
+CONTROLLERS = (DeploymentController(),)

@@ -10,12 +10,13 @@ Shared helpers on pods, selectors, owner references and conditions live here as 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kymaprov.kubeapi.controllers.client import ApiClient, ApiError, object_path
-from kymaprov.kubeapi.times import parse_rfc3339, rfc3339
+from kymaprov.kubeapi.controllers.base import Pass, View, earliest
+from kymaprov.kubeapi.controllers.client import ApiClient, collection_path, object_path
+from kymaprov.kubeapi.controllers.graph import Node
+from kymaprov.kubeapi.times import parse_rfc3339
 
 Obj = dict[str, Any]
 
@@ -353,100 +354,109 @@ def delete(obj: Obj, about: Obj | None = None, event: tuple[str, str, str] | Non
 # --- making the requests --------------------------------------------------------------------------
 
 
-def collection_path(api_version: str, resource: str, namespace: str) -> str:
-    return object_path(api_version, resource, namespace, "").rstrip("/")
-
-
-def event_body(about: Obj, kind: str, reason: str, message: str, component: str, now: float) -> Obj:
-    """A core/v1 Event as client-go's recorder writes it."""
-    m = meta(about)
-    now_text = rfc3339(now)
-    involved = {
-        "kind": about.get("kind", ""),
-        "namespace": m.get("namespace", ""),
-        "name": m.get("name", ""),
-        "uid": m.get("uid", ""),
-        "apiVersion": about.get("apiVersion", ""),
-        "resourceVersion": m.get("resourceVersion", ""),
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{m.get('name', '')}.", "namespace": m.get("namespace") or "default"},
-        "involvedObject": involved,
-        "reason": reason,
-        "message": message,
-        "type": kind,
-        "source": {"component": component},
-        "firstTimestamp": now_text,
-        "lastTimestamp": now_text,
-        "count": 1,
-        "reportingComponent": component,
-        "reportingInstance": "",
-    }
-
-
 class Applier:
-    """Makes a plan's requests through the API; stops at the write budget, notes failures for a retry."""
+    """Makes a plan's requests through the API within the pass's write budget (a refused write marks
+    the pass for a retry); events go through the cluster's recorder, about objects of the graph."""
 
-    def __init__(
-        self, client: ApiClient, component: str, now: float, budget: Callable[[], bool] | None = None
-    ) -> None:
+    def __init__(self, view: View, client: ApiClient, work: Pass, component: str) -> None:
+        self.view = view
         self.client = client
+        self.work = work
         self.component = component
-        self.now = now
-        self.exhausted = budget or (lambda: False)
-        self.writes = 0
-        self.failed = False
 
     def apply(self, plan: Plan) -> None:
         for action in plan.actions:
-            if self.exhausted():
-                self.failed = True
+            if self.work.exhausted:
                 return
             self._one(action)
 
-    def _call(self, fn: Callable[[], Obj]) -> Obj | None:
-        self.writes += 1
-        try:
-            return fn()
-        except ApiError as exc:
-            if exc.code != 404:
-                self.failed = True
-            return None
-
-    def _event(self, about: Obj, kind: str, reason: str, message: str) -> None:
-        ns = meta(about).get("namespace") or "default"
-        body = event_body(about, kind, reason, message, self.component, self.now)
-        self._call(lambda: self.client.create(collection_path("v1", "events", ns), body))
+    def _event(self, about: Obj | None, event: tuple[str, str, str] | None, subject: str = "") -> None:
+        if about is None or event is None:
+            return
+        node = self.view.graph.nodes.get(uid(about))
+        if node is not None:
+            kind, reason, message = event
+            self.view.events.emit(node, kind, reason, message.format(name=subject), self.component)
 
     def _one(self, action: Action) -> None:
-        c = self.client
+        c, work = self.client, self.work
         if isinstance(action, Create):
-            path = collection_path(action.api_version, action.resource, action.namespace)
-            made = self._call(lambda: c.create(path, action.body))
-            if action.about is not None and made is not None and action.event is not None:
-                kind, reason, message = action.event
-                self._event(action.about, kind, reason, message.format(name=name(made)))
-            elif action.about is not None and made is None and action.failed_event is not None:
-                self._event(action.about, *action.failed_event)
+            made = work.result(
+                c.create, collection_path(action.api_version, action.resource, action.namespace), action.body
+            )
+            if made is not None:
+                self._event(action.about, action.event, name(made))
+            else:
+                self._event(action.about, action.failed_event)
         elif isinstance(action, Delete):
             path = object_path(action.api_version, action.resource, action.namespace, action.name)
-            done = self._call(lambda: c.delete(path, action.uid, action.policy))
-            if done is not None and action.about is not None and action.event is not None:
-                kind, reason, message = action.event
-                self._event(action.about, kind, reason, message.format(name=action.name))
+            if work.call(c.delete, path, action.uid, action.policy):
+                self._event(action.about, action.event, action.name)
         elif isinstance(action, Update):
             m = meta(action.body)
             path = object_path(
-                action.api_version, action.resource, str(m.get("namespace", "")), name(action.body), action.sub
+                action.api_version,
+                action.resource,
+                str(m.get("namespace", "")),
+                name(action.body),
+                action.sub,
             )
-            made = self._call(lambda: c.put(path, action.body))
-            if made is not None and action.then_status is not None and made.get("status") != action.then_status:
-                made["status"] = action.then_status
-                self._call(lambda: c.put(f"{path}/status", made))
+            answer = work.result(c.put, path, action.body)
+            if (
+                answer is not None
+                and action.then_status is not None
+                and answer.get("status") != action.then_status
+            ):
+                answer["status"] = action.then_status
+                work.call(c.put, f"{path}/status", answer)
         elif isinstance(action, Patch):
             path = object_path(action.api_version, action.resource, action.namespace, action.name)
-            self._call(lambda: c.merge_patch(path, action.patch))
+            work.call(c.merge_patch, path, action.patch)
         else:
-            self._event(action.about, action.type, action.reason, action.message)
+            self._event(action.about, (action.type, action.reason, action.message))
+
+
+class PlanController:
+    """A registered controller (``base.Controller``) made of pure plans: ``plans(view)`` decides, this
+    class applies. The plans of a view are computed once: ``needs_work`` (is there any request to make
+    or a time to wake?) and ``sync`` share them, so an idle cluster costs no lease and no write."""
+
+    name = ""
+    order = 50
+    kinds: frozenset[tuple[str, str]] = frozenset()
+    component = ""
+
+    def __init__(self) -> None:
+        self._last: tuple[View, list[Plan]] | None = None
+
+    def plans(self, view: View) -> list[Plan]:
+        raise NotImplementedError
+
+    def _plans(self, view: View) -> list[Plan]:
+        if self._last is None or self._last[0] is not view:
+            self._last = (view, self.plans(view))
+        return self._last[1]
+
+    def needs_work(self, view: View) -> bool:
+        return any(p.actions or p.wake_at is not None for p in self._plans(view))
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        plans = self._plans(view)
+        self._last = None
+        applier = Applier(view, client, work, self.component)
+        for p in plans:
+            applier.apply(p)
+        return earliest(*(p.wake_at for p in plans))
+
+
+def bodies(nodes: list[Node]) -> list[Obj]:
+    return [n.body for n in nodes if n.body is not None]
+
+
+def pods_for(view: View, owner: Obj) -> list[Obj]:
+    """The pods ``owner`` may claim: those it controls and the orphans of its namespace."""
+    graph = view.graph
+    namespace = str(meta(owner).get("namespace", ""))
+    owned = graph.owned_by(uid(owner), "", "pods")
+    orphans = [n for n in graph.of_kind("", "pods", namespace) if n.controller_uid is None]
+    return bodies(owned + orphans)

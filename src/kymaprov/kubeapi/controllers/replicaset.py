@@ -17,7 +17,10 @@ from kymaprov.kubeapi.controllers.plan import (
     Obj,
     Patch,
     Plan,
+    PlanController,
+    View,
     available_at,
+    bodies,
     controlled_by,
     controller_of,
     delete,
@@ -30,6 +33,7 @@ from kymaprov.kubeapi.controllers.plan import (
     pod_available,
     pod_from_template,
     pod_ready,
+    pods_for,
     ready_since,
     selector_matches,
     spec,
@@ -162,3 +166,17 @@ def replica_status(rs: Obj, active: list[Obj], now: float) -> tuple[Obj, float |
     if conditions:
         new["conditions"] = conditions
     return new, wake
+
+
+class ReplicaSetController(PlanController):
+    name = "replicaset"
+    kinds = frozenset({("apps", "replicasets"), ("", "pods")})
+    component = "replicaset-controller"
+
+    def plans(self, view: View) -> list[Plan]:
+        return [
+            plan(rs, pods_for(view, rs), view.now) for rs in bodies(view.graph.of_kind("apps", "replicasets"))
+        ]
+
+
+CONTROLLERS = (ReplicaSetController(),)
