@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kymaprov.kubeapi import crds, defaults, deletion, schemas, structural, validation
+from kymaprov.kubeapi.cron import schedule_error
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
 from kymaprov.kubeapi.resources import RBAC, ResourceType
@@ -327,6 +328,13 @@ class CronJobs(Strategy):
                     f'Invalid value: "{name}": must be no more than 52 characters',
                 )
             )
+        schedule = (obj.get("spec") or {}).get("schedule")
+        if schedule:
+            problem = schedule_error(schedule)
+            if problem is not None:
+                causes.append(
+                    ("spec.schedule", "FieldValueInvalid", f'Invalid value: "{schedule}": {problem}')
+                )
         template = ((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
         pod = (template.get("template") or {}).get("spec")
         return causes + validation.containers(pod, "spec.jobTemplate.spec.template.spec")
