@@ -1,17 +1,21 @@
 """What a new cluster starts with: system namespaces (each gets its ``default`` ServiceAccount), the
-standard roles and bindings (discovery for every authenticated user, as real clusters grant), and a
-few Kyma pods."""
+standard roles and bindings (discovery for every authenticated user, as real clusters grant), the
+worker Nodes of its shape with their Leases, and a few Kyma pods (on those nodes)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+from kymaprov.backends.shape import ClusterShape
+from kymaprov.kubeapi import nodes
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
+    LEASES,
     NAMESPACES,
+    NODES,
     PODS,
 )
 from kymaprov.kubeapi.times import rfc3339
@@ -100,7 +104,7 @@ _KYMA_PODS = (
 )
 
 
-def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
+def seed_cluster(store: ObjectStore, cluster_id: str, shape: ClusterShape) -> None:
     for name in NAMESPACE_NAMES:
         store.create(NAMESPACES, "", {"metadata": {"name": name}})
     for role, rules in CLUSTER_ROLE_RULES.items():
@@ -115,15 +119,26 @@ def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
         )
+    workers = []
+    for index in range(max(shape.nodes, 1)):
+        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now))
+        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now))
+        workers.append(worker)
     for index, (name, image) in enumerate(_KYMA_PODS):
-        store.create(PODS, "kyma-system", _running_pod(cluster_id, name, image, index, store.now))
+        host = workers[index % len(workers)]
+        pod = _running_pod(cluster_id, name, image, index, store.now)
+        ip = f"100.64.{index % len(workers)}.{10 + index}"  # in the node's podCIDR
+        pod["status"]["podIP"], pod["status"]["podIPs"] = ip, [{"ip": ip}]
+        pod["spec"]["nodeName"] = host["metadata"]["name"]
+        pod["status"]["hostIP"] = host["status"]["addresses"][0]["address"]
+        pod["status"]["hostIPs"] = [{"ip": pod["status"]["hostIP"]}]
+        store.create(PODS, "kyma-system", pod)
 
 
 def _running_pod(cluster_id: str, app: str, image: str, index: int, now: float) -> dict[str, Any]:
     digest = hashlib.sha256(f"{cluster_id}/{app}".encode()).hexdigest()
     name = f"{app}-{digest[:10]}-{digest[10:15]}"
     started = rfc3339(now)
-    node = f"shoot--kyma--{cluster_id[:8]}-worker-0"
     return {
         "metadata": {
             "name": name,
@@ -131,12 +146,10 @@ def _running_pod(cluster_id: str, app: str, image: str, index: int, now: float) 
         },
         "spec": {
             "containers": [{"name": "manager", "image": image}],
-            "nodeName": node,
             "serviceAccountName": "default",
         },
         "status": {
             "phase": "Running",
-            "hostIP": "10.250.0.2",
             "podIP": f"100.64.0.{10 + index}",
             "podIPs": [{"ip": f"100.64.0.{10 + index}"}],
             "startTime": started,

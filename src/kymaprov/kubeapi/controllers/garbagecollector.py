@@ -27,8 +27,16 @@ class GarbageCollector:
     kinds: frozenset[tuple[str, str]] = frozenset()
 
     def needs_work(self, view: View) -> bool:
-        """Anything being deleted or owned."""
-        return any(n.deleting or n.owners for n in view.graph.nodes.values())
+        """Anything being deleted, or owned by an object that is gone or being deleted."""
+        nodes = view.graph.nodes
+        for node in nodes.values():
+            if node.deleting:
+                return True
+            for ref in node.owners:
+                owner = nodes.get(str(ref["uid"]))
+                if owner is None or owner.deleting:
+                    return True
+        return False
 
     def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
         sync(view.graph, client, work)
