@@ -248,7 +248,7 @@ class _Sync:
             if old:
                 history = [h for h in str(annotations.get(REVISION_HISTORY, "")).split(",") if h]
                 annotations[REVISION_HISTORY] = ",".join([*history, old])
-        if DESIRED not in annotations:
+        if not old:  # a set about to be made
             self._replica_annotations(rs)
 
     def _replica_annotations(self, rs: Obj) -> None:
