@@ -106,7 +106,9 @@ def _scalar(kind: str, wire: int, value: Any) -> Any:
     if kind == "intstr":
         parts = dict((n, v) for n, _, v in _fields(value))
         return bytes(parts.get(3, b"")).decode() if parts.get(1, 0) == 1 else _signed(int(parts.get(2, 0)))
-    if kind == "time":
+    if kind == "time":  # metav1.Time: no bytes is the zero time (JSON null), as Go's Unmarshal reads it
+        if not bytes(value):
+            return None
         parts = dict((n, v) for n, _, v in _fields(value))
         return rfc3339(_signed(int(parts.get(1, 0))))
     if kind == "rawjson":  # metav1.FieldsV1: the JSON document as bytes
