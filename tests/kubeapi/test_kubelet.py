@@ -333,3 +333,19 @@ def test_an_idle_runtime_is_not_written_to(kube_server: KubeServer, client: Kube
     version = client.get(PODS).json()["metadata"]["resourceVersion"]
     time.sleep(1.5)
     assert client.get(PODS).json()["metadata"]["resourceVersion"] == version
+
+
+def test_a_job_pods_entrypoint_completes(client: Kube) -> None:
+    """A Job's pod whose image runs its own entrypoint is taken to finish its work; elsewhere it runs."""
+    template = {"spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl:5.34"}]}}
+    job = client.create("/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": "pi"},
+                        "spec": {"template": template, "manualSelector": True,
+                                 "selector": {"matchLabels": {"job": "pi"}}}})  # fmt: skip
+    owner = {"apiVersion": "batch/v1", "kind": "Job", "name": "pi", "uid": job["metadata"]["uid"]}
+    work = pod("pi-work", "perl:5.34", restartPolicy="Never", labels={"other": "x"})
+    work["metadata"]["ownerReferences"] = [owner]
+    client.create(PODS, work)
+    client.create(PODS, pod("server", "perl:5.34", restartPolicy="Never"))
+    until(lambda: status(client, "pi-work").get("phase") == "Succeeded", "the job's pod never completed")
+    until(lambda: container(client, "server").get("ready"), "the other pod never ran")
+    assert status(client, "server")["phase"] == "Running"

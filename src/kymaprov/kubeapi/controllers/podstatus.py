@@ -149,7 +149,7 @@ def container_state(
             field_path,
         )
     )
-    run = simulation.run_of(container)
+    run = simulation.run_of(container, simulation.owned_by_job(pod))
     exits, seconds, code = run.exits, run.seconds, run.code
     if behaviour.crash_after is not None:
         exits, seconds, code = True, behaviour.crash_after, behaviour.crash_code
