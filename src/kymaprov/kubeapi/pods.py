@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 TEXT = "text/plain"
 NO_PROCESSES = (
     "this Kyma runtime is simulated by kymaprov: it runs no containers, so there is no process to "
-    '{action} in pod "{name}" (container "{container}"); `kubectl logs` shows the container\'s simulated log'
+    '{action} in pod "{name}"{container}; `kubectl logs` shows the container\'s simulated log'
 )
 
 
@@ -274,7 +274,8 @@ def _no_processes(action: str) -> Callable[[ObjectStore, Call], Answer]:
         pod = store.get(PODS, call.namespace, call.name)
         containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
         container = call.query.get("container") or (containers[0] if containers else "")
-        raise BadRequest(NO_PROCESSES.format(action=action, name=call.name, container=container))
+        named = f' (container "{container}")' if container and action != "forward ports to" else ""
+        raise BadRequest(NO_PROCESSES.format(action=action, name=call.name, container=named))
 
     return refuse
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from kymaprov.backends.shape import ClusterShape
 from kymaprov.kubeapi import nodes
+from kymaprov.kubeapi.controllers.podstatus import pod_state
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.resources import (
     CLUSTER_ROLE_BINDINGS,
@@ -95,6 +96,7 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
     "system:basic-user": ["system:authenticated"],
 }
 
+STARTED_BEFORE_SECONDS = 5
 _KYMA_PODS = (
     ("btp-manager-controller-manager", "europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.11"),
     (
@@ -126,48 +128,26 @@ def seed_cluster(store: ObjectStore, cluster_id: str, shape: ClusterShape) -> No
         workers.append(worker)
     for index, (name, image) in enumerate(_KYMA_PODS):
         host = workers[index % len(workers)]
-        pod = _running_pod(cluster_id, name, image, index, store.now)
+        created = store.create(PODS, "kyma-system", _kyma_pod(cluster_id, name, image, host))
+        # as the kubelet stand-in reports it, started before the cluster was handed over
+        created["status"]["startTime"] = rfc3339(store.now - STARTED_BEFORE_SECONDS)
         ip = f"100.64.{index % len(workers)}.{10 + index}"  # in the node's podCIDR
-        pod["status"]["podIP"], pod["status"]["podIPs"] = ip, [{"ip": ip}]
-        pod["spec"]["nodeName"] = host["metadata"]["name"]
-        pod["status"]["hostIP"] = host["status"]["addresses"][0]["address"]
-        pod["status"]["hostIPs"] = [{"ip": pod["status"]["hostIP"]}]
-        store.create(PODS, "kyma-system", pod)
+        created["status"] = pod_state(
+            created, host["status"]["addresses"][0]["address"], ip, [], store.now
+        ).status
+        store.update(PODS, "kyma-system", created["metadata"]["name"], created, "status")
 
 
-def _running_pod(cluster_id: str, app: str, image: str, index: int, now: float) -> dict[str, Any]:
+def _kyma_pod(cluster_id: str, app: str, image: str, host: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256(f"{cluster_id}/{app}".encode()).hexdigest()
-    name = f"{app}-{digest[:10]}-{digest[10:15]}"
-    started = rfc3339(now)
     return {
         "metadata": {
-            "name": name,
+            "name": f"{app}-{digest[:10]}-{digest[10:15]}",
             "labels": {"app.kubernetes.io/name": app, "pod-template-hash": digest[:10]},
         },
         "spec": {
             "containers": [{"name": "manager", "image": image}],
             "serviceAccountName": "default",
-        },
-        "status": {
-            "phase": "Running",
-            "podIP": f"100.64.0.{10 + index}",
-            "podIPs": [{"ip": f"100.64.0.{10 + index}"}],
-            "startTime": started,
-            "qosClass": "BestEffort",
-            "conditions": [
-                {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": started}
-                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
-            ],
-            "containerStatuses": [
-                {
-                    "name": "manager",
-                    "image": image,
-                    "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": started}},
-                }
-            ],
+            "nodeName": host["metadata"]["name"],
         },
     }

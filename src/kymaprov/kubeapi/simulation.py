@@ -14,7 +14,9 @@ A container *exits* when its command (``command`` + ``args``, or ``args`` alone)
 program from ``ONE_SHOT`` (``echo``, ``true``, ``date``, ...), ``false`` (exit 1), ``exit N``,
 ``sleep N`` (after N seconds; ``sleep infinity`` never), or a shell ``-c`` script without a loop,
 ``tail -f``, ``sleep infinity`` or ``wait`` (it exits after the sum of its ``sleep``s, with its last
-``exit N``). Anything else, and an empty command (the image's own entrypoint), runs until stopped.
+``exit N``). An empty command (the image's own entrypoint) in a pod a Job owns is taken to be the
+job's work and exits 0 (kwok's ``pod-complete`` stage does the same); anywhere else an empty command,
+and anything not listed, runs until stopped.
 
 Rules: the ConfigMap ``kymaprov-simulation`` in ``kube-system``, key ``rules.yaml``::
 
@@ -169,13 +171,19 @@ def _script(script: str) -> Run:
     return Run(True, seconds, int(exit_code.group(1)) if exit_code else 0, tuple(output))
 
 
-def run_of(container: dict[str, Any]) -> Run:
-    """The container's behaviour from its ``command`` and ``args`` (see the module's rule)."""
+def owned_by_job(pod: dict[str, Any]) -> bool:
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(o, dict) and o.get("kind") == "Job" for o in owners)
+
+
+def run_of(container: dict[str, Any], job: bool = False) -> Run:
+    """The container's behaviour from its ``command`` and ``args`` (see the module's rule); ``job``:
+    its pod belongs to a Job."""
     command = [str(c) for c in container.get("command") or []]
     args = [str(a) for a in container.get("args") or []]
     argv = command + args if command else args
     if not argv:
-        return Run(False)
+        return Run(job)
     program = argv[0].rsplit("/", 1)[-1]
     if program == "busybox" and len(argv) > 1:
         argv, program = argv[1:], argv[1]

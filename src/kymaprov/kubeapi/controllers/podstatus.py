@@ -81,7 +81,14 @@ def container_state(
     """The container at ``now``, created from ``begin`` on, restarted as ``policy`` says."""
     name = str(container.get("name"))
     image_text = str(container.get("image", ""))
-    base: dict[str, Any] = {"name": name, "image": image_text, "ready": False, "restartCount": 0}
+    # imageID is "" until a container ran, as the kubelet reports it (clients require the field)
+    base: dict[str, Any] = {
+        "name": name,
+        "image": image_text,
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+    }
     behaviour = simulation.behaviour(rules, pod, container)
     image = simulation.parse_image(image_text)
     events: list[Event] = []
@@ -142,7 +149,7 @@ def container_state(
             field_path,
         )
     )
-    run = simulation.run_of(container)
+    run = simulation.run_of(container, simulation.owned_by_job(pod))
     exits, seconds, code = run.exits, run.seconds, run.code
     if behaviour.crash_after is not None:
         exits, seconds, code = True, behaviour.crash_after, behaviour.crash_code
@@ -229,6 +236,7 @@ def _initializing(container: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": container.get("name"),
         "image": container.get("image"),
+        "imageID": "",
         "ready": False,
         "restartCount": 0,
         "started": False,
