@@ -552,3 +552,48 @@ def test_an_hpa_scales_into_its_range_and_says_it_has_no_metrics() -> None:
     active = next(c for c in status["conditions"] if c["type"] == "ScalingActive")
     assert active["status"] == "False" and active["reason"] == "FailedGetResourceMetric"
     assert "no metrics returned" in active["message"]
+
+
+# --- applying plans -------------------------------------------------------------------------------
+
+
+class RefusingClient:
+    """Records the requests; refuses every create as an admission plugin would."""
+
+    def __init__(self) -> None:
+        self.puts: list[tuple[str, Obj]] = []
+
+    def create(self, path: str, body: Obj) -> Obj:
+        from kymaprov.kubeapi.controllers.client import ApiError
+
+        raise ApiError(403, {"reason": "Forbidden", "message": 'pods "web-" is forbidden: exceeded quota: q'})
+
+    def put(self, path: str, body: Obj) -> Obj:
+        self.puts.append((path, body))
+        return body
+
+
+def test_a_refused_pod_create_is_reported_as_replica_failure() -> None:
+    from kymaprov.kubeapi.controllers.base import Pass, View
+    from kymaprov.kubeapi.controllers.events import EventRecorder
+    from kymaprov.kubeapi.controllers.graph import Graph
+    from kymaprov.kubeapi.controllers.plan import Applier
+
+    d = make_deployment()
+    rs = rs_of(d, "nginx:1.25", replicas=2, available=0, rev=1)
+    rs["status"] = {"replicas": 0, "observedGeneration": 1}
+    plan = replicaset.plan(rs, [], T0)
+    assert not updates(plan, "replicasets", "status")  # nothing changed but the failure
+    client = RefusingClient()
+    work = Pass(100)
+    view = View("c", Graph("c", None), T0, "", EventRecorder())  # type: ignore[arg-type]
+    Applier(view, client, work, "replicaset-controller").apply(plan)  # type: ignore[arg-type]
+    assert work.retry
+    ((path, body),) = client.puts
+    assert path.endswith(f"/replicasets/{rs['metadata']['name']}/status")
+    (condition,) = body["status"]["conditions"]
+    assert condition["type"] == "ReplicaFailure" and condition["reason"] == "FailedCreate"
+    assert condition["message"] == 'pods "web-" is forbidden: exceeded quota: q'
+    # the next sync without the error clears it
+    rs["status"] = body["status"]
+    assert "conditions" not in updates(replicaset.plan(rs, [], T0), "replicasets", "status")[0]["status"]

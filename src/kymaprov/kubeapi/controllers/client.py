@@ -20,6 +20,7 @@ class ApiError(Exception):
         self.code = code
         self.reason = body.get("reason", "") if isinstance(body, dict) else ""
         message = body.get("message", "") if isinstance(body, dict) else str(body)
+        self.message = str(message)
         super().__init__(f"{code} {self.reason}: {message}")
 
 

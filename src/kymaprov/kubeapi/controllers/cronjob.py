@@ -192,7 +192,7 @@ def _start(
             job_from_template(cron_job, scheduled),
             about=cron_job,
             event=("Normal", "SuccessfulCreate", "Created job {name}"),
-            failed_event=("Warning", "FailedCreate", f"Error creating job {wanted}"),
+            failed=("Warning", "FailedCreate", "Error creating job: {error}"),
         )
     )
     new["lastScheduleTime"] = rfc3339(scheduled)

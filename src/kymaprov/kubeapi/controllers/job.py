@@ -240,7 +240,7 @@ def _manage(
                     body,
                     about=job,
                     event=("Normal", "SuccessfulCreate", "Created pod: {name}"),
-                    failed_event=("Warning", "FailedCreate", "Error creating: the API refused the pod"),
+                    failed=("Warning", "FailedCreate", "Error creating: {error}"),
                 )
             )
         return want

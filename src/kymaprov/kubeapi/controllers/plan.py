@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kymaprov.kubeapi.controllers.base import Pass, View, earliest
-from kymaprov.kubeapi.controllers.client import ApiClient, collection_path, object_path
+from kymaprov.kubeapi.controllers.client import ApiClient, ApiError, collection_path, object_path
 from kymaprov.kubeapi.controllers.graph import Node
-from kymaprov.kubeapi.times import parse_rfc3339
+from kymaprov.kubeapi.times import parse_rfc3339, rfc3339
 
 Obj = dict[str, Any]
 
@@ -27,7 +27,10 @@ Obj = dict[str, Any]
 @dataclass
 class Create:
     """POST ``body`` into ``resource`` of ``namespace``; ``event`` (type, reason, message with ``{name}``
-    for the created object's name) is recorded on ``about`` once the create succeeded."""
+    for the created object's name) is recorded on ``about`` once the create succeeded. When the API
+    refuses it, ``failed`` (type, reason, message with ``{error}``: the API's message) is recorded, and
+    ``failure_condition`` (a condition type: ``ReplicaFailure``) is set True with reason
+    ``FailedCreate`` in ``about``'s status, as kube's ``calculateStatus`` does with a create error."""
 
     api_version: str
     resource: str
@@ -35,7 +38,8 @@ class Create:
     body: Obj
     about: Obj | None = None
     event: tuple[str, str, str] | None = None
-    failed_event: tuple[str, str, str] | None = None
+    failed: tuple[str, str, str] | None = None
+    failure_condition: str = ""
 
 
 @dataclass
@@ -363,12 +367,42 @@ class Applier:
         self.client = client
         self.work = work
         self.component = component
+        self.failures: dict[str, tuple[Obj, Obj]] = {}  # uid -> (object, condition to report)
 
     def apply(self, plan: Plan) -> None:
+        self.failures = {}
         for action in plan.actions:
             if self.work.exhausted:
                 return
             self._one(action)
+        for about, condition in list(self.failures.values()):  # no status update came: report it alone
+            body = copy.deepcopy(about)
+            body["status"] = _with_condition(status(about), condition)
+            if body["status"] == status(about):
+                continue
+            self._one(Update(str(about.get("apiVersion", "")), _resource_of(about), body, "status"))
+
+    def _create(self, action: Create) -> None:
+        path = collection_path(action.api_version, action.resource, action.namespace)
+        self.work.writes += 1
+        try:
+            made = self.client.create(path, action.body)
+        except ApiError as exc:
+            self.work.retry = True
+            if action.failed is not None:
+                kind, reason, message = action.failed
+                self._event(action.about, (kind, reason, message.replace("{error}", exc.message)))
+            if action.about is not None and action.failure_condition:
+                condition = {
+                    "type": action.failure_condition,
+                    "status": "True",
+                    "lastTransitionTime": rfc3339(self.view.now),
+                    "reason": "FailedCreate",
+                    "message": exc.message,
+                }
+                self.failures[uid(action.about)] = (action.about, condition)
+            return
+        self._event(action.about, action.event, name(made))
 
     def _event(self, about: Obj | None, event: tuple[str, str, str] | None, subject: str = "") -> None:
         if about is None or event is None:
@@ -381,18 +415,20 @@ class Applier:
     def _one(self, action: Action) -> None:
         c, work = self.client, self.work
         if isinstance(action, Create):
-            made = work.result(
-                c.create, collection_path(action.api_version, action.resource, action.namespace), action.body
-            )
-            if made is not None:
-                self._event(action.about, action.event, name(made))
-            else:
-                self._event(action.about, action.failed_event)
+            self._create(action)
         elif isinstance(action, Delete):
             path = object_path(action.api_version, action.resource, action.namespace, action.name)
             if work.call(c.delete, path, action.uid, action.policy):
                 self._event(action.about, action.event, action.name)
         elif isinstance(action, Update):
+            failure = self.failures.pop(uid(action.body), None) if action.sub == "status" else None
+            if failure is not None:
+                reported = _with_condition(status(action.body), failure[1])
+                if reported == status(failure[0]):
+                    return  # already says so: no write while the creates keep failing
+                action = Update(
+                    action.api_version, action.resource, dict(action.body, status=reported), action.sub
+                )
             m = meta(action.body)
             path = object_path(
                 action.api_version,
@@ -414,6 +450,14 @@ class Applier:
             work.call(c.merge_patch, path, action.patch)
         else:
             self._event(action.about, (action.type, action.reason, action.message))
+
+
+def _with_condition(current: Obj, condition: Obj) -> Obj:
+    old = get_condition(current.get("conditions"), str(condition["type"]))
+    if old is not None and old.get("status") == condition["status"]:
+        condition = dict(condition, lastTransitionTime=old.get("lastTransitionTime"))
+    others = [c for c in current.get("conditions") or [] if c.get("type") != condition["type"]]
+    return dict(current, conditions=[*others, condition])
 
 
 class PlanController:

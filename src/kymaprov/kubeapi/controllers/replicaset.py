@@ -118,7 +118,8 @@ def plan(rs: Obj, pods: list[Obj], now: float) -> Plan:
                         body,
                         about=rs,
                         event=("Normal", "SuccessfulCreate", "Created pod: {name}"),
-                        failed_event=("Warning", "FailedCreate", "Error creating: the API refused the pod"),
+                        failed=("Warning", "FailedCreate", "Error creating: {error}"),
+                        failure_condition="ReplicaFailure",
                     )
                 )
         elif diff > 0:
