@@ -815,3 +815,24 @@ def test_namespace_terminates_after_its_contents(kubectl: Kubectl) -> None:
         "-p", '[{"op":"remove","path":"/metadata/finalizers"}]',
     )  # fmt: skip
     wait_for("the namespace to go", lambda: kubectl("get", "namespace", namespace).returncode == 1)
+
+
+def test_a_cron_job_fires_after_the_admin_clock_advance(kubectl: Kubectl, server: RunningServer) -> None:
+    """The service clock drives the runtime's CronJobs: ``/admin/clock/advance`` past the schedule makes
+    the Job at once, and the Job runs to completion."""
+    name = f"tick-{kubectl.version.replace('.', '')}"
+    kubectl.ok(
+        "create", "cronjob", name, "--image=busybox:1.36", "--schedule=*/1 * * * *", "--", "echo", "hi"
+    )
+
+    def jobs() -> list[str]:
+        listed = json.loads(kubectl.ok("get", "jobs", "-o", "json"))["items"]
+        return [j["metadata"]["name"] for j in listed if j["metadata"]["name"].startswith(f"{name}-")]
+
+    assert jobs() == []
+    server.admin("POST", "/admin/clock/advance", {"seconds": 60})
+    wait_for("the CronJob's Job", lambda: len(jobs()) == 1)
+    waited = kubectl.ok("wait", "--for=condition=complete", f"job/{jobs()[0]}", "--timeout=45s")
+    assert waited == f"job.batch/{jobs()[0]} condition met\n"
+    last = kubectl.ok("get", "cronjob", name, "-o", "jsonpath={.status.lastScheduleTime}")
+    assert last.endswith(":00Z")

@@ -500,7 +500,7 @@ class _Sync:
             )
         return new
 
-    def _complete(self, new: Obj) -> bool:
+    def complete(self, new: Obj) -> bool:
         """``DeploymentComplete``."""
         return (
             int_of(new.get("updatedReplicas")) == self.replicas
@@ -532,7 +532,7 @@ class _Sync:
                 or int_of(new.get("readyReplicas")) > int_of(old.get("readyReplicas"))
                 or int_of(new.get("availableReplicas")) > int_of(old.get("availableReplicas"))
             )
-            if self._complete(new):
+            if self.complete(new):
                 self._set_condition(
                     "Progressing", "True", "NewReplicaSetAvailable", f"{what} has successfully progressed."
                 )
@@ -561,12 +561,12 @@ class _Sync:
             deadline is not None
             and current is not None
             and current.get("reason") not in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded")
-            and not self._complete(new)
+            and not self.complete(new)
         ):
             since = time_of(current.get("lastUpdateTime"))
             if since is not None:
                 self.result.wake(since + int_of(deadline) + 1)
-        return self._with_conditions(new)
+        return self.with_conditions(new)
 
     def _timed_out(self, current: Obj | None, deadline: int) -> bool:
         if current is None or current.get("reason") == "NewReplicaSetAvailable":
@@ -576,7 +576,7 @@ class _Sync:
         since = time_of(current.get("lastUpdateTime"))
         return since is not None and since + deadline < self.now
 
-    def _with_conditions(self, new: Obj) -> Obj:
+    def with_conditions(self, new: Obj) -> Obj:
         if self.conditions:
             new["conditions"] = self.conditions
         return new
@@ -628,23 +628,23 @@ def plan(d: Obj, replica_sets: list[Obj], pods: list[Obj], now: float) -> Plan:
     s.find_new()
     if deleting(d):
         s.sync_revision(False, replica_sets)
-        return s.finish(s._with_conditions(s.calculate_status()))
+        return s.finish(s.with_conditions(s.calculate_status()))
     s.paused_conditions()
     if spec(d).get("paused") or s.is_scaling_event():
         s.sync_revision(False, replica_sets)
         s.proportional()
         if spec(d).get("paused"):
             s.cleanup()
-        return s.finish(s._with_conditions(s.calculate_status()))
+        return s.finish(s.with_conditions(s.calculate_status()))
     if not _rolling(d):
         s.sync_revision(False, replica_sets)
         s.recreate(replica_sets)
     else:
         if not s.sync_revision(True, replica_sets):
-            return s.finish(s._with_conditions(dict(status(d), collisionCount=s.collision_count)))
+            return s.finish(s.with_conditions(dict(status(d), collisionCount=s.collision_count)))
         s.rolling()
     new_status = s.rollout_status()
-    if s._complete(new_status):
+    if s.complete(new_status):
         s.cleanup()
     return s.finish(new_status)
 
