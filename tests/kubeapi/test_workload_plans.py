@@ -597,3 +597,23 @@ def test_a_refused_pod_create_is_reported_as_replica_failure() -> None:
     # the next sync without the error clears it
     rs["status"] = body["status"]
     assert "conditions" not in updates(replicaset.plan(rs, [], T0), "replicasets", "status")[0]["status"]
+
+
+def test_an_indexed_job_runs_each_index_once_and_reports_them() -> None:
+    j = make_job(completions=3, parallelism=2, completionMode="Indexed")
+    first = job.plan(j, [], T0)
+    annotations = [a.body["metadata"]["annotations"][job.INDEX_ANNOTATION] for a in of(first, Create)]
+    assert annotations == ["0", "1"]
+    done = job_pod("a", "Succeeded")
+    done["metadata"]["annotations"] = {job.INDEX_ANNOTATION: "1"}
+    later = job.plan(j, [done], T0 + 5)
+    assert [a.body["metadata"]["annotations"][job.INDEX_ANNOTATION] for a in of(later, Create)] == ["0", "2"]
+    assert updates(later, "jobs", "status")[0]["status"]["completedIndexes"] == "1"
+
+
+def test_a_cron_job_in_a_time_zone_names_its_schedule_in_that_zone() -> None:
+    c = make_cron(timeZone="Europe/Berlin", schedule="0 9 * * *")
+    fired = cronjob.plan(c, [], T0 + 86_400)
+    (create,) = of(fired, Create)
+    stamp = create.body["metadata"]["annotations"][cronjob.SCHEDULED_ANNOTATION]
+    assert stamp.endswith("T09:00:00+01:00")

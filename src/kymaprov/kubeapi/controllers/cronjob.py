@@ -13,7 +13,7 @@ the active Jobs and ``lastScheduleTime`` / ``lastSuccessfulTime``.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -63,7 +63,8 @@ def _times(cron_job: Obj, now: float) -> tuple[float | None, float]:
     schedule = str(spec(cron_job).get("schedule", ""))
     at = datetime.fromtimestamp(now, _zone(cron_job))
     upcoming = float(croniter(schedule, at).get_next(float))
-    recent = float(croniter(schedule, at).get_prev(float))
+    # a schedule time equal to now is due (kube: not after now); croniter's get_prev is strict
+    recent = float(croniter(schedule, at + timedelta(microseconds=1)).get_prev(float))
     earliest = time_of(status(cron_job).get("lastScheduleTime")) or time_of(
         meta(cron_job).get("creationTimestamp")
     )
@@ -75,6 +76,14 @@ def _times(cron_job: Obj, now: float) -> tuple[float | None, float]:
     return recent, upcoming
 
 
+def _rfc3339_in(when: float, zone: tzinfo) -> str:
+    """Go's ``time.RFC3339`` in a zone: ``Z`` for UTC, else the offset (``+01:00``)."""
+    local = datetime.fromtimestamp(int(when), zone)
+    offset = local.strftime("%z")
+    suffix = "Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + suffix
+
+
 def job_name(cron_job: Obj, scheduled: float) -> str:
     """``getJobName``: the scheduled time in minutes keeps names unique per schedule time."""
     return f"{name(cron_job)}-{int(scheduled // 60)}"
@@ -84,7 +93,7 @@ def job_from_template(cron_job: Obj, scheduled: float) -> Obj:
     template = spec(cron_job).get("jobTemplate") or {}
     tmeta = template.get("metadata") or {}
     annotations = dict(tmeta.get("annotations") or {})
-    annotations[SCHEDULED_ANNOTATION] = datetime.fromtimestamp(scheduled, _zone(cron_job)).isoformat()
+    annotations[SCHEDULED_ANNOTATION] = _rfc3339_in(scheduled, _zone(cron_job))
     jmeta: Obj = {
         "name": job_name(cron_job, scheduled),
         "namespace": meta(cron_job).get("namespace", ""),

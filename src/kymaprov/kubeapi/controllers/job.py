@@ -90,7 +90,13 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
     active = [p for p in pods if pod_active(p)]
     failed_pods = [p for p in pods if status(p).get("phase") == "Failed"]
     old = status(job)
-    succeeded = max(int_of(old.get("succeeded")), sum(status(p).get("phase") == "Succeeded" for p in pods))
+    indexed = spec(job).get("completionMode") == "Indexed"
+    done_indexes = sorted(
+        {_index(p) for p in pods if status(p).get("phase") == "Succeeded"} - {-1}
+        | _parse_indexes(old.get("completedIndexes"))
+    )
+    finished_pods = len(done_indexes) if indexed else sum(status(p).get("phase") == "Succeeded" for p in pods)
+    succeeded = max(int_of(old.get("succeeded")), finished_pods)
     failed = max(int_of(old.get("failed")), len(failed_pods))
     new: Obj = {k: v for k, v in old.items() if k in ("startTime", "completionTime", "conditions")}
     conditions: list[Obj] = list(new.get("conditions") or [])
@@ -99,7 +105,6 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
         new["startTime"] = now_text
     start = time_of(new.get("startTime"))
     completions = spec(job).get("completions")
-    parallelism = int_of(spec(job).get("parallelism"), 1)
 
     interim = next(
         (
@@ -137,7 +142,7 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
     elif deleting(job):
         active_count = len(active)
     else:
-        active_count = _manage(job, active, failed_pods, succeeded, parallelism, suspended, now, result)
+        active_count = _manage(job, active, failed_pods, succeeded, set(done_indexes), suspended, now, result)
         conditions = _suspension(job, conditions, suspended, now_text, result)
         was = get_condition(old.get("conditions"), "Suspended")
         if not suspended and was is not None and was.get("status") == "True":
@@ -157,12 +162,39 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
     for key in ("active", "succeeded", "failed"):
         if not new[key]:
             del new[key]
+    if indexed:
+        new["completedIndexes"] = _format_indexes(done_indexes)
     if conditions:
         new["conditions"] = conditions
     upd = with_status(job, _ordered(new))
     if upd is not None:
         result.actions.append(upd)
     return result
+
+
+def _index(pod: Obj) -> int:
+    return int_of((meta(pod).get("annotations") or {}).get(INDEX_ANNOTATION), -1)
+
+
+def _parse_indexes(text: object) -> set[int]:
+    """``completedIndexes`` (``1,3-5``) as a set."""
+    found: set[int] = set()
+    for part in str(text or "").split(","):
+        low, _, high = part.partition("-")
+        if low.isdigit():
+            found.update(range(int(low), int(high if high.isdigit() else low) + 1))
+    return found
+
+
+def _format_indexes(indexes: list[int]) -> str:
+    """Sorted indexes as kube writes ``completedIndexes``: ranges of consecutive ones (``1,3-5``)."""
+    parts: list[str] = []
+    for i in indexes:
+        if parts and parts[-1].split("-")[-1] == str(i - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{i}"
+        else:
+            parts.append(str(i))
+    return ",".join(parts)
 
 
 _ORDER = (
@@ -172,6 +204,7 @@ _ORDER = (
     "active",
     "succeeded",
     "failed",
+    "completedIndexes",
     "terminating",
     "uncountedTerminatedPods",
     "ready",
@@ -187,13 +220,14 @@ def _manage(
     active: list[Obj],
     failed_pods: list[Obj],
     succeeded: int,
-    parallelism: int,
+    done_indexes: set[int],
     suspended: bool,
     now: float,
     result: Plan,
 ) -> int:
     """``manageJob``: create or delete pods towards the wanted number of active ones; returns it."""
     completions = spec(job).get("completions")
+    parallelism = int_of(spec(job).get("parallelism"), 1)
     if suspended:
         want = 0
     elif completions is None:
@@ -218,7 +252,7 @@ def _manage(
                 return len(active)
         template = spec(job).get("template") or {}
         indexed = spec(job).get("completionMode") == "Indexed"
-        taken = {int_of((meta(p).get("annotations") or {}).get(INDEX_ANNOTATION), -1) for p in active}
+        taken = {_index(p) for p in active} | done_indexes
         free = (i for i in range(int_of(completions)) if i not in taken)
         for _ in range(-diff):
             body = pod_from_template(template, job, KIND, API_VERSION, f"{name(job)}-")
