@@ -1,7 +1,8 @@
 """Per-kind defaulting: what the defaulters, admission and controllers do in a real cluster.
 
 Only what clients notice: pods are ``Pending``, namespaces ``Active``, Secret ``stringData`` lands in
-``data``, Services get a cluster IP, Deployments look rolled out at once (there is no scheduler).
+``data``, Services get a cluster IP (and node ports), Deployments look rolled out at once (there is no
+Deployment controller).
 The strategies (``strategies.py``) call these.
 """
 
@@ -222,7 +223,7 @@ def role(obj: dict[str, Any], rv: int) -> None:
 
 
 def rolled_out_status(obj: dict[str, Any], now_text: str) -> dict[str, Any]:
-    """The status a Deployment reaches once its controller is done; there is no scheduler here."""
+    """The status a Deployment reaches once its controller is done; there is no Deployment controller."""
     replicas = int((obj.get("spec") or {}).get("replicas", 1))
     generation = int(obj["metadata"].get("generation", 1))
     name = obj["metadata"]["name"]
