@@ -349,3 +349,13 @@ def test_a_job_pods_entrypoint_completes(client: Kube) -> None:
     until(lambda: status(client, "pi-work").get("phase") == "Succeeded", "the job's pod never completed")
     until(lambda: container(client, "server").get("ready"), "the other pod never ran")
     assert status(client, "server")["phase"] == "Running"
+
+
+def test_deleting_a_namespace_stops_its_pods(client: Kube) -> None:
+    """The namespace controller deletes the pods (gracefully), the kubelet removes them, the namespace goes."""
+    client.create("/api/v1/namespaces", {"metadata": {"name": "team"}})
+    client.create("/api/v1/namespaces/team/pods", pod("app"))
+    until(lambda: client.get("/api/v1/namespaces/team/pods/app").json().get("status", {}).get("phase") == "Running",
+          "the pod never ran")  # fmt: skip
+    assert client.delete("/api/v1/namespaces/team").status_code == 200
+    until(lambda: client.get("/api/v1/namespaces/team").status_code == 404, "the namespace was not emptied")

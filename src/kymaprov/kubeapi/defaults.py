@@ -1,7 +1,7 @@
 """Per-kind defaulting: what the defaulters, admission and controllers do in a real cluster.
 
 Only what clients notice: pods are ``Pending``, namespaces ``Active``, Secret ``stringData`` lands in
-``data``, Services get a cluster IP. Workload status is the controllers' (``controllers/``).
+``data``, Services get a cluster IP (and node ports). Workload status is the controllers' (``controllers/``).
 The strategies (``strategies.py``) call these.
 """
 

@@ -18,6 +18,7 @@ from kymaprov.kubeapi.controllers.graph import Node
 from kymaprov.kubeapi.times import rfc3339
 
 MAX_REMEMBERED = 4096  # client-go's LRU cache size of the correlator
+Involved = Node | dict[str, Any]  # a graph node, or an object as the API answered it
 
 
 @dataclass
@@ -25,6 +26,23 @@ class _Seen:
     name: str
     namespace: str
     count: int
+
+
+def _as_node(body: dict[str, Any]) -> Node:
+    meta = body.get("metadata") or {}
+    return Node(
+        uid=str(meta.get("uid", "")),
+        api_version=str(body.get("apiVersion", "")),
+        object_kind=str(body.get("kind", "")),
+        group="",
+        resource="",
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        resource_version=str(meta.get("resourceVersion", "")),
+        owners=[],
+        finalizers=[],
+        deleting=False,
+    )
 
 
 class EventRecorder:
@@ -40,15 +58,19 @@ class EventRecorder:
     def bind(self, client: ApiClient | None, work: Any, now: float) -> None:
         self._client, self._work, self._now = client, work, now
 
-    def normal(self, obj: Node, reason: str, message: str, component: str, host: str = "") -> None:
+    def normal(
+        self, obj: Node | dict[str, Any], reason: str, message: str, component: str, host: str = ""
+    ) -> None:
         self.emit(obj, "Normal", reason, message, component, host)
 
-    def warning(self, obj: Node, reason: str, message: str, component: str, host: str = "") -> None:
+    def warning(
+        self, obj: Node | dict[str, Any], reason: str, message: str, component: str, host: str = ""
+    ) -> None:
         self.emit(obj, "Warning", reason, message, component, host)
 
     def emit(
         self,
-        obj: Node,
+        obj: Node | dict[str, Any],
         kind: str,
         reason: str,
         message: str,
@@ -56,11 +78,13 @@ class EventRecorder:
         host: str = "",
         field_path: str = "",
     ) -> None:
-        """Write (or count again) one Event about ``obj``; a failure to write is not retried (events
-        are best effort in kube too)."""
+        """Write (or count again) one Event about ``obj`` (a graph node, or an object as the API
+        answered it); a failure to write is not retried (events are best effort in kube too)."""
         client, work = self._client, self._work
         if client is None or work is None:
             return
+        if isinstance(obj, dict):
+            obj = _as_node(obj)
         key = (component, host, obj.uid, obj.object_kind, field_path, kind, reason, message)
         now_text = rfc3339(self._now)
         namespace = obj.namespace or "default"

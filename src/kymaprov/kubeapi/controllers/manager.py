@@ -97,6 +97,15 @@ class ControllerManager:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(10)
+        self._release()
+
+    def _release(self) -> None:
+        """Give up this process's leases, so another replica takes its clusters over at once."""
+        try:
+            with self.ctx.store.write() as conn:
+                conn.execute(sa.delete(controller_leases).where(controller_leases.c.holder == self.holder))
+        except Exception as exc:  # stopping anyway: the leases lapse on their own
+            log.debug("controllers: releasing leases failed: %s", type(exc).__name__)
 
     def _changed(self, cluster_id: str) -> None:
         with self._cond:
@@ -245,6 +254,8 @@ class ControllerManager:
                 if cluster_id in self._timers:  # look again once that lease could have lapsed
                     later = view.now + LEASE_SECONDS
                     self._timers[cluster_id] = {n: max(t, later) for n, t in timers.items()}
+                else:  # the work stays: look again, in case its holder stopped without releasing
+                    self._retry_at[cluster_id] = time.monotonic() + RESYNC_SECONDS
             return False
         work = Pass(WRITES_PER_PASS)
         events.bind(client, work, view.now)
