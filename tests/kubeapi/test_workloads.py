@@ -78,6 +78,17 @@ def test_a_daemon_set_runs_one_pod_per_node(access: ClusterAccess, tmp_path: Pat
     assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(nodes)
     ds = get(kubectl, "ds", "agent")["status"]
     assert ds["desiredNumberScheduled"] == ds["numberReady"] == ds["numberAvailable"] == len(nodes)
+    assert ok(kubectl, "rollout", "history", "ds/agent").splitlines()[2].split()[0] == "1"
+    ok(kubectl, "set", "image", "ds/agent", "agent=busybox:1.37")
+    ok(kubectl, "rollout", "status", "ds/agent", "--timeout=45s")
+    images = {p["spec"]["containers"][0]["image"] for p in get(kubectl, "pods", "-l", "app=agent")["items"]}
+    assert "busybox:1.37" in images
+    assert [
+        r.split()[0] for r in ok(kubectl, "rollout", "history", "ds/agent").splitlines()[2:] if r.strip()
+    ] == [
+        "1",
+        "2",
+    ]
 
 
 def test_an_hpa_keeps_its_target_in_range_and_says_there_are_no_metrics(

@@ -33,9 +33,11 @@ from kymaprov.kubeapi.controllers.plan import (
     pod_ready,
     pods_for,
     spec,
+    uid,
     with_status,
 )
 from kymaprov.kubeapi.controllers.replicaset import claim
+from kymaprov.kubeapi.controllers.statefulset import revision_object
 
 KIND = "DaemonSet"
 API_VERSION = "apps/v1"
@@ -106,11 +108,16 @@ def _daemon_pod(ds: Obj, node: str, rev: str) -> Obj:
     return pod
 
 
-def plan(ds: Obj, pods: list[Obj], nodes: list[Obj], now: float) -> Plan:
-    """One sync of ``ds`` given the pods it may claim and the cluster's nodes."""
+def plan(ds: Obj, pods: list[Obj], nodes: list[Obj], now: float, revisions: list[Obj] | None = None) -> Plan:
+    """One sync of ``ds`` given the pods it may claim, the cluster's nodes and its ControllerRevisions."""
     mine, result = claim(ds, pods, KIND, API_VERSION)
     rev = template_hash(spec(ds).get("template") or {})
     namespace = str(meta(ds).get("namespace", ""))
+    revisions = revisions or []
+    if not any(name(r) == f"{name(ds)}-{rev}" for r in revisions) and not deleting(ds):
+        number = max((int_of(r.get("revision")) for r in revisions), default=0) + 1
+        body = revision_object(ds, KIND, f"{name(ds)}-{rev}", number)
+        result.actions.append(Create("apps/v1", "controllerrevisions", namespace, body))
     active = [p for p in mine if pod_active(p)]
     on_node: dict[str, list[Obj]] = {}
     for pod in active:
@@ -182,14 +189,21 @@ def _roll(ds: Obj, on_node: dict[str, list[Obj]], wanted: set[str], rev: str, re
 
 class DaemonSetController(PlanController):
     name = "daemonset"
-    kinds = frozenset({("apps", "daemonsets"), ("", "pods"), ("", "nodes")})
+    kinds = frozenset({("apps", "daemonsets"), ("apps", "controllerrevisions"), ("", "pods"), ("", "nodes")})
     component = "daemonset-controller"
 
     def plans(self, view: View) -> list[Plan]:
-        nodes = bodies(view.graph.of_kind("", "nodes"))
+        graph = view.graph
+        nodes = bodies(graph.of_kind("", "nodes"))
         return [
-            plan(ds, pods_for(view, ds), nodes, view.now)
-            for ds in bodies(view.graph.of_kind("apps", "daemonsets"))
+            plan(
+                ds,
+                pods_for(view, ds),
+                nodes,
+                view.now,
+                bodies(graph.owned_by(uid(ds), "apps", "controllerrevisions")),
+            )
+            for ds in bodies(graph.of_kind("apps", "daemonsets"))
         ]
 
 

@@ -56,7 +56,9 @@ def revision_name(sts: Obj) -> str:
     return f"{name(sts)}-{template_hash(spec(sts).get('template') or {})}"
 
 
-def _revision_object(sts: Obj, rev_name: str, number: int) -> Obj:
+def revision_object(sts: Obj, kind: str, rev_name: str, number: int) -> Obj:
+    """A ControllerRevision of a StatefulSet or DaemonSet template (``kubectl rollout history`` and
+    ``undo`` read them)."""
     labels = dict(((spec(sts).get("template") or {}).get("metadata") or {}).get("labels") or {})
     labels["controller.kubernetes.io/hash"] = rev_name.rsplit("-", 1)[-1]
     return {
@@ -66,7 +68,7 @@ def _revision_object(sts: Obj, rev_name: str, number: int) -> Obj:
             "name": rev_name,
             "namespace": meta(sts).get("namespace", ""),
             "labels": labels,
-            "ownerReferences": [owner_ref(sts, KIND, API_VERSION)],
+            "ownerReferences": [owner_ref(sts, kind, API_VERSION)],
         },
         "data": {
             "spec": {"template": {**copy.deepcopy(spec(sts).get("template") or {}), "$patch": "replace"}}
@@ -131,7 +133,9 @@ def plan(sts: Obj, pods: list[Obj], revisions: list[Obj], claims: set[str], now:
     if not any(name(r) == update_rev for r in revisions) and not deleting(sts):
         number = max((int_of(r.get("revision")) for r in revisions), default=0) + 1
         result.actions.append(
-            Create("apps/v1", "controllerrevisions", namespace, _revision_object(sts, update_rev, number))
+            Create(
+                "apps/v1", "controllerrevisions", namespace, revision_object(sts, KIND, update_rev, number)
+            )
         )
     current_rev = str(status(sts).get("currentRevision") or update_rev)
     replicas = int_of(spec(sts).get("replicas"), 1)
