@@ -1,7 +1,7 @@
 """Benchmark: workloads in the embedded runtime, run by its controllers (in-process server).
 
-Run: ``python -m bench.bench_workloads [--replicas N] [--runtimes N] [--window S]``. Prints figures;
-asserts nothing. Measures
+Run: ``python -m bench.bench_workloads [--replicas N] [--runtimes N] [--window S] [--database-url U]``.
+Prints figures; asserts nothing. Measures
 - a Deployment of ``--replicas`` (50) from create to all pods Ready and available (the Deployment
   reports them): wall time and service-clock seconds, and the API writes that took (resourceVersion);
 - the process CPU (user+system, ``resource.getrusage``) over ``--window`` (30) seconds with
@@ -97,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicas", type=int, default=50)
     parser.add_argument("--runtimes", type=int, default=100)
     parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        server = KubeServer(Path(tmp) / "data")
+        server = KubeServer(Path(tmp) / "data", args.database_url)
         try:
             rollout(server, args.replicas)
             idle(server, args.runtimes, args.window)
