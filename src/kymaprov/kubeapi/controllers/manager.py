@@ -114,7 +114,9 @@ class ControllerManager:
 
     def _clock_moved(self) -> None:
         """The service clock jumped: every cluster with a timer is due for a pass."""
+        offset = self.ctx.clock.offset()  # just set by the advance: no read
         with self._cond:
+            self._offset = offset
             self._dirty |= set(self._timers)
             self._cond.notify_all()
 
@@ -122,7 +124,7 @@ class ControllerManager:
         """The clusters whose timers are due, and the monotonic time of the next one."""
         if not self._timers:
             return set(), float("inf")
-        service_now = self.ctx.clock.now()
+        service_now = time.time() + self._offset  # no database read while holding the lock
         due = set()
         soonest = float("inf")
         for cluster_id, timers in self._timers.items():
@@ -157,9 +159,10 @@ class ControllerManager:
                 next_resync = time.monotonic() + RESYNC_SECONDS
                 todo |= self._moved()
                 offset = self.ctx.clock.offset()  # another replica may have advanced the clock
-                if offset != self._offset:
-                    self._offset = offset
-                    todo |= set(self._timers)
+                with self._cond:
+                    if offset != self._offset:
+                        self._offset = offset
+                        todo |= set(self._timers)
             for cluster_id in sorted(todo):
                 if self._stopping:
                     return
