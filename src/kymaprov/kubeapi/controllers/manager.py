@@ -120,6 +120,14 @@ class ControllerManager:
             self._dirty |= set(self._timers)
             self._cond.notify_all()
 
+    def _postpone(self, cluster_id: str, seconds: float) -> None:
+        """Due timers of a cluster whose pass failed wait a little (no busy loop on a database outage)."""
+        with self._cond:
+            timers = self._timers.get(cluster_id)
+            if timers:
+                later = time.time() + self._offset + seconds
+                self._timers[cluster_id] = {n: max(t, later) for n, t in timers.items()}
+
     def _timer_wait(self, now_monotonic: float) -> tuple[set[str], float]:
         """The clusters whose timers are due, and the monotonic time of the next one."""
         if not self._timers:
@@ -171,6 +179,7 @@ class ControllerManager:
                 except Exception:
                     log.exception("controllers: a pass over cluster %s failed", cluster_id)
                     again = True
+                    self._postpone(cluster_id, RETRY_SECONDS)
                 if again:
                     with self._cond:
                         self._retry_at[cluster_id] = time.monotonic() + RETRY_SECONDS
