@@ -100,7 +100,9 @@ def test_provisioned_runtime_has_the_plans_nodes(tmp_path: Path) -> None:
         assert r.status_code == 202, r.text
         env_id = r.json()["id"]
         api.wait_state(env_id)
-        r = api.request("PUT", f"/environments/{env_id}/bindings", json={"parameters": {}})
+        r = api.request(
+            "PUT", f"/environments/{env_id}/bindings", json={"parameters": {"expiration_seconds": 7200}}
+        )
         assert r.status_code == 202, r.text
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(r.json()["credentials"]["kubeconfig"])
@@ -114,5 +116,18 @@ def test_provisioned_runtime_has_the_plans_nodes(tmp_path: Path) -> None:
         assert {lbl["topology.kubernetes.io/zone"] for lbl in labels} == {
             "eu-central-1a", "eu-central-1b", "eu-central-1c"
         }  # fmt: skip
+        # /admin/clock/advance moves the runtime's pods too: a 10-minute readiness delay passes at once
+        probe = {"readinessProbe": {"tcpSocket": {"port": 80}, "initialDelaySeconds": 600}}
+        overrides = {"spec": {"containers": [{"name": "slow", "image": "nginx", **probe}]}}
+        ran = run_kubectl(kubeconfig, tmp_path / "cache", "run", "slow", "--image=nginx",
+                          "--overrides", json.dumps(overrides), version="1.33")  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        early = run_kubectl(kubeconfig, tmp_path / "cache", "wait", "--for=condition=Ready", "pod/slow",
+                            "--timeout=3s", version="1.33")  # fmt: skip
+        assert early.returncode != 0
+        server.admin("POST", "/admin/clock/advance", {"seconds": 600})
+        ready = run_kubectl(kubeconfig, tmp_path / "cache", "wait", "--for=condition=Ready", "pod/slow",
+                            "--timeout=10s", version="1.33")  # fmt: skip
+        assert ready.returncode == 0, ready.stderr
     finally:
         server.stop()

@@ -160,3 +160,33 @@ def test_exec_attach_cp_port_forward_refused(tmp_path: Path, access: ClusterAcce
     )  # fmt: skip
     assert forward.returncode != 0
     assert REFUSAL in forward.stderr, forward.stderr
+
+
+def test_bad_log_options_are_kubes_errors(access: ClusterAccess) -> None:
+    client = Kube(access)
+    client.create(
+        PODS, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    )
+    for query, code, message in (
+        (
+            "tailLines=-1",
+            422,
+            'PodLogOptions "p" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0',
+        ),
+        (
+            "limitBytes=0",
+            422,
+            'PodLogOptions "p" is invalid: limitBytes: Invalid value: 0: must be greater than 0',
+        ),
+        (
+            "sinceSeconds=0",
+            422,
+            'PodLogOptions "p" is invalid: sinceSeconds: Invalid value: 0: must be greater than 0',
+        ),
+        ("tailLines=x", 400, 'strconv.ParseInt: parsing "x": invalid syntax'),
+    ):
+        r = client.get(f"{PODS}/p/log?{query}")
+        assert (r.status_code, r.json()["message"]) == (code, message)
+    assert client.get(f"{PODS}/nope/log").status_code == 404
+    assert client.request("PUT", f"{PODS}/p/log", json={}).status_code == 405
+    client.close()

@@ -207,9 +207,37 @@ def _int_option(query: dict[str, str], key: str) -> int | None:
         raise BadRequest(f'strconv.ParseInt: parsing "{query[key]}": invalid syntax') from exc
 
 
+def _validate_log_options(call: Call) -> None:
+    """``ValidatePodLogOptions``: 422 for PodLogOptions, with kube's messages."""
+    causes = []
+    tail, limit = _int_option(call.query, "tailLines"), _int_option(call.query, "limitBytes")
+    since = _int_option(call.query, "sinceSeconds")
+    if tail is not None and tail < 0:
+        causes.append(
+            ("tailLines", "FieldValueInvalid", f"Invalid value: {tail}: must be greater than or equal to 0")
+        )
+    if limit is not None and limit < 1:
+        causes.append(("limitBytes", "FieldValueInvalid", f"Invalid value: {limit}: must be greater than 0"))
+    if since is not None and call.query.get("sinceTime"):
+        causes.append(
+            (
+                "",
+                "FieldValueForbidden",
+                "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+            )
+        )
+    elif since is not None and since < 1:
+        causes.append(
+            ("sinceSeconds", "FieldValueInvalid", f"Invalid value: {since}: must be greater than 0")
+        )
+    if causes:
+        raise Invalid("PodLogOptions", "", call.name, causes)
+
+
 def _log(store: ObjectStore, call: Call) -> Answer:
     from kymaprov.kubeapi.resources import CONFIGMAPS, PODS
 
+    _validate_log_options(call)
     pod = store.get(PODS, call.namespace, call.name)
     container, status = _container(pod, call.query.get("container", ""))
     cname, pname = container.get("name"), call.name

@@ -36,6 +36,7 @@ Rules: the ConfigMap ``kymaprov-simulation`` in ``kube-system``, key ``rules.yam
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -196,9 +197,10 @@ def run_of(container: dict[str, Any], job: bool = False) -> Run:
         return Run(True, 0.0, int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 0)
     if program == "sleep":
         try:
-            return Run(True, float(argv[1]) if len(argv) > 1 else 0.0)
-        except ValueError:  # sleep infinity
+            seconds = float(argv[1]) if len(argv) > 1 else 0.0
+        except ValueError:
             return Run(False)
+        return Run(True, seconds) if math.isfinite(seconds) else Run(False)  # sleep infinity
     if program in ONE_SHOT:
         output = (_echo_output(argv),) if program == "echo" else ()
         return Run(True, 0.0, 0, output)

@@ -114,15 +114,25 @@ class ControllerManager:
 
     def _clock_moved(self) -> None:
         """The service clock jumped: every cluster with a timer is due for a pass."""
+        offset = self.ctx.clock.offset()  # just set by the advance: no read
         with self._cond:
+            self._offset = offset
             self._dirty |= set(self._timers)
             self._cond.notify_all()
+
+    def _postpone(self, cluster_id: str, seconds: float) -> None:
+        """Due timers of a cluster whose pass failed wait a little (no busy loop on a database outage)."""
+        with self._cond:
+            timers = self._timers.get(cluster_id)
+            if timers:
+                later = time.time() + self._offset + seconds
+                self._timers[cluster_id] = {n: max(t, later) for n, t in timers.items()}
 
     def _timer_wait(self, now_monotonic: float) -> tuple[set[str], float]:
         """The clusters whose timers are due, and the monotonic time of the next one."""
         if not self._timers:
             return set(), float("inf")
-        service_now = self.ctx.clock.now()
+        service_now = time.time() + self._offset  # no database read while holding the lock
         due = set()
         soonest = float("inf")
         for cluster_id, timers in self._timers.items():
@@ -157,9 +167,10 @@ class ControllerManager:
                 next_resync = time.monotonic() + RESYNC_SECONDS
                 todo |= self._moved()
                 offset = self.ctx.clock.offset()  # another replica may have advanced the clock
-                if offset != self._offset:
-                    self._offset = offset
-                    todo |= set(self._timers)
+                with self._cond:
+                    if offset != self._offset:
+                        self._offset = offset
+                        todo |= set(self._timers)
             for cluster_id in sorted(todo):
                 if self._stopping:
                     return
@@ -168,6 +179,7 @@ class ControllerManager:
                 except Exception:
                     log.exception("controllers: a pass over cluster %s failed", cluster_id)
                     again = True
+                    self._postpone(cluster_id, RETRY_SECONDS)
                 if again:
                     with self._cond:
                         self._retry_at[cluster_id] = time.monotonic() + RETRY_SECONDS
