@@ -617,3 +617,11 @@ def test_a_cron_job_in_a_time_zone_names_its_schedule_in_that_zone() -> None:
     (create,) = of(fired, Create)
     stamp = create.body["metadata"]["annotations"][cronjob.SCHEDULED_ANNOTATION]
     assert stamp.endswith("T09:00:00+01:00")
+
+
+def test_a_finished_job_with_a_ttl_is_deleted_when_it_expires() -> None:
+    j = make_job(ttlSecondsAfterFinished=100)
+    j["status"] = {"conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(T0)}]}
+    assert job.plan(j, [], T0 + 50).wake_at == T0 + 100
+    (gone,) = of(job.plan(j, [], T0 + 100), Delete)
+    assert (gone.name, gone.policy) == ("pi", "Foreground")

@@ -7,7 +7,8 @@ pod stays counted). The Job ends as 1.33 ends it, in two steps: first the interi
 (``SuccessCriteriaMet`` reason ``CompletionsReached``, or ``FailureTarget`` with
 ``BackoffLimitExceeded`` / ``DeadlineExceeded``) while the remaining pods are deleted, then the
 terminal one (``Complete`` with ``completionTime``, or ``Failed``). ``suspend`` deletes the active pods
-(``Suspended``); ``activeDeadlineSeconds`` wakes the controller at the deadline.
+(``Suspended``); ``activeDeadlineSeconds`` wakes the controller at the deadline. A finished Job with
+``ttlSecondsAfterFinished`` is deleted that long after it finished (kube's TTL-after-finished controller).
 Kube's pod-tracking finalizer is not used: the pods are counted from the graph, which the controller
 reads whole, so no finished pod is missed while it exists.
 """
@@ -84,7 +85,7 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
     """One sync of ``job`` given the pods it controls."""
     result = Plan()
     if finished(job):
-        return result
+        return _expire(job, now)
     now_text = rfc3339(now)
     pods = [p for p in pods if controlled_by(p, job)]
     active = [p for p in pods if pod_active(p)]
@@ -169,6 +170,31 @@ def plan(job: Obj, pods: list[Obj], now: float) -> Plan:
     upd = with_status(job, _ordered(new))
     if upd is not None:
         result.actions.append(upd)
+    return result
+
+
+def _expire(job: Obj, now: float) -> Plan:
+    """The TTL-after-finished controller: a finished Job with ``ttlSecondsAfterFinished`` is deleted
+    (foreground, its pods first) that long after it finished; until then, wake at that time."""
+    result = Plan()
+    ttl = spec(job).get("ttlSecondsAfterFinished")
+    finished_at = max(
+        (
+            time_of(c.get("lastTransitionTime")) or 0.0
+            for c in status(job).get("conditions") or []
+            if c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        ),
+        default=0.0,
+    )
+    if ttl is None or deleting(job) or not finished_at:
+        return result
+    expires = finished_at + int_of(ttl)
+    if expires <= now:
+        gone = delete(job)
+        gone.policy = "Foreground"
+        result.actions.append(gone)
+    else:
+        result.wake(expires)
     return result
 
 
