@@ -27,8 +27,11 @@ from kymaprov.kubeapi.controllers.plan import (
     PlanController,
     View,
     bodies,
-    controlled_by,
     delete,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.workload import (
+    controlled_by,
     deleting,
     int_of,
     meta,
@@ -38,7 +41,6 @@ from kymaprov.kubeapi.controllers.plan import (
     status,
     time_of,
     uid,
-    with_status,
 )
 from kymaprov.kubeapi.cron import schedule_error
 from kymaprov.kubeapi.times import rfc3339

@@ -23,6 +23,12 @@ from kymaprov.kubeapi.controllers.plan import (
     View,
     bodies,
     delete,
+    pods_for,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.replicaset import claim
+from kymaprov.kubeapi.controllers.statefulset import revision_object
+from kymaprov.kubeapi.controllers.workload import (
     deleting,
     int_of,
     meta,
@@ -31,13 +37,9 @@ from kymaprov.kubeapi.controllers.plan import (
     pod_available,
     pod_from_template,
     pod_ready,
-    pods_for,
     spec,
     uid,
-    with_status,
 )
-from kymaprov.kubeapi.controllers.replicaset import claim
-from kymaprov.kubeapi.controllers.statefulset import revision_object
 
 KIND = "DaemonSet"
 API_VERSION = "apps/v1"

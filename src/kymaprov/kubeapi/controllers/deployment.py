@@ -31,8 +31,11 @@ from kymaprov.kubeapi.controllers.plan import (
     Update,
     View,
     bodies,
-    controlled_by,
     delete,
+)
+from kymaprov.kubeapi.controllers.replicaset import claim
+from kymaprov.kubeapi.controllers.workload import (
+    controlled_by,
     deleting,
     get_condition,
     int_of,
@@ -45,7 +48,6 @@ from kymaprov.kubeapi.controllers.plan import (
     time_of,
     uid,
 )
-from kymaprov.kubeapi.controllers.replicaset import claim
 from kymaprov.kubeapi.times import rfc3339
 
 KIND = "Deployment"

@@ -18,13 +18,15 @@ from kymaprov.kubeapi.controllers.plan import (
     Plan,
     PlanController,
     View,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.workload import (
     int_of,
     meta,
     name,
     set_condition,
     spec,
     status,
-    with_status,
 )
 from kymaprov.kubeapi.times import rfc3339
 

@@ -25,8 +25,11 @@ from kymaprov.kubeapi.controllers.plan import (
     PlanController,
     View,
     bodies,
-    controlled_by,
     delete,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.workload import (
+    controlled_by,
     deleting,
     get_condition,
     int_of,
@@ -38,7 +41,6 @@ from kymaprov.kubeapi.controllers.plan import (
     spec,
     status,
     time_of,
-    with_status,
 )
 from kymaprov.kubeapi.times import rfc3339
 

@@ -19,11 +19,15 @@ from kymaprov.kubeapi.controllers.plan import (
     Plan,
     PlanController,
     View,
-    available_at,
     bodies,
+    delete,
+    pods_for,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.workload import (
+    available_at,
     controlled_by,
     controller_of,
-    delete,
     deleting,
     int_of,
     meta,
@@ -33,14 +37,12 @@ from kymaprov.kubeapi.controllers.plan import (
     pod_available,
     pod_from_template,
     pod_ready,
-    pods_for,
     ready_since,
     selector_matches,
     spec,
     status,
     time_of,
     uid,
-    with_status,
 )
 
 KIND = "ReplicaSet"

@@ -26,6 +26,11 @@ from kymaprov.kubeapi.controllers.plan import (
     View,
     bodies,
     delete,
+    pods_for,
+    with_status,
+)
+from kymaprov.kubeapi.controllers.replicaset import claim
+from kymaprov.kubeapi.controllers.workload import (
     deleting,
     int_of,
     meta,
@@ -34,13 +39,10 @@ from kymaprov.kubeapi.controllers.plan import (
     pod_active,
     pod_available,
     pod_ready,
-    pods_for,
     spec,
     status,
     uid,
-    with_status,
 )
-from kymaprov.kubeapi.controllers.replicaset import claim
 
 KIND = "StatefulSet"
 API_VERSION = "apps/v1"
