@@ -359,3 +359,22 @@ def test_deleting_a_namespace_stops_its_pods(client: Kube) -> None:
           "the pod never ran")  # fmt: skip
     assert client.delete("/api/v1/namespaces/team").status_code == 200
     until(lambda: client.get("/api/v1/namespaces/team").status_code == 404, "the namespace was not emptied")
+
+
+def test_get_pods_shows_init_progress(tmp_path: Path, access: ClusterAccess, client: Kube) -> None:
+    waits = {"initContainers": [{"name": "wait", "image": "busybox", "command": ["sleep", "infinity"]}],
+             "containers": [{"name": "app", "image": "nginx"}]}  # fmt: skip
+    client.create(PODS, pod("waiting", **waits))
+    broken = {"initContainers": [{"name": "fetch", "image": "fetcher.invalid/f:1"}],
+              "containers": [{"name": "app", "image": "nginx"}]}  # fmt: skip
+    client.create(PODS, pod("broken", **broken))
+    kubectl = Kubectl(tmp_path, access, version="1.33")
+
+    def shown(name: str) -> str:
+        return str(kubectl("get", "pod", name).stdout.splitlines()[1].split()[2])
+
+    until(lambda: shown("waiting") == "Init:0/1", "no Init:0/1 while the init container runs")
+    until(lambda: shown("broken") == "Init:ImagePullBackOff", "no Init:ImagePullBackOff")
+    assert status(client, "waiting")["phase"] == "Pending"
+    initialized = next(c for c in status(client, "waiting")["conditions"] if c["type"] == "Initialized")
+    assert initialized["status"] == "False" and initialized["reason"] == "ContainersNotInitialized"

@@ -84,3 +84,15 @@ def test_state_follows_the_clock() -> None:
     assert later.next_change == start + 1211
     assert container["lastState"]["terminated"]["reason"] == "Completed"
     assert {e.reason for e in later.events} >= {"Pulling", "Pulled", "Created", "Started", "BackOff"}
+
+
+def test_qos_classes() -> None:
+    from kymaprov.kubeapi.defaults import qos_class
+
+    def spec(**resources: object) -> dict[str, object]:
+        return {"containers": [{"name": "c", "image": "x", "resources": resources}]}
+
+    assert qos_class(spec()) == "BestEffort"
+    assert qos_class(spec(requests={"cpu": "100m"})) == "Burstable"
+    assert qos_class(spec(limits={"cpu": "1", "memory": "1Gi"})) == "Guaranteed"
+    assert qos_class(spec(limits={"cpu": "1", "memory": "1Gi"}, requests={"cpu": "500m"})) == "Burstable"

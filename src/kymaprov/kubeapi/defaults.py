@@ -67,7 +67,26 @@ def pod(obj: dict[str, Any], rv: int) -> None:
             _container_defaults(container)
     status = obj.setdefault("status", {})
     status.setdefault("phase", "Pending")
-    status.setdefault("qosClass", "BestEffort")
+    status.setdefault("qosClass", qos_class(spec))
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """``GetPodQOS``: Guaranteed when every container limits cpu and memory and requests what it limits,
+    BestEffort when none requests or limits anything, else Burstable."""
+    containers = [
+        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
+    ]
+    guaranteed, anything = True, False
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits = {k: str(v) for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")}
+        requests = {k: str(v) for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")}
+        anything = anything or bool(limits or requests)
+        if set(limits) != {"cpu", "memory"} or any(requests.get(k, limits[k]) != limits[k] for k in limits):
+            guaranteed = False
+    if not anything:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _container_defaults(container: dict[str, Any]) -> None:

@@ -50,20 +50,50 @@ def _none(value: Any) -> Any:
 # --- pods -----------------------------------------------------------------------------------------
 
 
+def _init_reason(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """``printPod``'s reason while init containers run: ``Init:1/2``, ``Init:ErrImagePull``, ..."""
+    inits = status.get("initContainerStatuses") or []
+    for index, container in enumerate(inits):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting") or {}
+        if terminated is not None and terminated.get("exitCode") == 0:
+            continue
+        if terminated is not None:
+            return "Init:" + (terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return "Init:" + waiting["reason"]
+        return f"Init:{index}/{len(spec.get('initContainers') or [])}"
+    return ""
+
+
 def _pod_cells(obj: dict[str, Any], now: float) -> Cells:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
     statuses = status.get("containerStatuses") or []
     ready = sum(1 for s in statuses if s.get("ready"))
-    restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+    restarts = sum(
+        int(s.get("restartCount", 0)) for s in statuses + (status.get("initContainerStatuses") or [])
+    )
     reason = status.get("reason") or status.get("phase") or "Unknown"
-    for container in statuses:
+    initializing = _init_reason(spec, status)
+    running = False
+    for container in reversed(statuses):  # as printPod: the first container's state wins
+        if initializing:
+            break
         state = container.get("state") or {}
-        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated")
         if waiting.get("reason"):
             reason = waiting["reason"]
-        elif terminated.get("reason"):
-            reason = terminated["reason"]
+        elif terminated is not None:
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}"
+        elif container.get("ready") and state.get("running"):
+            running = True
+    if initializing:
+        reason = initializing
+    elif reason == "Completed" and running:
+        conditions = status.get("conditions") or []
+        pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        reason = "Running" if pod_ready else "NotReady"
     if obj["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
     gates = spec.get("readinessGates") or []

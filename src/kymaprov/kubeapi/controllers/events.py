@@ -77,9 +77,11 @@ class EventRecorder:
         component: str,
         host: str = "",
         field_path: str = "",
+        times: int = 1,
     ) -> None:
         """Write (or count again) one Event about ``obj`` (a graph node, or an object as the API
-        answered it); a failure to write is not retried (events are best effort in kube too)."""
+        answered it), seen ``times`` times; a failure to write is not retried (events are best effort
+        in kube too)."""
         client, work = self._client, self._work
         if client is None or work is None:
             return
@@ -91,11 +93,11 @@ class EventRecorder:
         seen = self._seen.get(key)
         work.writes += 1
         if seen is not None:
-            patch = {"count": seen.count + 1, "lastTimestamp": now_text}
+            patch = {"count": seen.count + times, "lastTimestamp": now_text}
             path = object_path("v1", "events", seen.namespace, seen.name)
             try:
                 client.merge_patch(path, patch)
-                seen.count += 1
+                seen.count += times
                 self._seen.move_to_end(key)
                 return
             except Exception:
@@ -123,7 +125,7 @@ class EventRecorder:
             "source": {"component": component, **({"host": host} if host else {})},
             "firstTimestamp": now_text,
             "lastTimestamp": now_text,
-            "count": 1,
+            "count": times,
             "reportingComponent": component,
             "reportingInstance": host,
         }
@@ -131,6 +133,6 @@ class EventRecorder:
             created = client.create(collection_path("v1", "events", namespace), event)
         except Exception:
             return
-        self._seen[key] = _Seen(str(created["metadata"]["name"]), namespace, 1)
+        self._seen[key] = _Seen(str(created["metadata"]["name"]), namespace, times)
         while len(self._seen) > MAX_REMEMBERED:
             self._seen.popitem(last=False)

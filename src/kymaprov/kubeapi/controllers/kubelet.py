@@ -135,11 +135,13 @@ class Kubelet:
         since = self._reported.get(key)
         if since is None:  # a new pod: all of them; one met after a restart: from now on
             since = float("-inf") if not (pod.body or {}).get("status", {}).get("startTime") else view.now
+        happened: dict[tuple[str, str, str, str], int] = {}  # repeats since the last report: one write
         for event in sorted(state.events, key=lambda e: e.at):
             if since < event.at <= view.now:
-                view.events.emit(
-                    pod, event.type, event.reason, event.message, COMPONENT, node.name, event.field_path
-                )
+                what = (event.type, event.reason, event.message, event.field_path)
+                happened[what] = happened.get(what, 0) + 1
+        for (kind, reason, message, field_path), times in happened.items():
+            view.events.emit(pod, kind, reason, message, COMPONENT, node.name, field_path, times)
         self._reported[key] = view.now
 
     @staticmethod
