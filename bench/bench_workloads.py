@@ -5,8 +5,9 @@ Prints figures; asserts nothing. Measures
 - a Deployment of ``--replicas`` (50) from create to all pods Ready and available (the Deployment
   reports them): wall time and service-clock seconds, and the API writes that took (resourceVersion);
 - the process CPU (user+system, ``resource.getrusage``) over ``--window`` (30) seconds with
-  ``--runtimes`` (100) runtimes idle after their controllers settled: what the controller thread
-  (and the idle server) cost when nothing happens.
+  ``--runtimes`` (100) runtimes idle after their controllers settled (with ``--workloads``, each with a
+  rolled-out Deployment and a CronJob): what the controller thread (and the idle server) cost when
+  nothing happens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ from typing import Any
 from tests.kubeapi.conftest import Kube, KubeServer
 
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+CRON_JOB = {
+    "metadata": {"name": "nightly"},
+    "spec": {
+        "schedule": "0 3 * * *",
+        "jobTemplate": {
+            "spec": {
+                "template": {
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        },
+    },
+}
 
 
 def cpu_seconds() -> float:
@@ -67,24 +81,32 @@ def rollout(server: KubeServer, replicas: int) -> None:
     client.close()
 
 
-def idle(server: KubeServer, runtimes: int, window: float) -> None:
+def idle(server: KubeServer, runtimes: int, window: float, workloads: bool) -> None:
     start = time.monotonic()
     for i in range(runtimes):
-        server.cluster(f"idle-{i}")
+        access = server.cluster(f"idle-{i}")
+        if workloads:  # a rolled-out Deployment of 2 and a CronJob (a timer every minute) in each
+            client = Kube(access)
+            client.create(DEPLOYMENTS, deployment(2))
+            client.create("/apis/batch/v1/namespaces/default/cronjobs", CRON_JOB)
+            client.close()
     made = time.monotonic() - start
     settle = time.monotonic()
     manager = server.controllers
     while time.monotonic() - settle < 120:  # until no pass is pending and a resync went by
         time.sleep(manager_quiet_interval())
-        with manager._cond:
-            busy = bool(manager._dirty or manager._retry_at)
+        with manager._cond:  # nothing pending, no timer within the next minute (pods still starting)
+            soon = server.ctx.clock.now() + 60
+            timers = [min(t.values()) for t in manager._timers.values() if t]
+            busy = bool(manager._dirty or manager._retry_at) or any(at < soon for at in timers)
         if not busy:
             break
     settled = time.monotonic() - settle
     cpu = cpu_seconds()
     time.sleep(window)
     used = cpu_seconds() - cpu
-    print(f"{runtimes} idle runtimes (made in {made:.1f} s, controllers settled in {settled:.1f} s)")
+    what = " with a Deployment and a CronJob each" if workloads else ""
+    print(f"{runtimes} idle runtimes{what} (made in {made:.1f} s, controllers settled in {settled:.1f} s)")
     print(f"  process CPU over {window:.0f} s  {used:8.2f} s  ({100 * used / window:.1f}% of one core)")
 
 
@@ -98,12 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtimes", type=int, default=100)
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--database-url", default=None, help="PostgreSQL instead of SQLite")
+    parser.add_argument("--workloads", action="store_true", help="a Deployment and a CronJob in each runtime")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         server = KubeServer(Path(tmp) / "data", args.database_url)
         try:
             rollout(server, args.replicas)
-            idle(server, args.runtimes, args.window)
+            idle(server, args.runtimes, args.window, args.workloads)
         finally:
             server.stop()
     return 0
