@@ -50,6 +50,7 @@ HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # for the type of a parameter only: the object store applies strategies and CRDs, which take the store
     ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
+    ("kymaprov.kubeapi.pods", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
 }
 
 

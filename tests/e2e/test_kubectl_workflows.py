@@ -198,7 +198,7 @@ OBJECTS = [
 TABLES: dict[str, tuple[list[str], list[str]]] = {
     "deployments": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], ["web", "2/2", "2", "2"]),
     "statefulsets": (["NAME", "READY", "AGE"], ["db", "1/1"]),
-    "jobs": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["migrate", "Running", "0/1"]),
+    "jobs": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["migrate", "Complete", "1/1"]),
     "cronjobs": (
         ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"],
         ["report", "0", "3", "*", "*", "*", "<none>", "False", "0", "<none>"],
@@ -366,6 +366,10 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     assert edited.strip() == "configmap/shop-config edited"
     assert kubectl.ok("get", "cm", "shop-config", "-n", "shop", "-o", "jsonpath={.data.mode}") == "edited"
 
+    # the runtime's controllers roll the workloads out and run the Job to completion
+    kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=45s")
+    kubectl.ok("rollout", "status", "sts/db", "-n", "shop", "--timeout=45s")
+    kubectl.ok("wait", "--for=condition=complete", "job/migrate", "-n", "shop", "--timeout=45s")
     for kind, (header, first) in TABLES.items():
         table = rows(kubectl.ok("get", kind, "-n", "shop"))
         assert table[0] == header, (kind, table)
@@ -811,3 +815,24 @@ def test_namespace_terminates_after_its_contents(kubectl: Kubectl) -> None:
         "-p", '[{"op":"remove","path":"/metadata/finalizers"}]',
     )  # fmt: skip
     wait_for("the namespace to go", lambda: kubectl("get", "namespace", namespace).returncode == 1)
+
+
+def test_a_cron_job_fires_after_the_admin_clock_advance(kubectl: Kubectl, server: RunningServer) -> None:
+    """The service clock drives the runtime's CronJobs: ``/admin/clock/advance`` past the schedule makes
+    the Job at once, and the Job runs to completion."""
+    name = f"tick-{kubectl.version.replace('.', '')}"
+    kubectl.ok(
+        "create", "cronjob", name, "--image=busybox:1.36", "--schedule=*/1 * * * *", "--", "echo", "hi"
+    )
+
+    def jobs() -> list[str]:
+        listed = json.loads(kubectl.ok("get", "jobs", "-o", "json"))["items"]
+        return [j["metadata"]["name"] for j in listed if j["metadata"]["name"].startswith(f"{name}-")]
+
+    assert jobs() == []
+    server.admin("POST", "/admin/clock/advance", {"seconds": 60})
+    wait_for("the CronJob's Job", lambda: len(jobs()) == 1)
+    waited = kubectl.ok("wait", "--for=condition=complete", f"job/{jobs()[0]}", "--timeout=45s")
+    assert waited == f"job.batch/{jobs()[0]} condition met\n"
+    last = kubectl.ok("get", "cronjob", name, "-o", "jsonpath={.status.lastScheduleTime}")
+    assert last.endswith(":00Z")

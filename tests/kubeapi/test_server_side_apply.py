@@ -381,7 +381,7 @@ def test_subresource_writes_record_their_subresource(admin: Kube) -> None:
     applied = admin.request(
         "PATCH",
         f"{DEPLOY}/web/status",
-        params={"fieldManager": "ctrl"},
+        params={"fieldManager": "ctrl", "force": "true"},  # the Deployment controller owns status too
         content=json.dumps(status),
         headers=APPLY,
     )

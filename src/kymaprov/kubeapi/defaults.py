@@ -1,14 +1,17 @@
 """Per-kind defaulting: what the defaulters, admission and controllers do in a real cluster.
 
 Only what clients notice: pods are ``Pending``, namespaces ``Active``, Secret ``stringData`` lands in
-``data``, Services get a cluster IP, Deployments look rolled out at once (there is no scheduler).
+``data``, Services get a cluster IP (and node ports). Workload status is the controllers' (``controllers/``).
 The strategies (``strategies.py``) call these.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
+
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's --service-node-port-range
 
 # --- defaults -------------------------------------------------------------------------------------
 
@@ -19,6 +22,25 @@ def keep_allocated(new: dict[str, Any], old: dict[str, Any]) -> None:
     for field in ("clusterIP", "clusterIPs"):
         if field not in spec and field in old_spec:
             spec[field] = old_spec[field]
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []}
+    for port in spec.get("ports") or []:  # an allocated node port stays with its port
+        if isinstance(port, dict) and "nodePort" not in port and _wants_node_ports(spec):
+            previous = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            if previous and previous.get("nodePort"):
+                port["nodePort"] = previous["nodePort"]
+
+
+def _wants_node_ports(spec: dict[str, Any]) -> bool:
+    kind = spec.get("type")
+    return kind == "NodePort" or (kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True))
+
+
+def _node_port(obj: dict[str, Any], index: int, rv: int) -> int:
+    """A port in the node port range, spread by hash as kube's random allocator spreads them."""
+    meta = obj.get("metadata") or {}
+    key = f"{meta.get('namespace')}/{meta.get('name')}/{index}/{rv}".encode()
+    low, high = NODE_PORT_RANGE
+    return low + int(hashlib.sha256(key).hexdigest(), 16) % (high - low + 1)
 
 
 def namespace(obj: dict[str, Any], rv: int) -> None:
@@ -45,7 +67,26 @@ def pod(obj: dict[str, Any], rv: int) -> None:
             _container_defaults(container)
     status = obj.setdefault("status", {})
     status.setdefault("phase", "Pending")
-    status.setdefault("qosClass", "BestEffort")
+    status.setdefault("qosClass", qos_class(spec))
+
+
+def qos_class(spec: dict[str, Any]) -> str:
+    """``GetPodQOS``: Guaranteed when every container limits cpu and memory and requests what it limits,
+    BestEffort when none requests or limits anything, else Burstable."""
+    containers = [
+        c for c in (spec.get("containers") or []) + (spec.get("initContainers") or []) if isinstance(c, dict)
+    ]
+    guaranteed, anything = True, False
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits = {k: str(v) for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")}
+        requests = {k: str(v) for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")}
+        anything = anything or bool(limits or requests)
+        if set(limits) != {"cpu", "memory"} or any(requests.get(k, limits[k]) != limits[k] for k in limits):
+            guaranteed = False
+    if not anything:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _container_defaults(container: dict[str, Any]) -> None:
@@ -71,10 +112,21 @@ def service(obj: dict[str, Any], rv: int) -> None:
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")
     spec.setdefault("internalTrafficPolicy", "Cluster")
-    for port in spec.get("ports") or []:
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    taken = {p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, dict)}
+    for index, port in enumerate(spec.get("ports") or []):
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
+            if _wants_node_ports(spec) and not port.get("nodePort"):
+                chosen = _node_port(obj, index, rv)
+                while chosen in taken:
+                    chosen = chosen + 1 if chosen < NODE_PORT_RANGE[1] else NODE_PORT_RANGE[0]
+                port["nodePort"] = chosen
+                taken.add(chosen)
     obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
@@ -186,34 +238,3 @@ def cron_job(obj: dict[str, Any], rv: int) -> None:
 def role(obj: dict[str, Any], rv: int) -> None:
     if obj.get("rules") is None and "aggregationRule" not in obj:
         obj["rules"] = []
-
-
-def rolled_out_status(obj: dict[str, Any], now_text: str) -> dict[str, Any]:
-    """The status a Deployment reaches once its controller is done; there is no scheduler here."""
-    replicas = int((obj.get("spec") or {}).get("replicas", 1))
-    generation = int(obj["metadata"].get("generation", 1))
-    name = obj["metadata"]["name"]
-    status: dict[str, Any] = {"observedGeneration": generation}
-    if replicas:
-        status.update(
-            replicas=replicas, updatedReplicas=replicas, readyReplicas=replicas, availableReplicas=replicas
-        )
-    status["conditions"] = [
-        {
-            "type": "Available",
-            "status": "True",
-            "lastUpdateTime": now_text,
-            "lastTransitionTime": now_text,
-            "reason": "MinimumReplicasAvailable",
-            "message": "Deployment has minimum availability.",
-        },
-        {
-            "type": "Progressing",
-            "status": "True",
-            "lastUpdateTime": now_text,
-            "lastTransitionTime": now_text,
-            "reason": "NewReplicaSetAvailable",
-            "message": f'ReplicaSet "{name}" has successfully progressed.',
-        },
-    ]
-    return status

@@ -1,17 +1,22 @@
 """What a new cluster starts with: system namespaces (each gets its ``default`` ServiceAccount), the
-standard roles and bindings (discovery for every authenticated user, as real clusters grant), and a
-few Kyma pods."""
+standard roles and bindings (discovery for every authenticated user, as real clusters grant), the
+worker Nodes of its shape with their Leases, and a few Kyma pods (on those nodes)."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
+from kymaprov.kubeapi import nodes
+from kymaprov.kubeapi.controllers.podstatus import pod_state
+from kymaprov.kubeapi.nodes import WorkerPool
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
+    LEASES,
     NAMESPACES,
+    NODES,
     PODS,
 )
 from kymaprov.kubeapi.times import rfc3339
@@ -91,6 +96,7 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
     "system:basic-user": ["system:authenticated"],
 }
 
+STARTED_BEFORE_SECONDS = 5
 _KYMA_PODS = (
     ("btp-manager-controller-manager", "europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.11"),
     (
@@ -100,7 +106,7 @@ _KYMA_PODS = (
 )
 
 
-def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
+def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None:
     for name in NAMESPACE_NAMES:
         store.create(NAMESPACES, "", {"metadata": {"name": name}})
     for role, rules in CLUSTER_ROLE_RULES.items():
@@ -115,46 +121,33 @@ def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
         )
+    workers = []
+    for index in range(max(shape.nodes, 1)):
+        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now))
+        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now))
+        workers.append(worker)
     for index, (name, image) in enumerate(_KYMA_PODS):
-        store.create(PODS, "kyma-system", _running_pod(cluster_id, name, image, index, store.now))
+        host = workers[index % len(workers)]
+        created = store.create(PODS, "kyma-system", _kyma_pod(cluster_id, name, image, host))
+        # as the kubelet stand-in reports it, started before the cluster was handed over
+        created["status"]["startTime"] = rfc3339(store.now - STARTED_BEFORE_SECONDS)
+        ip = f"100.64.{index % len(workers)}.{10 + index}"  # in the node's podCIDR
+        created["status"] = pod_state(
+            created, host["status"]["addresses"][0]["address"], ip, [], store.now
+        ).status
+        store.update(PODS, "kyma-system", created["metadata"]["name"], created, "status")
 
 
-def _running_pod(cluster_id: str, app: str, image: str, index: int, now: float) -> dict[str, Any]:
+def _kyma_pod(cluster_id: str, app: str, image: str, host: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256(f"{cluster_id}/{app}".encode()).hexdigest()
-    name = f"{app}-{digest[:10]}-{digest[10:15]}"
-    started = rfc3339(now)
-    node = f"shoot--kyma--{cluster_id[:8]}-worker-0"
     return {
         "metadata": {
-            "name": name,
+            "name": f"{app}-{digest[:10]}-{digest[10:15]}",
             "labels": {"app.kubernetes.io/name": app, "pod-template-hash": digest[:10]},
         },
         "spec": {
             "containers": [{"name": "manager", "image": image}],
-            "nodeName": node,
             "serviceAccountName": "default",
-        },
-        "status": {
-            "phase": "Running",
-            "hostIP": "10.250.0.2",
-            "podIP": f"100.64.0.{10 + index}",
-            "podIPs": [{"ip": f"100.64.0.{10 + index}"}],
-            "startTime": started,
-            "qosClass": "BestEffort",
-            "conditions": [
-                {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": started}
-                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
-            ],
-            "containerStatuses": [
-                {
-                    "name": "manager",
-                    "image": image,
-                    "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": started}},
-                }
-            ],
+            "nodeName": host["metadata"]["name"],
         },
     }

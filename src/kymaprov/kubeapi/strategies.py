@@ -13,9 +13,11 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kymaprov.kubeapi import crds, defaults, deletion, schemas, structural, validation
+from kymaprov.kubeapi import crds, defaults, deletion, pods, schemas, structural, validation
+from kymaprov.kubeapi.cron import schedule_error
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
+from kymaprov.kubeapi.pods import Connector
 from kymaprov.kubeapi.resources import RBAC, SERVICE_ACCOUNTS, ResourceType
 from kymaprov.kubeapi.validation import Cause
 
@@ -112,6 +114,18 @@ class Strategy:
         """The ``finalize`` subresource (namespaces only) changes nothing elsewhere."""
         return copy.deepcopy(old)
 
+    def prepare_for_subresource(self, sub: str, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """What an update through another subresource than ``status`` keeps of ``new``."""
+        if sub == "finalize":
+            return self.prepare_for_finalize(new, old)
+        return copy.deepcopy(old)
+
+    # --- connect subresources -------------------------------------------------------------------
+
+    def connector(self, sub: str) -> Connector | None:
+        """A subresource served by a function (a pod's ``log``, ``exec``, ``binding``), or None."""
+        return None
+
 
 class Namespaces(Strategy):
     name_rule = "label"
@@ -160,6 +174,23 @@ class Namespaces(Strategy):
 class Pods(Strategy):
     def default(self, obj: dict[str, Any], rv: int) -> None:
         defaults.pod(obj, rv)
+
+    def before_delete(
+        self, obj: dict[str, Any], options: DeleteOptions, now_text: str
+    ) -> dict[str, Any] | None:
+        return pods.graceful_delete(obj, options, now_text)
+
+    def delete_on_update(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
+        """A pod waiting for its kubelet (grace period left) is not deleted by an update."""
+        return not new["metadata"].get("finalizers") and not old["metadata"].get("deletionGracePeriodSeconds")
+
+    def prepare_for_subresource(self, sub: str, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        if sub == "binding":
+            return pods.keep_binding(new, old)
+        return super().prepare_for_subresource(sub, new, old)
+
+    def connector(self, sub: str) -> Connector | None:
+        return pods.CONNECTORS.get(sub)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validation.containers(obj.get("spec"), "spec")
@@ -233,32 +264,13 @@ class Workloads(Strategy):
 class Deployments(Workloads):
     defaulter = staticmethod(defaults.deployment)
 
-    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
-        status = defaults.rolled_out_status(obj, now_text)
-        previous = (old or {}).get("status") or {}
-        if old is not None and status["observedGeneration"] == previous.get("observedGeneration"):
-            status = previous or status
-        obj["status"] = status
-
 
 class ReplicaSets(Workloads):
     defaulter = staticmethod(defaults.replica_set)
-    ready_fields: tuple[str, ...] = ("readyReplicas", "availableReplicas")
-
-    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
-        replicas = int((obj.get("spec") or {}).get("replicas", 1))
-        status: dict[str, Any] = {
-            "observedGeneration": int(obj["metadata"].get("generation", 1)),
-            "replicas": replicas,
-        }
-        if replicas:
-            status.update(dict.fromkeys(self.ready_fields, replicas))
-        obj["status"] = status
 
 
 class StatefulSets(ReplicaSets):
     defaulter = staticmethod(defaults.stateful_set)
-    ready_fields = ("readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas")
 
     def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         return super().validate_update(obj, old) + _stateful_set_update(obj, old)
@@ -345,6 +357,13 @@ class CronJobs(Strategy):
                     f'Invalid value: "{name}": must be no more than 52 characters',
                 )
             )
+        schedule = (obj.get("spec") or {}).get("schedule")
+        if schedule:
+            problem = schedule_error(schedule)
+            if problem is not None:
+                causes.append(
+                    ("spec.schedule", "FieldValueInvalid", f'Invalid value: "{schedule}": {problem}')
+                )
         template = ((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
         pod = (template.get("template") or {}).get("spec")
         return causes + validation.containers(pod, "spec.jobTemplate.spec.template.spec")

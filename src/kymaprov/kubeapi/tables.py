@@ -50,20 +50,50 @@ def _none(value: Any) -> Any:
 # --- pods -----------------------------------------------------------------------------------------
 
 
+def _init_reason(spec: dict[str, Any], status: dict[str, Any]) -> str:
+    """``printPod``'s reason while init containers run: ``Init:1/2``, ``Init:ErrImagePull``, ..."""
+    inits = status.get("initContainerStatuses") or []
+    for index, container in enumerate(inits):
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting") or {}
+        if terminated is not None and terminated.get("exitCode") == 0:
+            continue
+        if terminated is not None:
+            return "Init:" + (terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}")
+        if waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            return "Init:" + waiting["reason"]
+        return f"Init:{index}/{len(spec.get('initContainers') or [])}"
+    return ""
+
+
 def _pod_cells(obj: dict[str, Any], now: float) -> Cells:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     containers = spec.get("containers") or []
     statuses = status.get("containerStatuses") or []
     ready = sum(1 for s in statuses if s.get("ready"))
-    restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
+    restarts = sum(
+        int(s.get("restartCount", 0)) for s in statuses + (status.get("initContainerStatuses") or [])
+    )
     reason = status.get("reason") or status.get("phase") or "Unknown"
-    for container in statuses:
+    initializing = _init_reason(spec, status)
+    running = False
+    for container in reversed(statuses):  # as printPod: the first container's state wins
+        if initializing:
+            break
         state = container.get("state") or {}
-        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated")
         if waiting.get("reason"):
             reason = waiting["reason"]
-        elif terminated.get("reason"):
-            reason = terminated["reason"]
+        elif terminated is not None:
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode')}"
+        elif container.get("ready") and state.get("running"):
+            running = True
+    if initializing:
+        reason = initializing
+    elif reason == "Completed" and running:
+        conditions = status.get("conditions") or []
+        pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        reason = "Running" if pod_ready else "NotReady"
     if obj["metadata"].get("deletionTimestamp"):
         reason = "Terminating"
     gates = spec.get("readinessGates") or []
@@ -695,3 +725,91 @@ def to_table(
         "columnDefinitions": columns if headers else [],
         "rows": rows,
     }
+
+
+# --- nodes and endpoints ----------------------------------------------------------------------------
+
+
+def _node_cells(obj: dict[str, Any], now: float) -> Cells:
+    """``printNode``: the Ready condition as the status, roles from ``node-role.kubernetes.io/*``."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    state = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
+    if spec.get("unschedulable"):
+        state += ",SchedulingDisabled"
+    labels = obj["metadata"].get("labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
+    if labels.get("kubernetes.io/role"):
+        roles.append(labels["kubernetes.io/role"])
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    info = status.get("nodeInfo") or {}
+    return [
+        _name(obj),
+        state,
+        ",".join(roles) or "<none>",
+        _age(obj, now),
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP") or "<none>",
+        addresses.get("ExternalIP") or "<none>",
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+def _endpoint_text(pairs: list[str]) -> str:
+    """``formatEndpoints``: the first three, then ``+ N more...``."""
+    if not pairs:
+        return "<none>"
+    shown = ",".join(pairs[:3])
+    return shown + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+def _endpoints_cells(obj: dict[str, Any], now: float) -> Cells:
+    pairs = []
+    for subset in obj.get("subsets") or []:
+        ports = subset.get("ports") or [{}]
+        for address in subset.get("addresses") or []:
+            for port in ports:
+                pairs.append(
+                    f"{address.get('ip')}:{port['port']}" if "port" in port else str(address.get("ip"))
+                )
+    return [_name(obj), _endpoint_text(pairs), _age(obj, now)]
+
+
+def _endpoint_slice_cells(obj: dict[str, Any], now: float) -> Cells:
+    ports = [str(p.get("port")) for p in obj.get("ports") or [] if p.get("port") is not None]
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [
+        _name(obj),
+        obj.get("addressType", ""),
+        ",".join(ports) or "<unset>",
+        _endpoint_text(addresses),
+        _age(obj, now),
+    ]
+
+
+PRINTERS.update(
+    {
+        "nodes": (
+            _columns(
+                "Name",
+                "Status",
+                "Roles",
+                "Age",
+                "Version",
+                ("Internal-IP", "string", 1),
+                ("External-IP", "string", 1),
+                ("OS-Image", "string", 1),
+                ("Kernel-Version", "string", 1),
+                ("Container-Runtime", "string", 1),
+            ),
+            _node_cells,
+        ),
+        "endpoints": (_columns("Name", "Endpoints", "Age"), _endpoints_cells),
+        "endpointslices": (
+            _columns("Name", "AddressType", "Ports", "Endpoints", "Age"),
+            _endpoint_slice_cells,
+        ),
+    }
+)

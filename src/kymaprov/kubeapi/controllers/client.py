@@ -20,6 +20,7 @@ class ApiError(Exception):
         self.code = code
         self.reason = body.get("reason", "") if isinstance(body, dict) else ""
         message = body.get("message", "") if isinstance(body, dict) else str(body)
+        self.message = str(message)
         super().__init__(f"{code} {self.reason}: {message}")
 
 
@@ -28,6 +29,13 @@ def object_path(api_version: str, resource: str, namespace: str, name: str, sub:
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     scope = f"/namespaces/{namespace}" if namespace else ""
     return f"{base}{scope}/{resource}/{name}" + (f"/{sub}" if sub else "")
+
+
+def collection_path(api_version: str, resource: str, namespace: str) -> str:
+    """The URL path of a collection (where a create goes)."""
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base}{scope}/{resource}"
 
 
 class ApiClient:
