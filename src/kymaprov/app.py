@@ -19,6 +19,7 @@ from kymaprov import health
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
+from kymaprov.cliserver import responses as cliserver
 from kymaprov.context import Context
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.provisioning import responses as provisioning
@@ -62,6 +63,7 @@ def create_api_app(
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
+        *cliserver.routes(ctx, cis, envs),
         *admin.routes(ctx, envs, resettables),
     ]
     return Starlette(

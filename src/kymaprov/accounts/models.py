@@ -89,6 +89,14 @@ class Subaccount:
 
 
 @dataclass(frozen=True)
+class GlobalAccount:
+    id: str
+    display_name: str
+    subdomain: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class User:
     username: str
     global_account_id: str
@@ -172,6 +180,22 @@ def get_user(ctx: Context, username: str) -> User | None:
     with ctx.store.read() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == username)).first()
     return None if row is None else User(row.username, row.global_account_id, row.default_subaccount_id)
+
+
+def find_global_account(
+    ctx: Context, *, subdomain: str | None = None, global_account_id: str | None = None
+) -> GlobalAccount | None:
+    """The global account with this subdomain (what ``btp login`` names) or id; None if there is none."""
+    if "\x00" in (subdomain or "") + (global_account_id or ""):  # PostgreSQL refuses it as a parameter
+        return None
+    query = sa.select(global_accounts)
+    if subdomain is not None:
+        query = query.where(global_accounts.c.subdomain == subdomain)
+    if global_account_id is not None:
+        query = query.where(global_accounts.c.id == global_account_id)
+    with ctx.store.read() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return None if row is None else GlobalAccount(row.id, row.display_name, row.subdomain, row.created_ms)
 
 
 def _subaccount(row: Any) -> Subaccount:

@@ -1,0 +1,305 @@
+"""The commands of ``POST /command/<version>/<group>/<object>?<action>``, each over a service layer.
+
+A command reads its ``paramValues`` (strings, as ``btp`` and the provider send them), calls the layer's
+public operations and answers the backend's status and body; a layer's error becomes the backend's
+error (``BackendError``), never a failure of the CLI server itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kymaprov import strictjson
+from kymaprov.accounts.models import (
+    Subaccount,
+    create_subaccount,
+    find_global_account,
+    get_subaccount,
+    list_subaccounts,
+)
+from kymaprov.cis.models import OFFERING, CisService
+from kymaprov.cliserver import views
+from kymaprov.cliserver.errors import BackendError, ProtocolError
+from kymaprov.cliserver.sessions import Session
+from kymaprov.context import Context
+from kymaprov.errors import EnvelopeError, MessageError, ServiceError
+from kymaprov.provisioning import catalog
+from kymaprov.provisioning.environments import EnvironmentService
+from kymaprov.uaa.models import BTP_CLI_CLIENT, Principal
+
+ACCOUNTS_MEDIATYPE = "application/json;charset=UTF-8"
+SM_MEDIATYPE = "application/json"
+# the accounts backends' error codes the real server shows: 20004 no such subaccount, 12003 bad request
+SUBACCOUNT_NOT_FOUND = 20004
+ACCOUNTS_BAD_REQUEST = 12003
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: Any
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class Call:
+    session: Session
+    params: dict[str, Any]
+
+    def get(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ProtocolError(f"Parameter '{name}' must be a string")
+        return value
+
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise ProtocolError(f"Missing required parameter '{name}'")
+        return value
+
+    def flag(self, name: str) -> bool:
+        return self.params.get(name) in ("true", True)
+
+
+Handler = Callable[[Call], Answer]
+
+_NAME_FILTER = re.compile(r"^\s*name\s+eq\s+'([^']*)'\s*$")
+
+
+def _json_param(call: Call, name: str) -> Any:
+    raw = call.get(name)
+    if raw is None:
+        return None
+    try:
+        return strictjson.loads(raw, allow_nul=False)
+    except strictjson.InvalidJSON as exc:
+        raise BackendError.accounts(400, f"Parameter '{name}' is not valid JSON: {exc}", 11000) from exc
+
+
+class Commands:
+    def __init__(self, ctx: Context, cis: CisService, envs: EnvironmentService) -> None:
+        self._ctx = ctx
+        self._cis = cis
+        self._envs = envs
+        self._table: dict[tuple[str, str], Handler] = {
+            ("accounts/global-account", "get"): self.global_account_get,
+            ("accounts/subaccount", "list"): self.subaccount_list,
+            ("accounts/subaccount", "get"): self.subaccount_get,
+            ("accounts/subaccount", "create"): self.subaccount_create,
+            ("accounts/available-environment", "list"): self.available_environment_list,
+            ("accounts/environment-instance", "list"): self.environment_list,
+            ("accounts/environment-instance", "get"): self.environment_get,
+            ("accounts/environment-instance", "create"): self.environment_create,
+            ("accounts/environment-instance", "update"): self.environment_update,
+            ("accounts/environment-instance", "delete"): self.environment_delete,
+            ("services/offering", "list"): self.offering_list,
+            ("services/plan", "list"): self.plan_list,
+            ("services/instance", "list"): self.instance_list,
+            ("services/instance", "get"): self.instance_get,
+            ("services/instance", "create"): self.instance_create,
+            ("services/instance", "delete"): self.instance_delete,
+            ("services/binding", "list"): self.binding_list,
+            ("services/binding", "get"): self.binding_get,
+            ("services/binding", "create"): self.binding_create,
+            ("services/binding", "delete"): self.binding_delete,
+        }
+
+    def run(self, command: str, action: str, call: Call) -> tuple[Answer, str]:
+        """The answer and its backend media type; a layer's error as the backend's error."""
+        handler = self._table.get((command, action))
+        if handler is None:
+            raise ProtocolError(f"Unknown command '{action} {command}'", status=404)
+        services = command.startswith("services/")
+        try:
+            return handler(call), SM_MEDIATYPE if services else ACCOUNTS_MEDIATYPE
+        except (ProtocolError, BackendError):
+            raise
+        except EnvelopeError as exc:
+            raise BackendError.accounts(exc.status, exc.message, exc.code) from exc
+        except MessageError as exc:
+            if services:
+                raise BackendError.service_manager(exc.status, exc.message) from exc
+            code = SUBACCOUNT_NOT_FOUND if exc.status == 404 else ACCOUNTS_BAD_REQUEST
+            raise BackendError.accounts(exc.status, exc.message, code) from exc
+        except ServiceError as exc:
+            raise BackendError.accounts(exc.status, exc.message, 10000) from exc
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _subaccount(self, call: Call) -> Subaccount:
+        sub_id = call.require("subaccount")
+        sub = get_subaccount(self._ctx, sub_id) if "\x00" not in sub_id else None
+        if sub is None or sub.global_account_id != call.session.global_account_id:
+            raise BackendError.accounts(404, f"Subaccount {sub_id} not found", SUBACCOUNT_NOT_FOUND)
+        return sub
+
+    def _principal(self, call: Call, sub: Subaccount) -> Principal:
+        """The session's user acting in ``sub``, as the Provisioning layer knows its callers."""
+        return Principal(
+            client_id=BTP_CLI_CLIENT,
+            xsappname="kymaprov",
+            scopes=frozenset(),
+            grant_type="password",
+            subaccount_id=sub.id,
+            global_account_id=sub.global_account_id,
+            user_name=call.session.username,
+        )
+
+    def _created(self) -> str:
+        return views.cli_date(self._ctx.clock.now_ms())
+
+    @staticmethod
+    def _name_filter(call: Call) -> str | None:
+        fields = call.get("fieldsFilter")
+        if fields is None:
+            return None
+        match = _NAME_FILTER.match(fields)
+        if match is None:
+            raise BackendError.service_manager(400, f"Unsupported fieldsFilter '{fields}'")
+        return match.group(1)
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    def global_account_get(self, call: Call) -> Answer:
+        ga = find_global_account(self._ctx, global_account_id=call.session.global_account_id)
+        if ga is None:
+            raise BackendError.accounts(404, "Global account not found", 20005)
+        return Answer(views.global_account(ga))
+
+    def subaccount_list(self, call: Call) -> Answer:
+        subs = list_subaccounts(self._ctx, call.session.global_account_id)
+        return Answer({"value": [views.subaccount(s) for s in subs]})
+
+    def subaccount_get(self, call: Call) -> Answer:
+        return Answer(views.subaccount(self._subaccount(call)))
+
+    def subaccount_create(self, call: Call) -> Answer:
+        sub = create_subaccount(
+            self._ctx,
+            call.session.global_account_id,
+            call.require("displayName"),
+            call.require("subdomain"),
+            call.get("region") or "eu10",
+        )
+        return Answer(views.subaccount(sub))
+
+    def available_environment_list(self, call: Call) -> Answer:
+        self._subaccount(call)
+        return Answer({"availableEnvironments": catalog.available_environments()})
+
+    def environment_list(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        envs = self._envs.list_all(self._principal(call, sub))
+        return Answer({"environmentInstances": [views.environment(e, self._base) for e in envs]})
+
+    def environment_get(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        env = self._envs.get(self._principal(call, sub), call.require("environmentID"))
+        return Answer(views.environment(env, self._base))
+
+    def environment_create(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        body: dict[str, Any] = {
+            "environmentType": call.get("environmentType"),
+            "serviceName": call.get("service"),
+            "planName": call.get("plan"),
+            "name": call.get("displayName"),
+            "landscapeLabel": call.get("landscapeLabel"),
+            "user": call.get("user"),
+            "parameters": _json_param(call, "parameters") or {},
+        }
+        env, job_id = self._envs.create(
+            self._principal(call, sub), {k: v for k, v in body.items() if v is not None}
+        )
+        return Answer({**views.environment(env, self._base), "jobId": job_id})
+
+    def environment_update(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        body = {"planName": call.get("plan"), "parameters": _json_param(call, "parameters") or {}}
+        job_id = self._envs.update(self._principal(call, sub), call.require("environmentID"), body)
+        return Answer({"jobId": job_id})
+
+    def environment_delete(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        env, job_id = self._envs.delete(self._principal(call, sub), call.require("environmentID"))
+        return Answer({**views.environment(env, self._base), "jobId": job_id})
+
+    @property
+    def _base(self) -> str:
+        return self._ctx.settings.base_url
+
+    # -- services -------------------------------------------------------------------------------
+
+    def offering_list(self, call: Call) -> Answer:
+        self._subaccount(call)
+        return Answer([views.offering(self._created())])
+
+    def plan_list(self, call: Call) -> Answer:
+        self._subaccount(call)
+        return Answer(views.plans(self._created()))
+
+    def instance_list(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        name = self._name_filter(call)
+        if call.get("labelsFilter") is not None:
+            raise BackendError.service_manager(400, "labelsFilter is not supported by kymaprov")
+        items = self._cis.list_instances(sub)
+        return Answer([i for i in items if name is None or i["name"] == name])
+
+    def instance_get(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        instance = self._cis.get_instance(sub, name=call.get("name"), instance_id=call.get("id"))
+        if call.flag("parameters"):  # the second read the provider makes: the parameters alone
+            return Answer(instance["parameters"])
+        return Answer(instance)
+
+    def instance_create(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        if call.get("labels") not in (None, "{}"):
+            raise BackendError.service_manager(400, "kymaprov does not keep instance labels")
+        offering, plan = call.get("offeringName"), call.get("planName")
+        plan_id = call.get("plan")
+        if plan_id is not None:  # the provider names the plan by id: cis-<plan>
+            offering, _, plan = plan_id.partition("-")
+        created = self._cis.create_instance(
+            sub, call.get("name") or "", offering or "", plan or "", call.get("parameters")
+        )
+        return Answer(created, status=201)
+
+    def instance_delete(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        self._cis.delete_instance(sub, name=call.get("name"), instance_id=call.get("id"))
+        return Answer({})
+
+    def binding_list(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        name = self._name_filter(call)
+        return Answer([b for b in self._cis.list_bindings(sub) if name is None or b["name"] == name])
+
+    def binding_get(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        return Answer(self._cis.get_binding(sub, name=call.get("name"), binding_id=call.get("id")))
+
+    def binding_create(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        if _json_param(call, "parameters") not in (None, {}):
+            raise BackendError.service_manager(400, f"Bindings of '{OFFERING}' take no parameters")
+        if call.get("labels") not in (None, "{}"):
+            raise BackendError.service_manager(400, "kymaprov does not keep binding labels")
+        created = self._cis.create_binding(
+            sub,
+            call.get("name") or "",
+            instance_name=call.get("serviceInstanceName") or call.get("instanceName"),
+            instance_id=call.get("serviceInstanceID"),
+        )
+        return Answer(created, status=201)
+
+    def binding_delete(self, call: Call) -> Answer:
+        sub = self._subaccount(call)
+        self._cis.delete_binding(sub, name=call.get("name"), binding_id=call.get("id"))
+        return Answer({})

@@ -1,0 +1,110 @@
+"""How the CLI server shows accounts objects: the backends' fields, dates as ``Jul 15, 2026, 1:26:13 PM``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from kymaprov.accounts.models import GlobalAccount, Subaccount
+from kymaprov.cis.models import OFFERING, PLANS
+from kymaprov.provisioning.models import Environment
+
+
+def cli_date(ms: int) -> str:
+    """The accounts backends' date form (UTC, English month, 12-hour clock), as the real server sends it."""
+    d = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    hour = d.hour % 12 or 12
+    return f"{d:%b} {d.day}, {d.year}, {hour}:{d:%M:%S} {'AM' if d.hour < 12 else 'PM'}"
+
+
+def global_account(ga: GlobalAccount) -> dict[str, Any]:
+    return {
+        "guid": ga.id,
+        "displayName": ga.display_name,
+        "subdomain": ga.subdomain,
+        "description": "",
+        "commercialModel": "Subscription",
+        "consumptionBased": False,
+        "licenseType": "SAPDEV",
+        "geoAccess": "STANDARD",
+        "origin": "OPERATOR",
+        "useFor": "Testing",
+        "createdDate": cli_date(ga.created_ms),
+        "modifiedDate": cli_date(ga.created_ms),
+        "entityState": "OK",
+        "stateMessage": "Global account created.",
+        "contractStatus": "ACTIVE",
+    }
+
+
+def subaccount(sub: Subaccount) -> dict[str, Any]:
+    return {
+        **sub.to_json(),
+        "technicalName": sub.id,
+        "parentType": "ROOT",
+        "betaEnabled": False,
+        "usedForProduction": "NOT_USED_FOR_PRODUCTION",
+        "description": "",
+        "stateMessage": "Subaccount created.",
+        "createdDate": cli_date(sub.created_ms),
+        "modifiedDate": cli_date(sub.created_ms),
+        "createdBy": "",
+        "lastModifiedBy": "",
+        "contractStatus": "ACTIVE",
+    }
+
+
+def environment(env: Environment, base_url: str) -> dict[str, Any]:
+    body = env.to_wire(base_url)
+    return {
+        **body,
+        "createdDate": cli_date(body["createdDate"]),
+        "modifiedDate": cli_date(body["modifiedDate"]),
+    }
+
+
+def plan_id(plan_name: str) -> str:
+    """The id the cis layer gives an instance's plan (``service_plan_id``)."""
+    return f"{OFFERING}-{plan_name}"
+
+
+def offering(created: str) -> dict[str, Any]:
+    return {
+        "id": OFFERING,
+        "ready": True,
+        "name": OFFERING,
+        "description": "Cloud Management Service (kymaprov)",
+        "bindable": True,
+        "instances_retrievable": True,
+        "bindings_retrievable": True,
+        "plan_updateable": False,
+        "allow_context_updates": False,
+        "metadata": {"displayName": "Cloud Management Service"},
+        "broker_id": "kymaprov",
+        "catalog_id": OFFERING,
+        "catalog_name": OFFERING,
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
+def plans(created: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": plan_id(name),
+            "ready": True,
+            "name": name,
+            "description": f"cis plan {name}",
+            "catalog_id": plan_id(name),
+            "catalog_name": name,
+            "free": True,
+            "bindable": True,
+            "service_offering_id": OFFERING,
+            "service_offering_name": OFFERING,
+            "data_center": "",
+            "labels": f"commercial_name = {name}",
+            "created_at": created,
+            "updated_at": created,
+        }
+        for name in PLANS
+    ]
