@@ -231,6 +231,14 @@ def test_service_instances_and_bindings(cli: Cli, server: RunningServer) -> None
     sub = server.login["subaccount"]
     plans = cli.run("services/plan", "list", subaccount=sub)
     local = next(p["id"] for p in plans if p["name"] == "local")
+    by_name = cli.run("services/plan", "get", subaccount=sub, name="local", offeringName="cis")
+    assert by_name == cli.run("services/plan", "get", subaccount=sub, id=local)
+    assert by_name["id"] == local
+    assert cli.run("services/offering", "get", subaccount=sub, name="cis")["name"] == "cis"
+    assert (
+        cli.run("services/plan", "get", 404, subaccount=sub, name="nope", offeringName="cis")["error"]
+        == "NotFound"
+    )
     inst = cli.run("services/instance", "create", 201, subaccount=sub, name="tf-cis", plan=local)
     assert_fields(inst, v.INSTANCE_FIELDS)
     assert {k: inst["last_operation"][k] for k in v.LAST_OPERATION} == v.LAST_OPERATION

@@ -98,7 +98,9 @@ class Commands:
             ("accounts/environment-instance", "update"): self.environment_update,
             ("accounts/environment-instance", "delete"): self.environment_delete,
             ("services/offering", "list"): self.offering_list,
+            ("services/offering", "get"): self.offering_get,
             ("services/plan", "list"): self.plan_list,
+            ("services/plan", "get"): self.plan_get,
             ("services/instance", "list"): self.instance_list,
             ("services/instance", "get"): self.instance_get,
             ("services/instance", "create"): self.instance_create,
@@ -150,8 +152,9 @@ class Commands:
             user_name=call.session.username,
         )
 
-    def _created(self) -> str:
-        return views.cli_date(self._ctx.clock.now_ms())
+    def _catalog_time(self, call: Call) -> str:
+        """The catalog's ``created_at``: the subaccount's creation, so it stays the same across reads."""
+        return views.iso_date(self._subaccount(call).created_ms)
 
     @staticmethod
     def _name_filter(call: Call) -> str | None:
@@ -236,12 +239,25 @@ class Commands:
     # -- services -------------------------------------------------------------------------------
 
     def offering_list(self, call: Call) -> Answer:
-        self._subaccount(call)
-        return Answer([views.offering(self._created())])
+        return Answer([views.offering(self._catalog_time(call))])
+
+    def offering_get(self, call: Call) -> Answer:
+        created = self._catalog_time(call)
+        if (call.get("id") or call.get("name")) != OFFERING:
+            raise BackendError.service_manager(404, "could not find such service_offering")
+        return Answer(views.offering(created))
 
     def plan_list(self, call: Call) -> Answer:
-        self._subaccount(call)
-        return Answer(views.plans(self._created()))
+        return Answer(views.plans(self._catalog_time(call)))
+
+    def plan_get(self, call: Call) -> Answer:
+        """By ``id``, or by ``name`` and ``offeringName``, as the provider's data source asks."""
+        created = self._catalog_time(call)
+        plan_id, name, offering = call.get("id"), call.get("name"), call.get("offeringName")
+        for plan in views.plans(created):
+            if plan["id"] == plan_id or (plan["name"] == name and offering in (None, OFFERING)):
+                return Answer(plan)
+        raise BackendError.service_manager(404, "could not find such service_plan")
 
     def instance_list(self, call: Call) -> Answer:
         sub = self._subaccount(call)

@@ -17,6 +17,11 @@ def cli_date(ms: int) -> str:
     return f"{d:%b} {d.day}, {d.year}, {hour}:{d:%M:%S} {'AM' if d.hour < 12 else 'PM'}"
 
 
+def iso_date(ms: int) -> str:
+    """The Service Manager's RFC 3339 time, as its objects carry it."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def global_account(ga: GlobalAccount) -> dict[str, Any]:
     return {
         "guid": ga.id,
