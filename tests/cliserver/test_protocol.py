@@ -147,16 +147,47 @@ def test_subaccounts(cli: Cli, server: RunningServer) -> None:
         subaccount="aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
     )
     assert v.SUBACCOUNT_NOT_FOUND.match(missing["error"])
+
+
+def test_subaccount_lifecycle(cli: Cli, server: RunningServer) -> None:
+    """resource_subaccount: create, get, update (dates as epoch ms there), delete, then 404."""
+    ga = {"globalAccount": "kymaprov-ga"}
     created = cli.run(
-        "accounts/subaccount",
-        "create",
-        globalAccount="kymaprov-ga",
-        displayName="tf",
+        "accounts/subaccount", "create",
+        **ga, betaEnabled="false", displayName="tf", labels="{}", region="eu10", skipAutoAssignPlans="false",
         subdomain="tf-sub",
-        region="eu10",
-    )
+    )  # fmt: skip
     assert_fields(created, v.SUBACCOUNT_FIELDS)
-    assert created["guid"] in {s["guid"] for s in cli.run("accounts/subaccount", "list")["value"]}
+    sub = created["guid"]
+    assert cli.run("accounts/subaccount", "get", **ga, subaccount=sub)["displayName"] == "tf"
+    assert sub in {s["guid"] for s in cli.run("accounts/subaccount", "list", **ga)["value"]}
+    updated = cli.run(
+        "accounts/subaccount", "update",
+        **ga, betaEnabled="false", directoryID=created["globalAccountGUID"], displayName="TF", labels="{}",
+        subaccount=sub,
+    )  # fmt: skip
+    assert_fields(updated, {**v.SUBACCOUNT_FIELDS, **v.SUBACCOUNT_UPDATED})
+    assert updated["displayName"] == "TF"
+    refused = cli.run("accounts/subaccount", "update", 400, **ga, subaccount=sub, betaEnabled="true")
+    assert refused["error"].endswith("[Error: 12003/400]")
+
+    cli.run(
+        "services/instance", "create", 201, subaccount=sub, name="keep", offeringName="cis", planName="local"
+    )
+    busy = cli.run(
+        "accounts/subaccount", "delete", 409, **ga, subaccount=sub, confirm="true", forceDelete="false"
+    )
+    assert busy["error"].endswith("/409]")
+    cli.run("services/instance", "delete", subaccount=sub, name="keep", confirm="true")
+    deleted = cli.run(
+        "accounts/subaccount", "delete", **ga, subaccount=sub, confirm="true", forceDelete="false"
+    )
+    assert_fields(deleted, v.SUBACCOUNT_FIELDS)
+    assert deleted["state"] == "DELETING"
+    gone = cli.run("accounts/subaccount", "get", 404, **ga, subaccount=sub)
+    assert v.SUBACCOUNT_NOT_FOUND.match(gone["error"])
+    default = server.login["subaccount"]
+    cli.run("accounts/subaccount", "delete", 400, **ga, subaccount=default, confirm="true")
 
 
 def test_global_account(cli: Cli) -> None:

@@ -68,6 +68,8 @@ SUBACCOUNT_FIELDS = {
     "modifiedDate": "<date>",
     "contractStatus": "<str>",
 }
+# ?update answers the same object with its dates as epoch milliseconds (resource_subaccount)
+SUBACCOUNT_UPDATED = {"createdDate": "int", "modifiedDate": "int"}
 SUBACCOUNT_NOT_FOUND = re.compile(r"^Subaccount \S+ not found \[Error: 20004/404\]$")
 
 # accounts/global-account?get (datasource_globalaccount)

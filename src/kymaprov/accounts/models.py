@@ -259,6 +259,34 @@ def create_subaccount(
     return sub
 
 
+def update_subaccount(ctx: Context, subaccount_id: str, display_name: str) -> Subaccount:
+    """Rename a subaccount (its one changeable field here)."""
+    _check_length("displayName", display_name)
+    with ctx.store.write() as conn:
+        updated = conn.execute(
+            sa.update(subaccounts).where(subaccounts.c.id == subaccount_id).values(display_name=display_name)
+        )
+    sub = get_subaccount(ctx, subaccount_id) if updated.rowcount else None
+    if sub is None:
+        raise AccountError(f"Subaccount {subaccount_id} not found", status=404)
+    return sub
+
+
+def delete_subaccount(ctx: Context, subaccount_id: str) -> None:
+    """Remove the subaccount's row; the caller has emptied it. A user's default subaccount stays."""
+    with ctx.store.write() as conn:
+        lock_subaccount(conn, subaccount_id)
+        if conn.execute(
+            sa.select(users.c.username).where(users.c.default_subaccount_id == subaccount_id)
+        ).first():
+            raise AccountError(
+                f"Subaccount {subaccount_id} is a user's default subaccount and cannot be deleted"
+            )
+        deleted = conn.execute(sa.delete(subaccounts).where(subaccounts.c.id == subaccount_id))
+    if not deleted.rowcount:
+        raise AccountError(f"Subaccount {subaccount_id} not found", status=404)
+
+
 def lock_subaccount(conn: sa.Connection, subaccount_id: str) -> None:
     """Serialise a subaccount's check-then-insert rules (one Kyma environment, unique names).
 

@@ -16,9 +16,11 @@ from kymaprov import strictjson
 from kymaprov.accounts.models import (
     Subaccount,
     create_subaccount,
+    delete_subaccount,
     find_global_account,
     get_subaccount,
     list_subaccounts,
+    update_subaccount,
 )
 from kymaprov.cis.models import OFFERING, CisService
 from kymaprov.cliserver import views
@@ -81,6 +83,15 @@ def _json_param(call: Call, name: str) -> Any:
         raise BackendError.accounts(400, f"Parameter '{name}' is not valid JSON: {exc}", 11000) from exc
 
 
+def _unsupported(call: Call, **kept: str) -> None:
+    """Refuse a setting kymaprov does not keep, unless it is the value kymaprov reports anyway."""
+    for name, value in kept.items():
+        if call.get(name) not in (None, value):
+            raise BackendError.accounts(
+                400, f"kymaprov does not support '{name}' other than '{value}'", ACCOUNTS_BAD_REQUEST
+            )
+
+
 class Commands:
     def __init__(self, ctx: Context, cis: CisService, envs: EnvironmentService) -> None:
         self._ctx = ctx
@@ -91,6 +102,8 @@ class Commands:
             ("accounts/subaccount", "list"): self.subaccount_list,
             ("accounts/subaccount", "get"): self.subaccount_get,
             ("accounts/subaccount", "create"): self.subaccount_create,
+            ("accounts/subaccount", "update"): self.subaccount_update,
+            ("accounts/subaccount", "delete"): self.subaccount_delete,
             ("accounts/available-environment", "list"): self.available_environment_list,
             ("accounts/environment-instance", "list"): self.environment_list,
             ("accounts/environment-instance", "get"): self.environment_get,
@@ -182,6 +195,7 @@ class Commands:
         return Answer(views.subaccount(self._subaccount(call)))
 
     def subaccount_create(self, call: Call) -> Answer:
+        _unsupported(call, betaEnabled="false", usedForProduction="UNSET", labels="{}", description="")
         sub = create_subaccount(
             self._ctx,
             call.session.global_account_id,
@@ -190,6 +204,28 @@ class Commands:
             call.get("region") or "eu10",
         )
         return Answer(views.subaccount(sub))
+
+    def subaccount_update(self, call: Call) -> Answer:
+        """Only the display name changes here; the answer's dates are epoch milliseconds, as recorded."""
+        sub = self._subaccount(call)
+        _unsupported(call, betaEnabled="false", usedForProduction="UNSET", labels="{}", description="")
+        if call.get("directoryID") not in (None, sub.global_account_id):
+            raise BackendError.accounts(400, "kymaprov has no directories", ACCOUNTS_BAD_REQUEST)
+        sub = update_subaccount(self._ctx, sub.id, call.get("displayName") or sub.display_name)
+        dates = {"createdDate": sub.created_ms, "modifiedDate": sub.created_ms}
+        return Answer({**views.subaccount(sub), **dates, "description": None})
+
+    def subaccount_delete(self, call: Call) -> Answer:
+        """Delete an empty subaccount: its environments and service instances go first (a 409 says so)."""
+        sub = self._subaccount(call)
+        if self._envs.list_all(self._principal(call, sub)) or self._cis.list_instances(sub):
+            raise BackendError.accounts(
+                409, f"Subaccount {sub.id} still has environment or service instances", ACCOUNTS_BAD_REQUEST
+            )
+        delete_subaccount(self._ctx, sub.id)
+        return Answer(
+            {**views.subaccount(sub), "state": "DELETING", "stateMessage": "Delete subaccount entity"}
+        )
 
     def available_environment_list(self, call: Call) -> Answer:
         self._subaccount(call)

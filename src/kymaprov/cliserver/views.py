@@ -48,7 +48,7 @@ def subaccount(sub: Subaccount) -> dict[str, Any]:
         "technicalName": sub.id,
         "parentType": "ROOT",
         "betaEnabled": False,
-        "usedForProduction": "NOT_USED_FOR_PRODUCTION",
+        "usedForProduction": "UNSET",
         "description": "",
         "stateMessage": "Subaccount created.",
         "createdDate": cli_date(sub.created_ms),
