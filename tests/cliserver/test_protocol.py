@@ -343,3 +343,29 @@ def test_backend_errors_are_the_layers(cli: Cli, server: RunningServer) -> None:
         subaccount=sub, environmentType="kyma", service="kymaruntime", plan="no-such-plan", parameters="{}",
     )  # fmt: skip
     assert unknown_plan["error"].endswith("/400]")
+
+
+def test_entitlements_as_the_provider_reads_them(cli: Cli, server: RunningServer) -> None:
+    sub = server.login["subaccount"]
+    listed = cli.run("accounts/entitlement", "list", globalAccount="kymaprov-ga", subaccountFilter=sub)
+    assert set(listed) >= v.ENTITLEMENT_KEYS
+    assigned = {
+        (service["name"], plan["name"]): plan["assignmentInfo"]
+        for service in listed["assignedServices"]
+        for plan in service["servicePlans"]
+    }
+    assert {info["entityId"] for info in assigned[("kymaruntime", "aws")]} == {sub}
+    assert assigned[("cis", "local")][0]["unlimitedAmountAssigned"] is True
+    everyone = cli.run("accounts/entitlement", "list", globalAccount="kymaprov-ga")
+    subs = {s["guid"] for s in cli.run("accounts/subaccount", "list")["value"]}
+    every_aws = next(
+        p["assignmentInfo"]
+        for s in everyone["assignedServices"]
+        for p in s["servicePlans"]
+        if p["name"] == "aws"
+    )
+    assert {info["entityId"] for info in every_aws} == subs
+    wrong = cli.run(
+        "accounts/entitlement", "list", 400, globalAccount="kymaprov-ga", directory="not-a-directory"
+    )
+    assert wrong["error"].endswith("[Error: 12003/400]")

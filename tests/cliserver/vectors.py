@@ -149,3 +149,6 @@ BINDING_FIELDS = {
 LAST_OPERATION = {"type": "create", "state": "succeeded", "platform_id": "service-manager", "ready": True}
 # a missing instance or binding: the Service Manager's error, backend 404
 SM_NOT_FOUND = {"error": "NotFound", "description": "<str>"}
+
+# accounts/entitlement?list (resource_subaccount_entitlement.dir_hierarchy)
+ENTITLEMENT_KEYS = {"assignedServices", "entitledServices", "fetchErrorFromExternalProviderRegistry"}

@@ -105,6 +105,7 @@ class Commands:
             ("accounts/subaccount", "update"): self.subaccount_update,
             ("accounts/subaccount", "delete"): self.subaccount_delete,
             ("accounts/available-environment", "list"): self.available_environment_list,
+            ("accounts/entitlement", "list"): self.entitlement_list,
             ("accounts/environment-instance", "list"): self.environment_list,
             ("accounts/environment-instance", "get"): self.environment_get,
             ("accounts/environment-instance", "create"): self.environment_create,
@@ -226,6 +227,21 @@ class Commands:
         return Answer(
             {**views.subaccount(sub), "state": "DELETING", "stateMessage": "Delete subaccount entity"}
         )
+
+    def entitlement_list(self, call: Call) -> Answer:
+        """The subaccounts' (``subaccountFilter``, else all) plan assignments, as the provider reads them."""
+        ga = call.session.global_account_id
+        directory = call.get("directory")
+        if directory not in (None, ga):
+            raise BackendError.accounts(
+                400, f"Directory {directory} is not a child of global account {ga}", ACCOUNTS_BAD_REQUEST
+            )
+        wanted = call.get("subaccountFilter")
+        subs = [self._subaccount(Call(call.session, {"subaccount": wanted}))] if wanted else None
+        quotas: list[dict[str, Any]] = []
+        for sub in subs if subs is not None else list_subaccounts(self._ctx, ga):
+            quotas += self._envs.plan_assignments(self._principal(call, sub))["quotas"]
+        return Answer(views.entitlements(quotas, self._ctx.clock.now_ms()))
 
     def available_environment_list(self, call: Call) -> Answer:
         self._subaccount(call)

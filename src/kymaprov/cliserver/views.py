@@ -68,6 +68,62 @@ def environment(env: Environment, base_url: str) -> dict[str, Any]:
     }
 
 
+def entitlements(quotas: list[dict[str, Any]], created_ms: int) -> dict[str, Any]:
+    """The Provisioning layer's plan assignments (of one or more subaccounts) as the entitlements service's
+    ``{entitledServices, assignedServices}``: per service, per plan, one assignment per subaccount."""
+    entitled: dict[str, dict[str, dict[str, Any]]] = {}
+    assigned: dict[str, dict[str, dict[str, Any]]] = {}
+    for q in quotas:
+        plan = {
+            "name": q["plan"],
+            "displayName": q["plan"],
+            "uniqueIdentifier": f"{q['service']}-{q['plan']}",
+            "category": q["serviceCategory"],
+            "provisioningMethod": q["provisioningMethod"],
+            "unlimited": q["unlimited"],
+            "beta": False,
+        }
+        mine = entitled.setdefault(q["service"], {}).setdefault(q["plan"], {**plan, "amount": 0.0})
+        mine["amount"] += q["quota"]
+        mine["remainingAmount"] = mine["amount"]
+        target = assigned.setdefault(q["service"], {}).setdefault(q["plan"], {**plan, "assignmentInfo": []})
+        target["assignmentInfo"].append(
+            {
+                "entityId": q["subaccountGUID"],
+                "entityType": "SUBACCOUNT",
+                "amount": float(q["quota"]),
+                "requestedAmount": float(q["quota"]),
+                "parentId": q["globalAccountGUID"],
+                "parentType": "GLOBAL_ACCOUNT",
+                "entityState": "OK",
+                "stateMessage": "Assignment completed.",
+                "unlimitedAmountAssigned": q["unlimited"],
+                "autoAssign": False,
+                "autoAssigned": False,
+                "createdDate": created_ms,
+                "modifiedDate": created_ms,
+            }
+        )
+
+    def services(plans: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "displayName": name,
+                "ownerType": "VENDOR",
+                "businessCategory": {"id": "RUNTIMES", "displayName": "Runtimes"},
+                "servicePlans": list(by_plan.values()),
+            }
+            for name, by_plan in plans.items()
+        ]
+
+    return {
+        "entitledServices": services(entitled),
+        "assignedServices": services(assigned),
+        "fetchErrorFromExternalProviderRegistry": False,
+    }
+
+
 def plan_id(plan_name: str) -> str:
     """The id the cis layer gives an instance's plan (``service_plan_id``)."""
     return f"{OFFERING}-{plan_name}"
