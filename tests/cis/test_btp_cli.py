@@ -247,3 +247,30 @@ def test_cis_and_admin_refuse_oversized_bodies_with_413(server: RunningServer) -
     assert r.status_code == 413 and "larger than" in r.json()["error"]
     r = httpx.post(f"{server.url}/admin/clock/advance", content=big, headers=server.admin_headers)
     assert r.status_code == 413 and "larger than" in r.json()["error"]
+
+
+def test_btp_is_a_client_of_the_cli_server_protocol(server: RunningServer, tmp_path: Path) -> None:
+    """``btp login`` opens a CLI-server session (the one SAP's btp and Terraform use); logout ends it."""
+    config = tmp_path / "btp.json"
+    login = server.login
+    args = ["login", "--url", server.url, "--user", login["user"], "--password", login["password"]]
+    r = btp(server, *args, "--subdomain", "no-such-ga", config=config)
+    assert r.returncode == 3 and "login failed" in r.stderr and "not found" in r.stderr
+    r = btp(server, *args, "--subdomain", "kymaprov-ga", config=config)
+    assert r.returncode == 0, r.stderr
+    session = json.loads(config.read_text())["session"]
+
+    def subaccounts() -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/command/v2.106.1/accounts/subaccount?list",
+            json={"paramValues": {"globalAccount": "kymaprov-ga"}},
+            headers={"X-Cpcli-Sessionid": session, "X-Cpcli-Format": "json"},
+        )
+
+    assert subaccounts().headers["x-cpcli-backend-status"] == "200"
+    assert btp(server, "logout", config=config).returncode == 0
+    assert subaccounts().status_code == 401
+    # a config of the earlier btp (a bearer token, no session) asks for a new login
+    config.write_text(json.dumps({"url": server.url, "token": "x", "subaccount": login["subaccount"]}))
+    r = btp(server, "list", "services/instance", config=config)
+    assert r.returncode == 3 and "btp login" in r.stderr

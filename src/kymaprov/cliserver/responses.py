@@ -25,6 +25,7 @@ from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
 
 SESSION_HEADER = "X-Cpcli-Sessionid"
+SUBDOMAIN_HEADER = "X-Cpcli-Subdomain"
 PROTOCOL_VERSION = (2, 106, 1)  # the newest protocol kymaprov knows (terraform-provider-btp's)
 MIN_VERSION = (2, 38, 0)
 _VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
@@ -74,17 +75,21 @@ def routes(ctx: Context, cis: CisService, envs: EnvironmentService) -> list[Rout
             raise ProtocolError("customIdp, subdomain, userName and password must be strings")
         if fields["customIdp"] not in (None, "", issuer):
             raise ProtocolError(f"Unknown identity provider '{fields['customIdp']}'", status=401)
-        ga = find_global_account(ctx, subdomain=fields["subdomain"] or "")
-        if ga is None:
-            raise ProtocolError(f"Global account '{fields['subdomain']}' not found", status=404)
+        subdomain = fields["subdomain"]
+        ga = find_global_account(ctx, subdomain=subdomain) if subdomain else None
+        if subdomain and ga is None:
+            raise ProtocolError(f"Global account '{subdomain}' not found", status=404)
         user = authenticate_user(ctx, fields["userName"] or "", fields["password"] or "")
         if user is None:
             raise ProtocolError("Login failed; check your credentials", status=401)
-        if user.global_account_id != ga.id:
-            raise ProtocolError(f"You cannot access global account '{ga.subdomain}'", status=403)
+        if ga is None:  # no subdomain: the user's one global account
+            ga = find_global_account(ctx, global_account_id=user.global_account_id)
+        if ga is None or user.global_account_id != ga.id:
+            raise ProtocolError(f"You cannot access global account '{subdomain}'", status=403)
         session_id = sessions.open(Session(user.username, ga.id, ga.subdomain, fields["customIdp"] or ""))
         answer = {"issuer": issuer, "refreshToken": session_id, "user": user.username, "mail": user.username}
-        return JSONResponse(answer, headers={SESSION_HEADER: session_id})
+        # the provider's transport sends a subdomain the server answers with on the next request
+        return JSONResponse(answer, headers={SESSION_HEADER: session_id, SUBDOMAIN_HEADER: ga.subdomain})
 
     def session(request: Request) -> tuple[str, Session]:
         session_id = request.headers.get(SESSION_HEADER, "")

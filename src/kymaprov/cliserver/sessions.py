@@ -44,7 +44,11 @@ class SessionStore:
     def open(self, session: Session) -> str:
         """A new session id for ``session``; only its fingerprint is kept."""
         session_id = random_token(32)
+        now = self._ctx.clock.now_ms()
         with self._ctx.store.write() as conn:
+            # sessions nobody logged out of go when they would have expired
+            idle = cli_sessions.c.last_used_ms < now - SESSION_SECONDS * 1000
+            conn.execute(sa.delete(cli_sessions).where(idle))
             conn.execute(
                 sa.insert(cli_sessions).values(
                     id_hash=fingerprint(session_id),
@@ -52,7 +56,7 @@ class SessionStore:
                     global_account_id=session.global_account_id,
                     subdomain=session.subdomain,
                     identity_provider=session.identity_provider,
-                    last_used_ms=self._ctx.clock.now_ms(),
+                    last_used_ms=now,
                 )
             )
         return session_id
