@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.cliserver import vectors as v
-from tests.conftest import RunningServer, run_kubectl
+from tests.conftest import RunningServer, free_port, requires_postgres, run_kubectl
 
 VERSION = "v2.106.1"
 
@@ -369,3 +369,43 @@ def test_entitlements_as_the_provider_reads_them(cli: Cli, server: RunningServer
         "accounts/entitlement", "list", 400, globalAccount="kymaprov-ga", directory="not-a-directory"
     )
     assert wrong["error"].endswith("[Error: 12003/400]")
+
+
+def test_sessions_end_after_twelve_idle_hours(server: RunningServer) -> None:
+    """Last in this module: it moves the service clock."""
+    used, idle = Cli(server), Cli(server)
+    assert used.login().status_code == idle.login().status_code == 200
+    server.admin("POST", "/admin/clock/advance", {"seconds": 6 * 3600})
+    assert used.raw("accounts/subaccount", "list").status_code == 200  # use restarts the idle time
+    server.admin("POST", "/admin/clock/advance", {"seconds": 6 * 3600 + 60})
+    assert used.raw("accounts/subaccount", "list").status_code == 200
+    assert idle.raw("accounts/subaccount", "list").status_code == 401
+
+
+@requires_postgres
+def test_the_protocol_on_postgres(postgres_database: str, tmp_path: Path) -> None:
+    """Sessions and the commands' reads and writes on PostgreSQL, including a NUL in a parameter."""
+    pg = RunningServer(
+        tmp_path / "data", free_port(), free_port(), provisioning_seconds=0.5, database_url=postgres_database
+    ).start()
+    try:
+        c = Cli(pg)
+        assert c.login().status_code == 200
+        refused = c.login(user="nul\x00user")  # strict JSON: a NUL is bad input, said before any lookup
+        assert refused.status_code == 400 and refused.headers["x-cpcli-server-message"]
+        sub = pg.login["subaccount"]
+        c.run(
+            "services/instance",
+            "create",
+            201,
+            subaccount=sub,
+            name="pg-cis",
+            offeringName="cis",
+            planName="local",
+        )
+        c.run("services/binding", "create", 201, subaccount=sub, name="pg-b", serviceInstanceName="pg-cis")
+        assert pg.token_for(c.run("services/binding", "get", subaccount=sub, name="pg-b")["credentials"])
+        assert c.raw("accounts/subaccount", "get", subaccount="a\x00b").status_code == 400
+        assert c.run("accounts/subaccount", "get", 404, subaccount="a" * 300)["error"].endswith("20004/404]")
+    finally:
+        pg.stop()

@@ -149,7 +149,7 @@ class Commands:
 
     def _subaccount(self, call: Call) -> Subaccount:
         sub_id = call.require("subaccount")
-        sub = get_subaccount(self._ctx, sub_id) if "\x00" not in sub_id else None
+        sub = get_subaccount(self._ctx, sub_id)
         if sub is None or sub.global_account_id != call.session.global_account_id:
             raise BackendError.accounts(404, f"Subaccount {sub_id} not found", SUBACCOUNT_NOT_FOUND)
         return sub
