@@ -244,6 +244,19 @@ def test_kyma_environment_through_the_protocol(cli: Cli, server: RunningServer, 
     result = run_kubectl(tmp_path / "kubeconfig", tmp_path / "cache", "get", "namespaces", "-o", "name")
     assert "namespace/kyma-system" in result.stdout
 
+    # resource_subaccount_environment_instance.update: {"jobId"}, then UPDATING until OK
+    updated = cli.run(
+        "accounts/environment-instance", "update",
+        subaccount=sub, environmentID=env_id, plan="aws", parameters=json.dumps({"autoScalerMax": 5}),
+    )  # fmt: skip
+    assert list(updated) == ["jobId"]
+    assert json.loads(wait_state(cli, sub, env_id, "OK")["parameters"])["autoScalerMax"] == 5
+    other_plan = cli.run(
+        "accounts/environment-instance", "update", 400,
+        subaccount=sub, environmentID=env_id, plan="azure", parameters="{}",
+    )  # fmt: skip
+    assert other_plan["error"].endswith("/400]")
+
     deleted = cli.run(
         "accounts/environment-instance", "delete", subaccount=sub, environmentID=env_id, confirm="true"
     )
