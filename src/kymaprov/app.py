@@ -20,6 +20,7 @@ from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.cliserver import responses as cliserver
+from kymaprov.cliserver.sessions import SessionStore
 from kymaprov.context import Context
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.provisioning import responses as provisioning
@@ -56,14 +57,15 @@ def create_api_app(
 ) -> Starlette:
     cis = CisService(ctx, tokens)
     envs = EnvironmentService(ctx)
+    sessions = SessionStore(ctx)
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
-    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock]
+    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, sessions, bindings.backend, ctx.clock]
     routes = [
         *health.routes(ctx, worker_alive),
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
-        *cliserver.routes(ctx, cis, envs),
+        *cliserver.routes(ctx, sessions, cis, envs),
         *admin.routes(ctx, envs, resettables),
     ]
     return Starlette(

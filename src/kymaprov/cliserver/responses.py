@@ -56,8 +56,7 @@ def _object(request: Request) -> dict[str, Any]:
     return data
 
 
-def routes(ctx: Context, cis: CisService, envs: EnvironmentService) -> list[Route]:
-    sessions = SessionStore(ctx)
+def routes(ctx: Context, sessions: SessionStore, cis: CisService, envs: EnvironmentService) -> list[Route]:
     commands = Commands(ctx, cis, envs)
     # the one identity provider: kymaprov's own users, named by the API's host
     issuer = urlsplit(ctx.settings.base_url).netloc

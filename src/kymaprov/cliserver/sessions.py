@@ -1,8 +1,8 @@
 """CLI-server sessions: what ``X-Cpcli-Sessionid`` names after a login.
 
 Only a fingerprint of the session id is stored, so a copy of the database does not hand out sessions.
-Sessions outlive ``POST /admin/reset`` like users do; they end on logout or after ``SESSION_SECONDS``
-of the service clock without use.
+A session ends on logout, after ``SESSION_SECONDS`` of the service clock without use, or on
+``POST /admin/reset`` (the first start had none).
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ class Session:
 class SessionStore:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+
+    def reset(self) -> None:
+        """End every session (``POST /admin/reset``)."""
+        with self._ctx.store.write() as conn:
+            conn.execute(sa.delete(cli_sessions))
 
     def open(self, session: Session) -> str:
         """A new session id for ``session``; only its fingerprint is kept."""
