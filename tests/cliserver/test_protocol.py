@@ -194,6 +194,9 @@ def test_global_account(cli: Cli) -> None:
     assert_fields(
         cli.run("accounts/global-account", "get", globalAccount="kymaprov-ga"), v.GLOBAL_ACCOUNT_FIELDS
     )
+    other = cli.run("accounts/global-account", "get", 403, globalAccount="someone-else")
+    assert other["error"].endswith("/403]")
+    assert cli.run("accounts/subaccount", "list", 400, labelsFilter="team=a")["error"].endswith("12003/400]")
 
 
 def wait_state(cli: Cli, sub: str, env_id: str, state: str) -> dict[str, Any]:

@@ -34,9 +34,11 @@ from kymaprov.uaa.models import BTP_CLI_CLIENT, Principal
 
 ACCOUNTS_MEDIATYPE = "application/json;charset=UTF-8"
 SM_MEDIATYPE = "application/json"
-# the accounts backends' error codes the real server shows: 20004 no such subaccount, 12003 bad request
+# the accounts backends' error codes the real server shows: 20004 no such subaccount, 12003 bad request;
+# 11004 (another global account) is kymaprov's choice
 SUBACCOUNT_NOT_FOUND = 20004
 ACCOUNTS_BAD_REQUEST = 12003
+ACCOUNTS_FORBIDDEN = 11004
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ class Commands:
         if handler is None:
             raise ProtocolError(f"Unknown command '{action} {command}'", status=404)
         services = command.startswith("services/")
+        named = call.get("globalAccount")
+        if named not in (None, call.session.subdomain):  # a session is for one global account
+            raise BackendError.accounts(
+                403, f"You cannot access global account '{named}'", ACCOUNTS_FORBIDDEN
+            )
         try:
             return handler(call), SM_MEDIATYPE if services else ACCOUNTS_MEDIATYPE
         except (ProtocolError, BackendError):
@@ -189,6 +196,10 @@ class Commands:
         return Answer(views.global_account(ga))
 
     def subaccount_list(self, call: Call) -> Answer:
+        if call.get("labelsFilter") is not None:
+            raise BackendError.accounts(
+                400, "kymaprov keeps no subaccount labels to filter by", ACCOUNTS_BAD_REQUEST
+            )
         subs = list_subaccounts(self._ctx, call.session.global_account_id)
         return Answer({"value": [views.subaccount(s) for s in subs]})
 
