@@ -58,14 +58,15 @@ def create_api_app(
     cis = CisService(ctx, tokens)
     envs = EnvironmentService(ctx)
     sessions = SessionStore(ctx)
+    limits = uaa_http.FailureLimits()  # failed passwords count alike at /oauth/token and /login
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
     resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, sessions, bindings.backend, ctx.clock]
     routes = [
         *health.routes(ctx, worker_alive),
-        *uaa_http.routes(tokens),
+        *uaa_http.routes(tokens, limits),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
-        *cliserver.routes(ctx, sessions, cis, envs),
+        *cliserver.routes(ctx, sessions, cis, envs, limits),
         *admin.routes(ctx, envs, resettables),
     ]
     return Starlette(

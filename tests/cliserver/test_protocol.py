@@ -103,6 +103,22 @@ def test_login_refusals(server: RunningServer, change: dict[str, str], status: i
     assert "x-cpcli-sessionid" not in r.headers
 
 
+def test_password_guesses_are_limited_with_the_token_endpoints(server: RunningServer) -> None:
+    """Failed logins count per user name as at /oauth/token, and in the same counter."""
+    c = Cli(server)
+    guesser = "guesser@example.com"
+    statuses = [c.login(user=guesser, password=f"guess-{n}").status_code for n in range(10)]
+    assert statuses == [401] * 10
+    blocked = c.login(user=guesser, password="another")
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
+    token = httpx.post(
+        f"{server.url}/oauth/token",
+        data={"grant_type": "password", "client_id": "btp-cli", "username": guesser, "password": "x"},
+    )
+    assert token.status_code == 429
+    assert c.login().status_code == 200  # another user is not blocked
+
+
 @pytest.mark.parametrize(
     ("version", "status"), [("v2.64.0", 200), ("v2.107.0", 200), ("v2.10.0", 412), ("v1.0.0", 412)]
 )

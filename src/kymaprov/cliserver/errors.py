@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -29,8 +30,17 @@ SM_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "No
 class ProtocolError(ServiceError):
     status = 400
 
+    def __init__(
+        self, message: str | None = None, *, status: int | None = None, retry_after: float = 0
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
     def headers(self) -> dict[str, str] | None:
-        return {SERVER_MESSAGE: self.message}
+        headers = {SERVER_MESSAGE: self.message}
+        if self.retry_after > 0:
+            headers["Retry-After"] = str(math.ceil(self.retry_after))
+        return headers
 
     def body(self, request: Request) -> Any:
         return None

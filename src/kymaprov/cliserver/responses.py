@@ -22,6 +22,7 @@ from kymaprov.cliserver.errors import BACKEND_MEDIATYPE, BACKEND_STATUS, Protoco
 from kymaprov.cliserver.sessions import Session, SessionStore
 from kymaprov.context import Context
 from kymaprov.provisioning.environments import EnvironmentService
+from kymaprov.uaa.responses import FailureLimits
 from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
 
 SESSION_HEADER = "X-Cpcli-Sessionid"
@@ -56,7 +57,10 @@ def _object(request: Request) -> dict[str, Any]:
     return data
 
 
-def routes(ctx: Context, sessions: SessionStore, cis: CisService, envs: EnvironmentService) -> list[Route]:
+def routes(
+    ctx: Context, sessions: SessionStore, cis: CisService, envs: EnvironmentService, limits: FailureLimits
+) -> list[Route]:
+    """``limits`` are the token endpoint's: a password guessed here counts there too, and the other way."""
     commands = Commands(ctx, cis, envs)
     # the one identity provider: kymaprov's own users, named by the API's host
     issuer = urlsplit(ctx.settings.base_url).netloc
@@ -78,8 +82,14 @@ def routes(ctx: Context, sessions: SessionStore, cis: CisService, envs: Environm
         ga = find_global_account(ctx, subdomain=subdomain) if subdomain else None
         if subdomain and ga is None:
             raise ProtocolError(f"Global account '{subdomain}' not found", status=404)
+        user_key, address = f"user:{fields['userName'] or ''}", request.client.host if request.client else ""
+        wait = max(limits.subjects.retry_after([user_key]), limits.addresses.retry_after([address]))
+        if wait > 0:
+            raise ProtocolError("Too many failed logins; try again later", status=429, retry_after=wait)
         user = authenticate_user(ctx, fields["userName"] or "", fields["password"] or "")
         if user is None:
+            limits.subjects.failed([user_key])
+            limits.addresses.failed([address])
             raise ProtocolError("Login failed; check your credentials", status=401)
         if ga is None:  # no subdomain: the user's one global account
             ga = find_global_account(ctx, global_account_id=user.global_account_id)
