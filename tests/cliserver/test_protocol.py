@@ -441,3 +441,37 @@ def test_the_protocol_on_postgres(postgres_database: str, tmp_path: Path) -> Non
         assert c.run("accounts/subaccount", "get", 404, subaccount="a" * 300)["error"].endswith("20004/404]")
     finally:
         pg.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{oops",
+        b"[1, 2]",
+        b'"text"',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"paramValues": [1]}',
+        b'{"paramValues": {"subaccount": 5}}',
+        b'{"paramValues": {"subaccount": ["a"]}}',
+        b'{"paramValues": {"subaccount": "x", "parameters": {"a": 1}}}',
+        b'{"paramValues": {"subaccount": "\\u0000"}}',
+        b'{"name": "' + b"x" * (1 << 20) + b'"}',
+    ],
+)
+def test_bad_command_bodies_are_clear_errors(cli: Cli, body: bytes) -> None:
+    r = httpx.post(
+        f"{cli.server.url}/command/{VERSION}/services/instance?list",
+        content=body,
+        headers={"X-Cpcli-Sessionid": cli.session_id, "content-type": "application/json"},
+    )
+    assert r.status_code in (400, 413), r.text
+    assert r.content == b"" and r.headers["x-cpcli-server-message"]
+
+
+@pytest.mark.parametrize("body", [b"{oops", b"[]", b'{"userName": 5}', b'{"password": null, "userName": []}'])
+def test_bad_login_bodies_are_clear_errors(server: RunningServer, body: bytes) -> None:
+    r = httpx.post(
+        f"{server.url}/login/{VERSION}", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.headers["x-cpcli-server-message"]

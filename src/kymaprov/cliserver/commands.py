@@ -50,15 +50,10 @@ class Answer:
 @dataclass(frozen=True)
 class Call:
     session: Session
-    params: dict[str, Any]
+    params: dict[str, str]  # strings only, as btp and the provider send them (checked on the way in)
 
     def get(self, name: str) -> str | None:
-        value = self.params.get(name)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            raise ProtocolError(f"Parameter '{name}' must be a string")
-        return value
+        return self.params.get(name) or None
 
     def require(self, name: str) -> str:
         value = self.get(name)
@@ -67,7 +62,7 @@ class Call:
         return value
 
     def flag(self, name: str) -> bool:
-        return self.params.get(name) in ("true", True)
+        return self.params.get(name) == "true"
 
 
 Handler = Callable[[Call], Answer]

@@ -117,8 +117,8 @@ def routes(
         versioned(request)
         _, found = session(request)
         params = _object(request).get("paramValues", {})
-        if not isinstance(params, dict):
-            raise ProtocolError("paramValues must be a JSON object")
+        if not isinstance(params, dict) or not all(isinstance(value, str) for value in params.values()):
+            raise ProtocolError("paramValues must be a JSON object of strings")
         name = f"{request.path_params['group']}/{request.path_params['object']}"
         answer, mediatype = commands.run(name, request.url.query, Call(found, params))
         headers = {BACKEND_STATUS: str(answer.status), BACKEND_MEDIATYPE: mediatype}
