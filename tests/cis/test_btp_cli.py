@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -274,3 +275,31 @@ def test_btp_is_a_client_of_the_cli_server_protocol(server: RunningServer, tmp_p
     config.write_text(json.dumps({"url": server.url, "token": "x", "subaccount": login["subaccount"]}))
     r = btp(server, "list", "services/instance", config=config)
     assert r.returncode == 3 and "btp login" in r.stderr
+
+
+def test_btp_manages_kyma_environment_instances(server: RunningServer, tmp_path: Path) -> None:
+    """The stand-in's environment commands reach the Provisioning layer through the CLI server."""
+    sub = server.new_subaccount("btp-kyma")
+    params = '{"name":"btp-kyma","region":"eu-central-1"}'
+    created = btp_json(server, "create", "accounts/environment-instance", "--subaccount", sub,
+                       "--display-name", "btp-kyma", "--environment", "kyma", "--service", "kymaruntime",
+                       "--plan", "aws", "--parameters", params)  # fmt: skip
+    env_id = created["id"]
+    assert created["state"] == "CREATING" and created["jobId"]
+    listed = btp_json(server, "list", "accounts/environment-instance", "--subaccount", sub)
+    assert [e["id"] for e in listed] == [env_id]
+    text = btp(server, "list", "accounts/environment-instance", "--subaccount", sub)
+    assert text.returncode == 0 and env_id in text.stdout and "aws" in text.stdout
+    got = btp_json(server, "get", "accounts/environment-instance", env_id, "--subaccount", sub)
+    assert got["parameters"] == params
+    again = btp(server, "create", "accounts/environment-instance", "--subaccount", sub, "--environment", "kyma",
+                "--service", "kymaruntime", "--plan", "aws", "--parameters", params)  # fmt: skip
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert btp(server, "delete", "accounts/environment-instance", env_id, "--subaccount", sub).returncode == 0
+    deadline = time.monotonic() + 60
+    while (
+        r := btp(server, "get", "accounts/environment-instance", env_id, "--subaccount", sub)
+    ).returncode == 0:
+        assert time.monotonic() < deadline, r.stdout
+        time.sleep(0.2)
+    assert r.returncode == 1 and "Environment instance not found [Error: 41000/404]" in r.stderr

@@ -25,7 +25,9 @@ import httpx
 
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 
-OBJECTS = ("services/instance", "services/binding", "accounts/subaccount")
+ENVIRONMENT = "accounts/environment-instance"
+DELETABLE = ("services/instance", "services/binding", ENVIRONMENT)
+OBJECTS = (*DELETABLE, "accounts/subaccount")
 
 
 class BtpError(click.ClickException):
@@ -235,6 +237,7 @@ def _describe(data: dict[str, Any]) -> str:
         "region",
         "service_plan_name",
         "service_instance_id",
+        "state",
         "created_at",
         "ready",
     )
@@ -250,9 +253,12 @@ def _describe(data: dict[str, Any]) -> str:
 @click.option("--parameters", help='JSON parameters, e.g. {"grantType":"clientCredentials"}.')
 @click.option("--instance-name", help="Service instance to bind (by name).")
 @click.option("--service-instance", "--instance-id", "instance_id", help="Service instance to bind (by ID).")
-@click.option("--display-name", help="Subaccount display name.")
+@click.option("--display-name", help="Display name of the subaccount or environment instance.")
 @click.option("--subdomain", help="Subaccount subdomain.")
 @click.option("--region", default="eu10", show_default=True, help="Subaccount region.")
+@click.option("--environment", help="Environment type (kyma).")
+@click.option("--service", help="Environment's service (kymaruntime).")
+@click.option("--plan", help="Environment's plan (aws, azure, gcp, ...).")
 @click.pass_context
 def create(
     ctx: click.Context,
@@ -267,8 +273,11 @@ def create(
     display_name: str | None,
     subdomain: str | None,
     region: str,
+    environment: str | None,
+    service: str | None,
+    plan: str | None,
 ) -> None:
-    """Create a service instance, service binding or subaccount."""
+    """Create a service instance, service binding, environment instance or subaccount."""
     _check_object(obj, OBJECTS)
     session = load_session()
     if obj == "accounts/subaccount":
@@ -279,7 +288,12 @@ def create(
         _emit(ctx, result, _describe(result))
         return
     sub = session.target(subaccount)
-    if obj == "services/instance":
+    if obj == ENVIRONMENT:
+        result = session.command(
+            obj, "create", subaccount=sub, displayName=display_name, environmentType=environment,
+            service=service, plan=plan, parameters=parameters,
+        )  # fmt: skip
+    elif obj == "services/instance":
         result = session.command(
             obj, "create", subaccount=sub, name=name, offeringName=offering_name, planName=plan_name,
             parameters=parameters,
@@ -299,9 +313,15 @@ def create(
 @click.option("--name", help="Name of the instance or binding.")
 @click.pass_context
 def get(ctx: click.Context, obj: str, ident: str | None, subaccount: str | None, name: str | None) -> None:
-    """Show a service instance, service binding (with credentials) or subaccount."""
+    """Show a service instance, service binding (with credentials), environment instance or subaccount."""
     _check_object(obj, OBJECTS)
     session = load_session()
+    if obj == ENVIRONMENT:
+        if not ident:
+            raise click.UsageError("pass the environment instance ID")
+        result = session.command(obj, "get", subaccount=session.target(subaccount), environmentID=ident)
+        _emit(ctx, result, _describe(result))
+        return
     if obj == "accounts/subaccount":
         sub_id = session.target(ident or subaccount)
         result = session.command(obj, "get", globalAccount=session.subdomain, subaccount=sub_id)
@@ -323,10 +343,14 @@ def get(ctx: click.Context, obj: str, ident: str | None, subaccount: str | None,
 @click.option("--subaccount", "-sa", "subaccount", help="Subaccount ID (default: the target).")
 @click.pass_context
 def list_(ctx: click.Context, obj: str, subaccount: str | None) -> None:
-    """List service instances, service bindings or subaccounts."""
+    """List service instances, service bindings, environment instances or subaccounts."""
     _check_object(obj, OBJECTS)
     session = load_session()
-    if obj == "accounts/subaccount":
+    if obj == ENVIRONMENT:
+        items = session.command(obj, "list", subaccount=session.target(subaccount))["environmentInstances"]
+        rows = [(e["id"], e["name"], e["planName"], e["state"]) for e in items]
+        header = ("id", "name", "plan", "state")
+    elif obj == "accounts/subaccount":
         items = session.command(obj, "list", globalAccount=session.subdomain)["value"]
         rows = [(s["guid"], s["displayName"], s["subdomain"], s["region"]) for s in items]
         header = ("subaccount id", "display name", "subdomain", "region")
@@ -360,12 +384,17 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
 def delete(
     ctx: click.Context, obj: str, ident: str | None, subaccount: str | None, name: str | None, confirm: bool
 ) -> None:
-    """Delete a service instance or service binding."""
-    _check_object(obj, OBJECTS[:2])
+    """Delete a service instance, service binding or environment instance."""
+    _check_object(obj, DELETABLE)
     session = load_session()
     sub = session.target(subaccount)
-    ident = session.command(obj, "get", subaccount=sub, **_named(name, ident))["id"]
-    session.command(obj, "delete", subaccount=sub, id=ident, confirm="true")
+    if obj == ENVIRONMENT:
+        if not ident:
+            raise click.UsageError("pass the environment instance ID")
+        session.command(obj, "delete", subaccount=sub, environmentID=ident, confirm="true")
+    else:
+        ident = session.command(obj, "get", subaccount=sub, **_named(name, ident))["id"]
+        session.command(obj, "delete", subaccount=sub, id=ident, confirm="true")
     _emit(ctx, {"id": ident, "deleted": True}, f"{obj} {ident} deleted.")
 
 
