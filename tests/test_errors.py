@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 import kymaprov.app
 from kymaprov.admin.responses import AdminError
 from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.cliserver.errors import BackendError, ProtocolError
 from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.errors import EnvelopeError, MessageError, ServiceError
@@ -27,12 +28,13 @@ from kymaprov.uaa.exceptions import OAuthError, TooManyFailures
 from kymaprov.uaa.models import TokenService
 from kymaprov.web import threaded
 
-FORMATS = (EnvelopeError, MessageError, OAuthError)
+FORMATS = (EnvelopeError, MessageError, OAuthError, ProtocolError, BackendError)
 MESSAGE = "something the caller should read"
 # the classes whose constructor takes more than a message
 ARGUMENTS: dict[type[ServiceError], tuple[object, ...]] = {
     TooManyFailures: (30.0,),
     AdminError: (409, MESSAGE),
+    BackendError: (404, {"error": MESSAGE}),
 }
 
 
@@ -81,7 +83,17 @@ def test_every_error_class_renders_in_its_format(
     assert 400 <= error.status < 600
     pending.append(error)
     r = client.post("/raise")
+    if wire_format is BackendError:  # the CLI server answered; its backend did not
+        assert (r.status_code, r.headers["x-cpcli-backend-status"], r.json()) == (
+            200,
+            "404",
+            {"error": MESSAGE},
+        )
+        return
     assert r.status_code == error.status
+    if wire_format is ProtocolError:
+        assert (r.content, r.headers["x-cpcli-server-message"]) == (b"", MESSAGE)
+        return
     if cls is BindingNotReadable or issubclass(cls, BindingNotReadable):
         assert r.content == b""  # KEB's end-to-end test reads "404: body is empty"
         return

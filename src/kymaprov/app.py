@@ -20,6 +20,8 @@ from kymaprov import health
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
+from kymaprov.cliserver import responses as cliserver
+from kymaprov.cliserver.sessions import SessionStore
 from kymaprov.context import Context
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.faults import FaultMiddleware, Faults
@@ -58,13 +60,25 @@ def create_api_app(
     cis = CisService(ctx, tokens)
     envs = EnvironmentService(ctx)
     faults = Faults(ctx.store, ctx.clock)
+    sessions = SessionStore(ctx)
+    limits = uaa_http.FailureLimits()  # failed passwords count alike at /oauth/token and /login
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
-    resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock, faults]
+    resettables: list[admin.Resettable] = [
+        bindings,
+        envs,
+        cis,
+        tokens,
+        sessions,
+        bindings.backend,
+        ctx.clock,
+        faults,
+    ]
     routes = [
         *health.routes(ctx, worker_alive),
-        *uaa_http.routes(tokens),
+        *uaa_http.routes(tokens, limits),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
+        *cliserver.routes(ctx, sessions, cis, envs, limits),
         *admin.routes(ctx, envs, faults, resettables),
     ]
     return Starlette(

@@ -11,6 +11,9 @@ renders errors itself. The formats:
   - ``MessageError`` (400) - ``{"error": "<message>"}``, as the btp CLI server answers: cis
     (``cis/exceptions.py``), accounts and the admin API
   - ``OAuthError`` (400) - ``{"error", "error_description"}`` of OAuth 2.0 (``uaa/exceptions.py``)
+  - ``ProtocolError`` and ``BackendError`` - the BTP CLI server's own refusals (an empty body and
+    ``X-Cpcli-Server-Message``) and a command's backend error (HTTP 200, ``X-Cpcli-Backend-Status``)
+    (``cliserver/errors.py``)
 
 The embedded Kubernetes API answers ``Status`` objects from its own ``kubeapi/errors.py``: it is another
 server with its own app and handler.

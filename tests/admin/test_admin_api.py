@@ -100,6 +100,8 @@ def test_reset_returns_every_table_to_its_first_start_content(tmp_path: Path) ->
         api.wait_state(env_id)
         put = api.request("PUT", f"/environments/{env_id}/bindings", json={})
         assert put.status_code == 202, put.text
+        login = {"subdomain": "kymaprov-ga", "userName": srv.login["user"], "password": srv.login["password"]}
+        assert httpx.post(f"{srv.url}/login/v2.106.1", json=login).status_code == 200  # a CLI-server session
         srv.admin("POST", f"/admin/environments/{env_id}/fail-next", {"message": "later"})
         srv.admin("POST", "/admin/clock/advance", {"seconds": 10})
         srv.admin("POST", "/admin/faults", {"path": "/nowhere", "status": 500})

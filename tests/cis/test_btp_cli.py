@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,58 @@ def test_cis_and_admin_refuse_oversized_bodies_with_413(server: RunningServer) -
     assert r.status_code == 413 and "larger than" in r.json()["error"]
     r = httpx.post(f"{server.url}/admin/clock/advance", content=big, headers=server.admin_headers)
     assert r.status_code == 413 and "larger than" in r.json()["error"]
+
+
+def test_btp_is_a_client_of_the_cli_server_protocol(server: RunningServer, tmp_path: Path) -> None:
+    """``btp login`` opens a CLI-server session (the one SAP's btp and Terraform use); logout ends it."""
+    config = tmp_path / "btp.json"
+    login = server.login
+    args = ["login", "--url", server.url, "--user", login["user"], "--password", login["password"]]
+    r = btp(server, *args, "--subdomain", "no-such-ga", config=config)
+    assert r.returncode == 3 and "login failed" in r.stderr and "not found" in r.stderr
+    r = btp(server, *args, "--subdomain", "kymaprov-ga", config=config)
+    assert r.returncode == 0, r.stderr
+    session = json.loads(config.read_text())["session"]
+
+    def subaccounts() -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/command/v2.106.1/accounts/subaccount?list",
+            json={"paramValues": {"globalAccount": "kymaprov-ga"}},
+            headers={"X-Cpcli-Sessionid": session, "X-Cpcli-Format": "json"},
+        )
+
+    assert subaccounts().headers["x-cpcli-backend-status"] == "200"
+    assert btp(server, "logout", config=config).returncode == 0
+    assert subaccounts().status_code == 401
+    # a config of the earlier btp (a bearer token, no session) asks for a new login
+    config.write_text(json.dumps({"url": server.url, "token": "x", "subaccount": login["subaccount"]}))
+    r = btp(server, "list", "services/instance", config=config)
+    assert r.returncode == 3 and "btp login" in r.stderr
+
+
+def test_btp_manages_kyma_environment_instances(server: RunningServer, tmp_path: Path) -> None:
+    """The stand-in's environment commands reach the Provisioning layer through the CLI server."""
+    sub = server.new_subaccount("btp-kyma")
+    params = '{"name":"btp-kyma","region":"eu-central-1"}'
+    created = btp_json(server, "create", "accounts/environment-instance", "--subaccount", sub,
+                       "--display-name", "btp-kyma", "--environment", "kyma", "--service", "kymaruntime",
+                       "--plan", "aws", "--parameters", params)  # fmt: skip
+    env_id = created["id"]
+    assert created["state"] == "CREATING" and created["jobId"]
+    listed = btp_json(server, "list", "accounts/environment-instance", "--subaccount", sub)
+    assert [e["id"] for e in listed] == [env_id]
+    text = btp(server, "list", "accounts/environment-instance", "--subaccount", sub)
+    assert text.returncode == 0 and env_id in text.stdout and "aws" in text.stdout
+    got = btp_json(server, "get", "accounts/environment-instance", env_id, "--subaccount", sub)
+    assert got["parameters"] == params
+    again = btp(server, "create", "accounts/environment-instance", "--subaccount", sub, "--environment", "kyma",
+                "--service", "kymaruntime", "--plan", "aws", "--parameters", params)  # fmt: skip
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert btp(server, "delete", "accounts/environment-instance", env_id, "--subaccount", sub).returncode == 0
+    deadline = time.monotonic() + 60
+    while (
+        r := btp(server, "get", "accounts/environment-instance", env_id, "--subaccount", sub)
+    ).returncode == 0:
+        assert time.monotonic() < deadline, r.stdout
+        time.sleep(0.2)
+    assert r.returncode == 1 and "Environment instance not found [Error: 41000/404]" in r.stderr

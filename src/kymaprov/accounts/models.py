@@ -89,6 +89,14 @@ class Subaccount:
 
 
 @dataclass(frozen=True)
+class GlobalAccount:
+    id: str
+    display_name: str
+    subdomain: str
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class User:
     username: str
     global_account_id: str
@@ -174,6 +182,22 @@ def get_user(ctx: Context, username: str) -> User | None:
     return None if row is None else User(row.username, row.global_account_id, row.default_subaccount_id)
 
 
+def find_global_account(
+    ctx: Context, *, subdomain: str | None = None, global_account_id: str | None = None
+) -> GlobalAccount | None:
+    """The global account with this subdomain (what ``btp login`` names) or id; None if there is none."""
+    if "\x00" in (subdomain or "") + (global_account_id or ""):  # PostgreSQL refuses it as a parameter
+        return None
+    query = sa.select(global_accounts)
+    if subdomain is not None:
+        query = query.where(global_accounts.c.subdomain == subdomain)
+    if global_account_id is not None:
+        query = query.where(global_accounts.c.id == global_account_id)
+    with ctx.store.read() as conn:
+        row = conn.execute(query.limit(1)).first()
+    return None if row is None else GlobalAccount(row.id, row.display_name, row.subdomain, row.created_ms)
+
+
 def _subaccount(row: Any) -> Subaccount:
     return Subaccount(
         row.id, row.global_account_id, row.display_name, row.subdomain, row.region, row.created_ms
@@ -244,6 +268,34 @@ def create_subaccount(
     except sa.exc.IntegrityError as exc:  # a concurrent create took the subdomain after our check
         raise taken from exc
     return sub
+
+
+def update_subaccount(ctx: Context, subaccount_id: str, display_name: str) -> Subaccount:
+    """Rename a subaccount (its one changeable field here)."""
+    _check_length("displayName", display_name)
+    with ctx.store.write() as conn:
+        updated = conn.execute(
+            sa.update(subaccounts).where(subaccounts.c.id == subaccount_id).values(display_name=display_name)
+        )
+    sub = get_subaccount(ctx, subaccount_id) if updated.rowcount else None
+    if sub is None:
+        raise AccountError(f"Subaccount {subaccount_id} not found", status=404)
+    return sub
+
+
+def delete_subaccount(ctx: Context, subaccount_id: str) -> None:
+    """Remove the subaccount's row; the caller has emptied it. A user's default subaccount stays."""
+    with ctx.store.write() as conn:
+        lock_subaccount(conn, subaccount_id)
+        if conn.execute(
+            sa.select(users.c.username).where(users.c.default_subaccount_id == subaccount_id)
+        ).first():
+            raise AccountError(
+                f"Subaccount {subaccount_id} is a user's default subaccount and cannot be deleted"
+            )
+        deleted = conn.execute(sa.delete(subaccounts).where(subaccounts.c.id == subaccount_id))
+    if not deleted.rowcount:
+        raise AccountError(f"Subaccount {subaccount_id} not found", status=404)
 
 
 def lock_subaccount(conn: sa.Connection, subaccount_id: str) -> None:

@@ -1,9 +1,11 @@
 """``btp``: a stand-in for SAP's btp CLI covering what the Kyma procedure uses.
 
-Shape of the real CLI: ``btp [--format json] ACTION GROUP/OBJECT [options]``. Without ``btp login`` it
-targets the local kymaprov default, reading the login that ``kymaprov serve`` wrote (mode 0600) to
-``$KYMAPROV_DATA_DIR/local-login.json``. ``btp login`` stores its session in ``$BTP_CLIENTCONFIG``
-(default ``~/.config/kymaprov/btp.json``, mode 0600).
+Shape of the real CLI: ``btp [--format json] ACTION GROUP/OBJECT [options]``, and like it a client of the
+BTP CLI-server protocol (``POST /login/<version>``, ``POST /command/<version>/<group>/<object>?<action>``),
+so it and SAP's ``btp`` behave the same against kymaprov. Without ``btp login`` it logs in to the local
+kymaprov with the login that ``kymaprov serve`` wrote (mode 0600) to ``$KYMAPROV_DATA_DIR/local-login.json``.
+``btp login`` stores its session id in ``$BTP_CLIENTCONFIG`` (default ``~/.config/kymaprov/btp.json``,
+mode 0600).
 
 Exit codes: 0 success, 1 the server refused the request, 2 usage error, 3 not logged in / cannot
 reach the server.
@@ -11,6 +13,7 @@ reach the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -22,7 +25,9 @@ import httpx
 
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 
-OBJECTS = ("services/instance", "services/binding", "accounts/subaccount")
+ENVIRONMENT = "accounts/environment-instance"
+DELETABLE = ("services/instance", "services/binding", ENVIRONMENT)
+OBJECTS = (*DELETABLE, "accounts/subaccount")
 
 
 class BtpError(click.ClickException):
@@ -45,29 +50,45 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, fh, indent=2)
 
 
+PROTOCOL = "v2.106.1"  # the BTP CLI-server protocol version this client speaks (the provider's too)
+
+
 @dataclass
 class BtpSession:
+    """A session of the BTP CLI-server protocol, as SAP's ``btp`` keeps one."""
+
     url: str
-    token: str
+    session_id: str
+    subdomain: str
     subaccount: str | None
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None, **params: str) -> Any:
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        headers = {
+            "X-Cpcli-Format": "json",
+            "X-Cpcli-Sessionid": self.session_id,
+            "X-Cpcli-Subdomain": self.subdomain,
+        }
         try:
-            response = httpx.request(
-                method,
-                f"{self.url}{path}",
-                json=body,
-                params={k: v for k, v in params.items() if v},
-                headers={"authorization": f"Bearer {self.token}"},
-                timeout=30,
-            )
+            return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=60)
         except httpx.HTTPError as exc:
             raise NotLoggedIn(f"cannot reach {self.url}: {exc}") from exc
+
+    def command(self, command: str, action: str, **params: str | None) -> Any:
+        """Run ``action command`` with these parameters; the backend's body, or its error as a BtpError."""
+        values = {k: v for k, v in params.items() if v is not None}
+        response = self._post(f"/command/{PROTOCOL}/{command}?{action}", {"paramValues": values})
         if response.status_code == 401:
-            raise NotLoggedIn(f"{_message(response)} (server {self.url})")
-        if response.status_code >= 400:  # say which server: several may run on one machine
+            raise NotLoggedIn(f"session expired or not logged in; run 'btp login' (server {self.url})")
+        if response.status_code != 200:
+            reason = response.headers.get("x-cpcli-server-message") or f"HTTP {response.status_code}"
+            raise BtpError(f"{reason} (server {self.url})")
+        status = int(response.headers.get("x-cpcli-backend-status", "200"))
+        if status >= 400:  # say which server: several may run on one machine
             raise BtpError(f"{_message(response)} (server {self.url})")
         return response.json() if response.content else None
+
+    def logout(self) -> None:
+        self._post(f"/logout/{PROTOCOL}", {})
 
     def target(self, override: str | None) -> str:
         sub = override or self.subaccount
@@ -81,31 +102,39 @@ def _message(response: httpx.Response) -> str:
         data = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text}"
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or error)
-    return str(error or data.get("error_description") or data)
+    if not isinstance(data, dict):
+        return str(data)
+    # Service Manager: {"error": reason, "description": message}; accounts backends: {"error": message}
+    return str(data.get("description") or data.get("error") or data)
 
 
-def _password_token(url: str, user: str, password: str) -> str:
+def _login(url: str, user: str, password: str, subdomain: str | None) -> BtpSession:
+    """``POST /login``; without a subdomain the server logs in to the user's own global account."""
+    body = {"customIdp": "", "subdomain": subdomain or "", "userName": user, "password": password}
     try:
         response = httpx.post(
-            f"{url}/oauth/token",
-            data={"grant_type": "password", "client_id": "btp-cli", "username": user, "password": password},
-            timeout=30,
+            f"{url}/login/{PROTOCOL}", json=body, headers={"X-Cpcli-Format": "json"}, timeout=60
         )
     except httpx.HTTPError as exc:
         raise NotLoggedIn(f"cannot reach {url}: {exc}") from exc
     if response.status_code != 200:
-        raise NotLoggedIn(f"login failed: {_message(response)}")
-    return str(response.json()["access_token"])
+        reason = response.headers.get("x-cpcli-server-message") or f"HTTP {response.status_code}"
+        raise NotLoggedIn(f"login failed: {reason}")
+    return BtpSession(
+        url,
+        response.headers["x-cpcli-sessionid"],
+        response.headers.get("x-cpcli-subdomain") or subdomain or "",
+        None,
+    )
 
 
 def load_session() -> BtpSession:
     path = config_path()
     if path.exists():
         data = json.loads(path.read_text())
-        return BtpSession(data["url"], data["token"], data.get("subaccount"))
+        if "session" not in data:
+            raise NotLoggedIn(f"{path} holds no session of this btp version; run 'btp login' again")
+        return BtpSession(data["url"], data["session"], data.get("subdomain", ""), data.get("subaccount"))
     login_file = default_data_dir() / LOGIN_FILE
     if not login_file.exists():
         raise NotLoggedIn(
@@ -113,9 +142,9 @@ def load_session() -> BtpSession:
             "start 'kymaprov serve' or run 'btp login --url URL'"
         )
     login = json.loads(login_file.read_text())
-    return BtpSession(
-        login["url"], _password_token(login["url"], login["user"], login["password"]), login["subaccount"]
-    )
+    session = _login(login["url"], login["user"], login["password"], None)
+    session.subaccount = login["subaccount"]
+    return session
 
 
 def _emit(ctx: click.Context, data: Any, human: str) -> None:
@@ -141,26 +170,39 @@ def cli(ctx: click.Context, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--url", required=True, help="kymaprov base URL, e.g. http://127.0.0.1:8080")
+@click.option("--url", required=True, help="CLI server URL (kymaprov's API), e.g. http://127.0.0.1:8080")
+@click.option("--subdomain", help="Global account subdomain (default: the user's global account).")
 @click.option("--user", help="Platform user (e-mail).")
 @click.option("--password", help="Password (prompted if omitted).")
-@click.option("--subaccount", help="Subaccount to target (default: the user's default subaccount).")
-def login(url: str, user: str | None, password: str | None, subaccount: str | None) -> None:
-    """Log in and store the session."""
+@click.option("--subaccount", help="Subaccount to target (default: the global account's first).")
+def login(
+    url: str, subdomain: str | None, user: str | None, password: str | None, subaccount: str | None
+) -> None:
+    """Log in through the CLI server's /login and store the session."""
     url = url.rstrip("/")
     user = user or click.prompt("User")
     password = password or click.prompt("Password", hide_input=True)
-    token = _password_token(url, str(user), str(password))
-    me = BtpSession(url, token, None).request("GET", "/cis/v1/me")
-    target = subaccount or me.get("defaultSubaccount")
-    _write_private(config_path(), {"url": url, "token": token, "user": user, "subaccount": target})
-    click.echo(f"Login successful. Current target: subaccount {target}")
+    session = _login(url, str(user), str(password), subdomain)
+    if subaccount:
+        session.command("accounts/subaccount", "get", subaccount=subaccount)
+    else:
+        subs = session.command("accounts/subaccount", "list", globalAccount=session.subdomain)["value"]
+        subaccount = subs[0]["guid"] if subs else None
+    data = {"url": url, "session": session.session_id, "subdomain": session.subdomain, "user": user}
+    _write_private(config_path(), {**data, "subaccount": subaccount})
+    click.echo(
+        f"Login successful. Global account: {session.subdomain}. Current target: subaccount {subaccount}"
+    )
 
 
 @cli.command()
 def logout() -> None:
-    """Forget the stored session."""
-    config_path().unlink(missing_ok=True)
+    """End the session on the server and forget it."""
+    path = config_path()
+    if path.exists():
+        with contextlib.suppress(click.ClickException):
+            load_session().logout()
+    path.unlink(missing_ok=True)
     click.echo("Logged out.")
 
 
@@ -169,30 +211,20 @@ def logout() -> None:
 def target(subaccount: str) -> None:
     """Target a subaccount for later commands."""
     session = load_session()
-    session.request("GET", f"/cis/v1/subaccounts/{subaccount}")
+    session.command("accounts/subaccount", "get", globalAccount=session.subdomain, subaccount=subaccount)
     path = config_path()
-    data = json.loads(path.read_text()) if path.exists() else {"url": session.url, "token": session.token}
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update({"url": session.url, "session": session.session_id, "subdomain": session.subdomain})
     data["subaccount"] = subaccount
     _write_private(path, data)
     click.echo(f"Current target: subaccount {subaccount}")
 
 
-def _instance_id(session: BtpSession, sub: str, name: str | None, ident: str | None) -> str:
-    if ident:
-        return ident
-    if not name:
+def _named(name: str | None, ident: str | None) -> dict[str, str | None]:
+    """The ``id`` or ``name`` parameter of a get or delete."""
+    if not ident and not name:
         raise click.UsageError("pass the ID or --name")
-    items = session.request("GET", f"/cis/v1/subaccounts/{sub}/service_instances", name=name)["items"]
-    return str(items[0]["id"])
-
-
-def _binding_id(session: BtpSession, sub: str, name: str | None, ident: str | None) -> str:
-    if ident:
-        return ident
-    if not name:
-        raise click.UsageError("pass the ID or --name")
-    items = session.request("GET", f"/cis/v1/subaccounts/{sub}/service_bindings", name=name)["items"]
-    return str(items[0]["id"])
+    return {"id": ident} if ident else {"name": name}
 
 
 def _describe(data: dict[str, Any]) -> str:
@@ -205,6 +237,7 @@ def _describe(data: dict[str, Any]) -> str:
         "region",
         "service_plan_name",
         "service_instance_id",
+        "state",
         "created_at",
         "ready",
     )
@@ -220,9 +253,12 @@ def _describe(data: dict[str, Any]) -> str:
 @click.option("--parameters", help='JSON parameters, e.g. {"grantType":"clientCredentials"}.')
 @click.option("--instance-name", help="Service instance to bind (by name).")
 @click.option("--service-instance", "--instance-id", "instance_id", help="Service instance to bind (by ID).")
-@click.option("--display-name", help="Subaccount display name.")
+@click.option("--display-name", help="Display name of the subaccount or environment instance.")
 @click.option("--subdomain", help="Subaccount subdomain.")
 @click.option("--region", default="eu10", show_default=True, help="Subaccount region.")
+@click.option("--environment", help="Environment type (kyma).")
+@click.option("--service", help="Environment's service (kymaruntime).")
+@click.option("--plan", help="Environment's plan (aws, azure, gcp, ...).")
 @click.pass_context
 def create(
     ctx: click.Context,
@@ -237,27 +273,36 @@ def create(
     display_name: str | None,
     subdomain: str | None,
     region: str,
+    environment: str | None,
+    service: str | None,
+    plan: str | None,
 ) -> None:
-    """Create a service instance, service binding or subaccount."""
+    """Create a service instance, service binding, environment instance or subaccount."""
     _check_object(obj, OBJECTS)
     session = load_session()
     if obj == "accounts/subaccount":
-        body = {"displayName": display_name, "subdomain": subdomain, "region": region}
-        result = session.request("POST", "/cis/v1/subaccounts", body)
+        result = session.command(
+            obj, "create", globalAccount=session.subdomain, displayName=display_name, subdomain=subdomain,
+            region=region,
+        )  # fmt: skip
         _emit(ctx, result, _describe(result))
         return
     sub = session.target(subaccount)
-    if obj == "services/instance":
-        body = {
-            "name": name,
-            "offering_name": offering_name,
-            "plan_name": plan_name,
-            "parameters": parameters,
-        }
-        result = session.request("POST", f"/cis/v1/subaccounts/{sub}/service_instances", body)
+    if obj == ENVIRONMENT:
+        result = session.command(
+            obj, "create", subaccount=sub, displayName=display_name, environmentType=environment,
+            service=service, plan=plan, parameters=parameters,
+        )  # fmt: skip
+    elif obj == "services/instance":
+        result = session.command(
+            obj, "create", subaccount=sub, name=name, offeringName=offering_name, planName=plan_name,
+            parameters=parameters,
+        )  # fmt: skip
     else:
-        body = {"name": name, "service_instance_name": instance_name, "service_instance_id": instance_id}
-        result = session.request("POST", f"/cis/v1/subaccounts/{sub}/service_bindings", body)
+        result = session.command(
+            obj, "create", subaccount=sub, name=name, serviceInstanceName=instance_name,
+            serviceInstanceID=instance_id,
+        )  # fmt: skip
     _emit(ctx, result, _describe(result))
 
 
@@ -268,23 +313,26 @@ def create(
 @click.option("--name", help="Name of the instance or binding.")
 @click.pass_context
 def get(ctx: click.Context, obj: str, ident: str | None, subaccount: str | None, name: str | None) -> None:
-    """Show a service instance, service binding (with credentials) or subaccount."""
+    """Show a service instance, service binding (with credentials), environment instance or subaccount."""
     _check_object(obj, OBJECTS)
     session = load_session()
+    if obj == ENVIRONMENT:
+        if not ident:
+            raise click.UsageError("pass the environment instance ID")
+        result = session.command(obj, "get", subaccount=session.target(subaccount), environmentID=ident)
+        _emit(ctx, result, _describe(result))
+        return
     if obj == "accounts/subaccount":
-        result = session.request("GET", f"/cis/v1/subaccounts/{session.target(ident or subaccount)}")
+        sub_id = session.target(ident or subaccount)
+        result = session.command(obj, "get", globalAccount=session.subdomain, subaccount=sub_id)
         _emit(ctx, result, _describe(result))
         return
     sub = session.target(subaccount)
     if obj == "services/instance":
-        result = session.request(
-            "GET", f"/cis/v1/subaccounts/{sub}/service_instances/{_instance_id(session, sub, name, ident)}"
-        )
+        result = session.command(obj, "get", subaccount=sub, **_named(name, ident))
         _emit(ctx, result, _describe(result))
     else:
-        result = session.request(
-            "GET", f"/cis/v1/subaccounts/{sub}/service_bindings/{_binding_id(session, sub, name, ident)}"
-        )
+        result = session.command(obj, "get", subaccount=sub, **_named(name, ident))
         _emit(
             ctx, result, _describe(result) + "\ncredentials:\n" + json.dumps(result["credentials"], indent=2)
         )
@@ -295,17 +343,20 @@ def get(ctx: click.Context, obj: str, ident: str | None, subaccount: str | None,
 @click.option("--subaccount", "-sa", "subaccount", help="Subaccount ID (default: the target).")
 @click.pass_context
 def list_(ctx: click.Context, obj: str, subaccount: str | None) -> None:
-    """List service instances, service bindings or subaccounts."""
+    """List service instances, service bindings, environment instances or subaccounts."""
     _check_object(obj, OBJECTS)
     session = load_session()
-    if obj == "accounts/subaccount":
-        items = session.request("GET", "/cis/v1/subaccounts")["value"]
+    if obj == ENVIRONMENT:
+        items = session.command(obj, "list", subaccount=session.target(subaccount))["environmentInstances"]
+        rows = [(e["id"], e["name"], e["planName"], e["state"]) for e in items]
+        header = ("id", "name", "plan", "state")
+    elif obj == "accounts/subaccount":
+        items = session.command(obj, "list", globalAccount=session.subdomain)["value"]
         rows = [(s["guid"], s["displayName"], s["subdomain"], s["region"]) for s in items]
         header = ("subaccount id", "display name", "subdomain", "region")
     else:
         sub = session.target(subaccount)
-        kind = "service_instances" if obj == "services/instance" else "service_bindings"
-        items = session.request("GET", f"/cis/v1/subaccounts/{sub}/{kind}")["items"]
+        items = session.command(obj, "list", subaccount=sub)
         if obj == "services/instance":
             rows = [(i["id"], i["name"], i["service_plan_name"], i["created_at"]) for i in items]
             header = ("id", "name", "plan", "created")
@@ -333,16 +384,17 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
 def delete(
     ctx: click.Context, obj: str, ident: str | None, subaccount: str | None, name: str | None, confirm: bool
 ) -> None:
-    """Delete a service instance or service binding."""
-    _check_object(obj, OBJECTS[:2])
+    """Delete a service instance, service binding or environment instance."""
+    _check_object(obj, DELETABLE)
     session = load_session()
     sub = session.target(subaccount)
-    if obj == "services/instance":
-        ident = _instance_id(session, sub, name, ident)
-        session.request("DELETE", f"/cis/v1/subaccounts/{sub}/service_instances/{ident}")
+    if obj == ENVIRONMENT:
+        if not ident:
+            raise click.UsageError("pass the environment instance ID")
+        session.command(obj, "delete", subaccount=sub, environmentID=ident, confirm="true")
     else:
-        ident = _binding_id(session, sub, name, ident)
-        session.request("DELETE", f"/cis/v1/subaccounts/{sub}/service_bindings/{ident}")
+        ident = session.command(obj, "get", subaccount=sub, **_named(name, ident))["id"]
+        session.command(obj, "delete", subaccount=sub, id=ident, confirm="true")
     _emit(ctx, {"id": ident, "deleted": True}, f"{obj} {ident} deleted.")
 
 

@@ -1,0 +1,1 @@
+"""The BTP CLI-server protocol (``/login``, ``/command``) of SAP's ``btp`` and terraform-provider-btp."""
