@@ -1,20 +1,14 @@
 """What a new cluster starts with: system namespaces (each gets its ``default`` ServiceAccount), the
-standard roles and bindings (discovery for every authenticated user, as real clusters grant), and a
-few Kyma pods."""
+standard roles and bindings (discovery for every authenticated user, as real clusters grant), and
+Kyma with its default modules (``kymamodules``)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
+from kymaprov.kubeapi import crds, kymamodules
 from kymaprov.kubeapi.objects import ObjectStore
-from kymaprov.kubeapi.resources import (
-    CLUSTER_ROLE_BINDINGS,
-    CLUSTER_ROLES,
-    NAMESPACES,
-    PODS,
-)
-from kymaprov.kubeapi.times import rfc3339
+from kymaprov.kubeapi.resources import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, CRDS, DEPLOYMENTS, NAMESPACES
 
 NAMESPACE_NAMES = ("default", "kube-system", "kube-public", "kube-node-lease", "kyma-system")
 RBAC_API = "rbac.authorization.k8s.io"
@@ -91,14 +85,6 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
     "system:basic-user": ["system:authenticated"],
 }
 
-_KYMA_PODS = (
-    ("btp-manager-controller-manager", "europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.11"),
-    (
-        "sap-btp-operator-controller-manager",
-        "europe-docker.pkg.dev/kyma-project/prod/sap-btp-service-operator:v0.6.8",
-    ),
-)
-
 
 def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
     for name in NAMESPACE_NAMES:
@@ -115,46 +101,20 @@ def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
         )
-    for index, (name, image) in enumerate(_KYMA_PODS):
-        store.create(PODS, "kyma-system", _running_pod(cluster_id, name, image, index, store.now))
+    seed_kyma(store)
 
 
-def _running_pod(cluster_id: str, app: str, image: str, index: int, now: float) -> dict[str, Any]:
-    digest = hashlib.sha256(f"{cluster_id}/{app}".encode()).hexdigest()
-    name = f"{app}-{digest[:10]}-{digest[10:15]}"
-    started = rfc3339(now)
-    node = f"shoot--kyma--{cluster_id[:8]}-worker-0"
-    return {
-        "metadata": {
-            "name": name,
-            "labels": {"app.kubernetes.io/name": app, "pod-template-hash": digest[:10]},
-        },
-        "spec": {
-            "containers": [{"name": "manager", "image": image}],
-            "nodeName": node,
-            "serviceAccountName": "default",
-        },
-        "status": {
-            "phase": "Running",
-            "hostIP": "10.250.0.2",
-            "podIP": f"100.64.0.{10 + index}",
-            "podIPs": [{"ip": f"100.64.0.{10 + index}"}],
-            "startTime": started,
-            "qosClass": "BestEffort",
-            "conditions": [
-                {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": started}
-                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
-            ],
-            "containerStatuses": [
-                {
-                    "name": "manager",
-                    "image": image,
-                    "imageID": f"{image.split(':')[0]}@sha256:{digest}",
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": started}},
-                }
-            ],
-        },
-    }
+def seed_kyma(store: ObjectStore) -> None:
+    """Kyma as KEB leaves a new runtime: the Kyma CRD and CR ``default`` with the default modules,
+    whose CRDs and manager Deployments are installed; the Kyma controller reports their state."""
+    kyma_crd = store.create(CRDS, "", kymamodules.KYMA_CRD)
+    for name in kymamodules.DEFAULT_MODULES:
+        module = kymamodules.MODULES[name]
+        for definition in module.crds:
+            store.create(CRDS, "", definition)
+        for deployment, image in module.deployments:
+            store.create(
+                DEPLOYMENTS, kymamodules.KYMA_NAMESPACE, kymamodules.deployment(name, deployment, image)
+            )
+    kymas = next(rt for rt in crds.custom_types(kyma_crd) if rt.version == kymamodules.KYMA_VERSION)
+    store.create(kymas, kymamodules.KYMA_NAMESPACE, kymamodules.kyma())

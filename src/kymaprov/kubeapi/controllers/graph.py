@@ -24,6 +24,8 @@ from kymaprov.kubeapi.objects import SEALED_PREFIX
 MAX_EVENTS_PER_READ = 5_000
 # (group, resource, name) of the objects a controller needs whole: the root CA ConfigMaps
 KEEP_BODY = {("", "configmaps", "kube-root-ca.crt")}
+# (group, resource) of the kinds a controller needs whole: Kyma CRs and Deployments (the Kyma controller)
+KEEP_BODY_KINDS = {("operator.kyma-project.io", "kymas"), ("apps", "deployments")}
 
 
 @dataclass
@@ -150,7 +152,9 @@ class Graph:
             spec_finalizers=list((obj.get("spec") or {}).get("finalizers") or [])
             if (group, resource) == ("", "namespaces")
             else [],
-            body=obj if (group, resource, meta.get("name", "")) in KEEP_BODY else None,
+            body=obj
+            if (group, resource, meta.get("name", "")) in KEEP_BODY or (group, resource) in KEEP_BODY_KINDS
+            else None,
         )
         self.nodes[uid] = node
         self.by_key[node.key] = uid

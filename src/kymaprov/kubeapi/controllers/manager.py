@@ -31,7 +31,7 @@ from kymaprov.context import Context
 from kymaprov.kubeapi import changes
 from kymaprov.kubeapi.app import KubeApi
 from kymaprov.kubeapi.auth import Authenticator
-from kymaprov.kubeapi.controllers import garbagecollector, namespace, rootcacertpublisher
+from kymaprov.kubeapi.controllers import garbagecollector, kyma, namespace, rootcacertpublisher
 from kymaprov.kubeapi.controllers.client import ApiClient
 from kymaprov.kubeapi.controllers.garbagecollector import Pass
 from kymaprov.kubeapi.controllers.graph import ClusterGone, Graph
@@ -195,6 +195,7 @@ class ControllerManager:
         namespace.sync(graph, client, work, rfc3339(self.ctx.clock.now()))
         if ca_pem:
             rootcacertpublisher.sync(graph, client, work, ca_pem)
+        kyma.sync(graph, client, work, rfc3339(self.ctx.clock.now()))
         return work.retry or work.exhausted
 
     def _client(self, cluster_id: str) -> ApiClient | None:
@@ -210,6 +211,8 @@ class ControllerManager:
 def _has_work(graph: Graph, ca_pem: str) -> bool:
     """Anything being deleted or owned, or a namespace without its root CA: only then is the lease
     worth taking."""
-    return any(n.deleting or n.owners for n in graph.nodes.values()) or (
-        bool(ca_pem) and rootcacertpublisher.needs_work(graph, ca_pem)
+    return (
+        any(n.deleting or n.owners for n in graph.nodes.values())
+        or (bool(ca_pem) and rootcacertpublisher.needs_work(graph, ca_pem))
+        or kyma.needs_work(graph)
     )
