@@ -27,8 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kymaprov.backends.base import RuntimeBackend
+from kymaprov.backends.base import ClusterAccess, RuntimeBackend
 from kymaprov.context import Context
+from kymaprov.provisioning import administrators
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
     CREATED,
@@ -49,7 +50,8 @@ LEASE_SECONDS = 15.0
 
 
 class LifecycleWorker:
-    """Runs due operations; ``lease_seconds`` and ``renew_every`` (default a third of the lease) for tests."""
+    """Runs due operations; ``lease_seconds`` and ``renew_every`` (default a third of the lease) for tests,
+    ``configure_runtimes=False`` for tests whose backend's clusters have no Kubernetes API."""
 
     def __init__(
         self,
@@ -59,6 +61,7 @@ class LifecycleWorker:
         *,
         lease_seconds: float = LEASE_SECONDS,
         renew_every: float | None = None,
+        configure_runtimes: bool = True,
     ) -> None:
         self._ctx = ctx
         self._backend = backend
@@ -66,6 +69,7 @@ class LifecycleWorker:
         self.worker_id = uuid.uuid4().hex
         self.lease_seconds = lease_seconds
         self.renew_every = lease_seconds / 3 if renew_every is None else renew_every
+        self.configure_runtimes = configure_runtimes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -226,6 +230,7 @@ class LifecycleWorker:
 
     def _provision(self, op_id: str, token: str, env: Environment) -> None:
         access = self._backend.create_cluster(env.cluster_id, env.cluster_name)
+        self._configure_runtime(access, env, json.loads(env.row["parameters"]), creating=True)
         labels = {
             "Name": env.row["labels"].get("Name", env.cluster_name),
             "KubeconfigURL": f"{self._ctx.settings.base_url}/kubeconfig/{env.id}",
@@ -248,6 +253,9 @@ class LifecycleWorker:
             self._finish(op_id, "succeeded", "Processing finished", conn)
 
     def _update(self, op_id: str, token: str, env: Environment, parameters: dict[str, object]) -> None:
+        access = self._backend.access(env.cluster_id)
+        if access is not None:
+            self._configure_runtime(access, env, parameters, creating=False)
         with self._commit(op_id, token) as conn:
             if conn is None:
                 return
@@ -265,6 +273,19 @@ class LifecycleWorker:
                 )
             )
             self._finish(op_id, "succeeded", "Processing finished", conn)
+
+    def _configure_runtime(
+        self, access: ClusterAccess, env: Environment, parameters: dict[str, Any], *, creating: bool
+    ) -> None:
+        """What KIM and KEB apply in the runtime through its Kubernetes API: the administrators'
+        ClusterRoleBindings (on create, and on an update that names them). Idempotent: a failure
+        fails this attempt, and the retried step applies it again."""
+        if not self.configure_runtimes:
+            return
+        default = env.row.get("created_by") if creating else None
+        admins = administrators.administrators_of(parameters, default)
+        if admins is not None:
+            administrators.apply(access, admins)
 
     def _deprovision(self, op_id: str, token: str, env: Environment) -> None:
         self._backend.delete_cluster(env.cluster_id)
