@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -27,6 +28,26 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = float(store.get_setting(_OFFSET_KEY, 0.0))
         self._read_at = time.monotonic()
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after every ``advance`` or ``reset`` made through this object (the
+        runtimes' controllers move workloads at once); returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
+
+    def _notify(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for callback in listeners:
+            callback()
 
     def _current_offset(self) -> float:
         with self._lock:
@@ -58,6 +79,7 @@ class Clock:
         with self._lock:
             self._offset = offset
             self._read_at = time.monotonic()
+        self._notify()
         return offset
 
     def reset(self) -> None:
@@ -65,3 +87,4 @@ class Clock:
         with self._lock:
             self._offset = 0.0
             self._read_at = time.monotonic()
+        self._notify()

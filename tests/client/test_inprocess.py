@@ -46,7 +46,7 @@ class StubRuntimes:
         self.created: list[str] = []
         self.deleted: list[str] = []
 
-    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
+    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
         self.created.append(cluster_id)
         return ClusterAccess(server=f"https://127.0.0.1:9/clusters/{cluster_id}", ca_data="", token="t")
 

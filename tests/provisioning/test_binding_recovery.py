@@ -323,7 +323,7 @@ class LimitedRuntimes:
         self.runtimes = runtimes
         self.token = token
 
-    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
+    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
         return self.runtimes.create_cluster(cluster_id, name)
 
     def delete_cluster(self, cluster_id: str) -> None:

@@ -41,7 +41,7 @@ class Runtimes:
         self.created: list[str] = []
         self.deleted: list[str] = []
 
-    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
+    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
         self.created.append(cluster_id)
         self.started.set()
         assert self.release.wait(30), "the test never released create_cluster"

@@ -14,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from kymaprov.backends.shape import ClusterShape
+
+__all__ = ["ClusterAccess", "ClusterShape", "RuntimeBackend"]
+
 
 @dataclass(frozen=True)
 class ClusterAccess:
@@ -34,8 +38,9 @@ class ClusterAccess:
 
 
 class RuntimeBackend(Protocol):
-    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
-        """Create the cluster, or return the existing one's access (idempotent)."""
+    def create_cluster(self, cluster_id: str, name: str, shape: ClusterShape | None = None) -> ClusterAccess:
+        """Create the cluster (its workers as ``shape`` says; None: ``DEFAULT_SHAPE``), or return the
+        existing one's access (idempotent)."""
         ...
 
     def delete_cluster(self, cluster_id: str) -> None:

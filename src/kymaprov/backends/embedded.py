@@ -23,6 +23,7 @@ import uvicorn
 from sqlalchemy.engine import Connection
 
 from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.shape import DEFAULT_SHAPE, ClusterShape
 from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
 from kymaprov.kubeapi import tls
@@ -55,8 +56,9 @@ class EmbeddedRuntimes:
 
     # --- RuntimeBackend -------------------------------------------------------------------------
 
-    def create_cluster(self, cluster_id: str, name: str) -> ClusterAccess:
-        """Create the cluster (own CA, serving cert, signing key, admin token, seed objects) or return it."""
+    def create_cluster(self, cluster_id: str, name: str, shape: ClusterShape | None = None) -> ClusterAccess:
+        """Create the cluster (own CA, serving cert, signing key, admin token, seed objects, the
+        shape's Nodes) or return it."""
         if not _CLUSTER_ID.match(cluster_id) or len(cluster_id) > 63:
             raise ValueError(f"cluster id must be a lowercase DNS label: {cluster_id!r}")
         existing = self.access(cluster_id)
@@ -87,7 +89,8 @@ class EmbeddedRuntimes:
                             created_ms=self.ctx.clock.now_ms(),
                         )
                     )
-                    seed_cluster(ObjectStore(conn, cluster_id, self.ctx.clock.now(), sealer), cluster_id)
+                    store = ObjectStore(conn, cluster_id, self.ctx.clock.now(), sealer)
+                    seed_cluster(store, cluster_id, shape or DEFAULT_SHAPE)
         except sa.exc.IntegrityError:  # another replica created it first
             log.info("cluster %s was created concurrently", cluster_id)
         self._forget(cluster_id)

@@ -204,6 +204,8 @@ def by_resource(group: str, resource: str) -> ResourceType | None:
 
 
 NAMESPACES = _BY_KEY[("", "v1", "namespaces")]
+NODES = _BY_KEY[("", "v1", "nodes")]
+LEASES = _BY_KEY[("coordination.k8s.io", "v1", "leases")]
 PODS = _BY_KEY[("", "v1", "pods")]
 SERVICE_ACCOUNTS = _BY_KEY[("", "v1", "serviceaccounts")]
 SECRETS = _BY_KEY[("", "v1", "secrets")]

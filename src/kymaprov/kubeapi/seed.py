@@ -1,14 +1,23 @@
 """What a new cluster starts with: system namespaces (each gets its ``default`` ServiceAccount), the
-standard roles and bindings (discovery for every authenticated user, as real clusters grant), and
-Kyma with its default modules (``kymamodules``)."""
+standard roles and bindings (discovery for every authenticated user, as real clusters grant), the
+worker Nodes of its shape with their Leases, and Kyma with its default modules (``kymamodules``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kymaprov.kubeapi import crds, kymamodules
+from kymaprov.backends.shape import ClusterShape
+from kymaprov.kubeapi import crds, kymamodules, nodes
 from kymaprov.kubeapi.objects import ObjectStore
-from kymaprov.kubeapi.resources import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, CRDS, DEPLOYMENTS, NAMESPACES
+from kymaprov.kubeapi.resources import (
+    CLUSTER_ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    CRDS,
+    DEPLOYMENTS,
+    LEASES,
+    NAMESPACES,
+    NODES,
+)
 
 NAMESPACE_NAMES = ("default", "kube-system", "kube-public", "kube-node-lease", "kyma-system")
 RBAC_API = "rbac.authorization.k8s.io"
@@ -86,7 +95,7 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
 }
 
 
-def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
+def seed_cluster(store: ObjectStore, cluster_id: str, shape: ClusterShape) -> None:
     for name in NAMESPACE_NAMES:
         store.create(NAMESPACES, "", {"metadata": {"name": name}})
     for role, rules in CLUSTER_ROLE_RULES.items():
@@ -101,6 +110,9 @@ def seed_cluster(store: ObjectStore, cluster_id: str) -> None:
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
         )
+    for index in range(max(shape.nodes, 1)):
+        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now))
+        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now))
     seed_kyma(store)
 
 

@@ -80,6 +80,34 @@ def parse_label_selector(text: str | None) -> list[Requirement]:
     return requirements
 
 
+def from_map(labels: Any) -> list[Requirement]:
+    """A Service's or ReplicationController's selector (a plain map of equalities)."""
+    if not isinstance(labels, dict):
+        return []
+    return [Requirement(str(k), "=", (str(v),)) for k, v in sorted(labels.items())]
+
+
+_SELECTOR_OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+
+
+def from_label_selector(selector: Any) -> list[Requirement] | None:
+    """A ``metav1.LabelSelector`` (``matchLabels`` and ``matchExpressions``) as requirements; None for
+    a selector that matches nothing (null, or an operator kube would refuse), as
+    ``LabelSelectorAsSelector`` treats them."""
+    if not isinstance(selector, dict):
+        return None
+    requirements = from_map(selector.get("matchLabels") or {})
+    for expression in selector.get("matchExpressions") or []:
+        if not isinstance(expression, dict):
+            return None
+        op = _SELECTOR_OPS.get(str(expression.get("operator")))
+        if op is None:
+            return None
+        values = tuple(str(v) for v in expression.get("values") or [])
+        requirements.append(Requirement(str(expression.get("key", "")), op, values))
+    return requirements
+
+
 def labels_match(requirements: list[Requirement], obj: dict[str, Any]) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     return all(r.matches(labels) for r in requirements)

@@ -695,3 +695,91 @@ def to_table(
         "columnDefinitions": columns if headers else [],
         "rows": rows,
     }
+
+
+# --- nodes and endpoints ----------------------------------------------------------------------------
+
+
+def _node_cells(obj: dict[str, Any], now: float) -> Cells:
+    """``printNode``: the Ready condition as the status, roles from ``node-role.kubernetes.io/*``."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    state = "Unknown" if ready is None else "Ready" if ready.get("status") == "True" else "NotReady"
+    if spec.get("unschedulable"):
+        state += ",SchedulingDisabled"
+    labels = obj["metadata"].get("labels") or {}
+    roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
+    if labels.get("kubernetes.io/role"):
+        roles.append(labels["kubernetes.io/role"])
+    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
+    info = status.get("nodeInfo") or {}
+    return [
+        _name(obj),
+        state,
+        ",".join(roles) or "<none>",
+        _age(obj, now),
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP") or "<none>",
+        addresses.get("ExternalIP") or "<none>",
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+def _endpoint_text(pairs: list[str]) -> str:
+    """``formatEndpoints``: the first three, then ``+ N more...``."""
+    if not pairs:
+        return "<none>"
+    shown = ",".join(pairs[:3])
+    return shown + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+def _endpoints_cells(obj: dict[str, Any], now: float) -> Cells:
+    pairs = []
+    for subset in obj.get("subsets") or []:
+        ports = subset.get("ports") or [{}]
+        for address in subset.get("addresses") or []:
+            for port in ports:
+                pairs.append(
+                    f"{address.get('ip')}:{port['port']}" if "port" in port else str(address.get("ip"))
+                )
+    return [_name(obj), _endpoint_text(pairs), _age(obj, now)]
+
+
+def _endpoint_slice_cells(obj: dict[str, Any], now: float) -> Cells:
+    ports = [str(p.get("port")) for p in obj.get("ports") or [] if p.get("port") is not None]
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [
+        _name(obj),
+        obj.get("addressType", ""),
+        ",".join(ports) or "<unset>",
+        _endpoint_text(addresses),
+        _age(obj, now),
+    ]
+
+
+PRINTERS.update(
+    {
+        "nodes": (
+            _columns(
+                "Name",
+                "Status",
+                "Roles",
+                "Age",
+                "Version",
+                ("Internal-IP", "string", 1),
+                ("External-IP", "string", 1),
+                ("OS-Image", "string", 1),
+                ("Kernel-Version", "string", 1),
+                ("Container-Runtime", "string", 1),
+            ),
+            _node_cells,
+        ),
+        "endpoints": (_columns("Name", "Endpoints", "Age"), _endpoints_cells),
+        "endpointslices": (
+            _columns("Name", "AddressType", "Ports", "Endpoints", "Age"),
+            _endpoint_slice_cells,
+        ),
+    }
+)

@@ -43,6 +43,7 @@ from kymaprov.provisioning.models import (
     operations,
     state_values,
 )
+from kymaprov.provisioning.shape import shape_of
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +230,10 @@ class LifecycleWorker:
             self._deprovision(op_id, token, env)
 
     def _provision(self, op_id: str, token: str, env: Environment) -> None:
-        access = self._backend.create_cluster(env.cluster_id, env.cluster_name)
-        self._configure_runtime(access, env, json.loads(env.row["parameters"]), creating=True)
+        parameters = _parameters(env.row.get("parameters"))
+        shape = shape_of(str(env.row.get("plan_name", "")), parameters)
+        access = self._backend.create_cluster(env.cluster_id, env.cluster_name, shape)
+        self._configure_runtime(access, env, parameters, creating=True)
         labels = {
             "Name": env.row["labels"].get("Name", env.cluster_name),
             "KubeconfigURL": f"{self._ctx.settings.base_url}/kubeconfig/{env.id}",
@@ -344,3 +347,12 @@ class LifecycleWorker:
                 state=state, description=description, lease_until=None, updated_ms=self._ctx.clock.now_ms()
             )
         )
+
+
+def _parameters(stored: Any) -> dict[str, Any]:
+    """The environment's create parameters (stored as JSON text)."""
+    try:
+        value = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

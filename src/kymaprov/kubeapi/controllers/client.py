@@ -30,6 +30,13 @@ def object_path(api_version: str, resource: str, namespace: str, name: str, sub:
     return f"{base}{scope}/{resource}/{name}" + (f"/{sub}" if sub else "")
 
 
+def collection_path(api_version: str, resource: str, namespace: str) -> str:
+    """The URL path of a collection (where a create goes)."""
+    base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+    scope = f"/namespaces/{namespace}" if namespace else ""
+    return f"{base}{scope}/{resource}"
+
+
 class ApiClient:
     """Calls one cluster's API as its admin; raises ``ApiError`` for any answer but 2xx."""
 

@@ -15,39 +15,35 @@ UID or resourceVersion precondition), so a concurrent change makes it fail and t
 
 from __future__ import annotations
 
-from typing import Any
-
-from kymaprov.kubeapi.controllers.client import ApiClient, ApiError, object_path
+from kymaprov.kubeapi.controllers.base import Pass, View, path_of
+from kymaprov.kubeapi.controllers.client import ApiClient
 from kymaprov.kubeapi.controllers.graph import Graph, Node
 from kymaprov.kubeapi.deletion import FOREGROUND, ORPHAN
 
 
-def path_of(node: Node, sub: str = "") -> str:
-    return object_path(node.api_version, node.resource, node.namespace, node.name, sub)
+class GarbageCollector:
+    name = "garbagecollector"
+    order = 0
+    kinds: frozenset[tuple[str, str]] = frozenset()
+
+    def needs_work(self, view: View) -> bool:
+        """Anything being deleted, or owned by an object that is gone or being deleted."""
+        nodes = view.graph.nodes
+        for node in nodes.values():
+            if node.deleting:
+                return True
+            for ref in node.owners:
+                owner = nodes.get(str(ref["uid"]))
+                if owner is None or owner.deleting:
+                    return True
+        return False
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        sync(view.graph, client, work)
+        return None
 
 
-class Pass:
-    """One pass's budget of API writes and whether anything failed and needs a retry."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.writes = 0
-        self.retry = False
-
-    @property
-    def exhausted(self) -> bool:
-        return self.writes >= self.budget
-
-    def call(self, fn: Any, *args: Any) -> bool:
-        """Make one write; False (and retry later) when the API refused it, except NotFound."""
-        self.writes += 1
-        try:
-            fn(*args)
-        except ApiError as exc:
-            if exc.code != 404:
-                self.retry = True
-            return False
-        return True
+CONTROLLERS = (GarbageCollector(),)
 
 
 def sync(graph: Graph, client: ApiClient, work: Pass) -> None:

@@ -1,6 +1,10 @@
 """The controllers' view of one cluster: every object by UID with its owners and dependents, as kube's
 garbage collector's ``GraphBuilder`` keeps it from informers.
 
+Besides metadata (owners, finalizers, labels) it keeps the whole bodies of the kinds the registered
+controllers ask for (``Graph(keep=...)``), with indexes by kind and by namespace and label-selector
+lookups, so a controller reads its objects without a request.
+
 It is built from one read of the cluster's objects and then kept current by reading the change log
 after the version it reflects (a read of the log, not of every kind's watch: one query per pass for
 all kinds). Replaying events is idempotent (each sets an object's state by UID), so a scan that saw
@@ -20,12 +24,10 @@ from sqlalchemy.engine import Connection
 from kymaprov.crypto import Sealer
 from kymaprov.kubeapi.models import LIVE, change_log, clusters, objects
 from kymaprov.kubeapi.objects import SEALED_PREFIX
+from kymaprov.kubeapi.selectors import Requirement
 
 MAX_EVENTS_PER_READ = 5_000
-# (group, resource, name) of the objects a controller needs whole: the root CA ConfigMaps
-KEEP_BODY = {("", "configmaps", "kube-root-ca.crt")}
-# (group, resource) of the kinds a controller needs whole: Kyma CRs and Deployments (the Kyma controller)
-KEEP_BODY_KINDS = {("operator.kyma-project.io", "kymas"), ("apps", "deployments")}
+Kind = tuple[str, str]  # (group, resource)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Node:
 
     uid: str
     api_version: str
+    object_kind: str  # the object's ``kind`` (Pod); ``kind`` is the (group, resource) pair
     group: str
     resource: str
     namespace: str
@@ -43,11 +46,24 @@ class Node:
     finalizers: list[str]
     deleting: bool
     spec_finalizers: list[str] = field(default_factory=list)  # namespaces only
-    body: dict[str, Any] | None = None  # the whole object, kept only for the kinds in ``KEEP_BODY``
+    labels: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None  # the whole object, kept only for the kinds the graph keeps
 
     @property
     def key(self) -> tuple[str, str, str, str]:
         return self.group, self.resource, self.namespace, self.name
+
+    @property
+    def kind(self) -> Kind:
+        return self.group, self.resource
+
+    @property
+    def controller_uid(self) -> str | None:
+        """The UID of the owner that is its controller (``controller: true``), if any."""
+        return next((str(o["uid"]) for o in self.owners if o.get("controller") is True), None)
+
+    def matches(self, requirements: list[Requirement]) -> bool:
+        return all(r.matches(self.labels) for r in requirements)
 
 
 class ClusterGone(Exception):
@@ -57,13 +73,16 @@ class ClusterGone(Exception):
 class Graph:
     """Objects by UID and the UIDs that name each owner UID in their ownerReferences."""
 
-    def __init__(self, cluster_id: str, sealer: Sealer) -> None:
+    def __init__(self, cluster_id: str, sealer: Sealer, keep: frozenset[Kind] = frozenset()) -> None:
         self.cluster_id = cluster_id
         self.sealer = sealer
+        self.keep = keep  # the kinds whose whole bodies are kept
         self.rv = -1  # the version the graph reflects; -1: not built
         self.nodes: dict[str, Node] = {}
         self.by_key: dict[tuple[str, str, str, str], str] = {}
         self.dependents: dict[str, set[str]] = {}
+        self.by_kind: dict[Kind, set[str]] = {}
+        self.by_namespace: dict[str, set[str]] = {}
 
     # --- keeping current ------------------------------------------------------------------------
 
@@ -116,6 +135,8 @@ class Graph:
         self.nodes.clear()
         self.by_key.clear()
         self.dependents.clear()
+        self.by_kind.clear()
+        self.by_namespace.clear()
         rows = conn.execute(
             sa.select(objects.c.api_group, objects.c.resource, objects.c.body).where(
                 objects.c.cluster_id == self.cluster_id
@@ -141,6 +162,7 @@ class Graph:
         node = Node(
             uid=uid,
             api_version=str(obj.get("apiVersion", "")),
+            object_kind=str(obj.get("kind", "")),
             group=group,
             resource=resource,
             namespace=str(meta.get("namespace", "")),
@@ -152,12 +174,13 @@ class Graph:
             spec_finalizers=list((obj.get("spec") or {}).get("finalizers") or [])
             if (group, resource) == ("", "namespaces")
             else [],
-            body=obj
-            if (group, resource, meta.get("name", "")) in KEEP_BODY or (group, resource) in KEEP_BODY_KINDS
-            else None,
+            labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+            body=obj if (group, resource) in self.keep else None,
         )
         self.nodes[uid] = node
         self.by_key[node.key] = uid
+        self.by_kind.setdefault(node.kind, set()).add(uid)
+        self.by_namespace.setdefault(node.namespace, set()).add(uid)
         for owner in owners:
             self.dependents.setdefault(str(owner["uid"]), set()).add(uid)
 
@@ -167,6 +190,8 @@ class Graph:
             return
         if self.by_key.get(node.key) == uid:
             del self.by_key[node.key]
+        _discard(self.by_kind, node.kind, uid)
+        _discard(self.by_namespace, node.namespace, uid)
         for owner in node.owners:
             group = self.dependents.get(str(owner["uid"]))
             if group is not None:
@@ -180,4 +205,44 @@ class Graph:
         return [self.nodes[d] for d in sorted(self.dependents.get(uid, ())) if d in self.nodes]
 
     def in_namespace(self, namespace: str) -> list[Node]:
-        return sorted((n for n in self.nodes.values() if n.namespace == namespace), key=lambda n: n.key)
+        return self._sorted(self.by_namespace.get(namespace, ()))
+
+    def of_kind(self, group: str, resource: str, namespace: str | None = None) -> list[Node]:
+        """The objects of a kind (in one namespace, or all), sorted by namespace and name."""
+        uids = self.by_kind.get((group, resource), set())
+        if namespace is not None:
+            uids = uids & self.by_namespace.get(namespace, set())
+        return self._sorted(uids)
+
+    def count(self, group: str, resource: str) -> int:
+        return len(self.by_kind.get((group, resource), ()))
+
+    def get(self, group: str, resource: str, namespace: str, name: str) -> Node | None:
+        uid = self.by_key.get((group, resource, namespace, name))
+        return None if uid is None else self.nodes.get(uid)
+
+    def select(
+        self, group: str, resource: str, namespace: str | None, requirements: list[Requirement]
+    ) -> list[Node]:
+        """The objects of a kind whose labels match a selector (see ``selectors.from_label_selector``
+        and ``selectors.from_map``); an empty selector matches everything, as in kube."""
+        return [n for n in self.of_kind(group, resource, namespace) if n.matches(requirements)]
+
+    def owned_by(self, uid: str, group: str = "", resource: str = "") -> list[Node]:
+        """The objects whose controller (``controller: true`` owner) is ``uid``, of one kind if given."""
+        return [
+            n
+            for n in self.dependents_of(uid)
+            if n.controller_uid == uid and (not resource or n.kind == (group, resource))
+        ]
+
+    def _sorted(self, uids: Any) -> list[Node]:
+        return sorted((self.nodes[u] for u in uids if u in self.nodes), key=lambda n: n.key)
+
+
+def _discard(index: dict[Any, set[str]], key: Any, uid: str) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(uid)
+        if not members:
+            del index[key]

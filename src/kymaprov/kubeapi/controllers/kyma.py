@@ -19,8 +19,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kymaprov.kubeapi.controllers.client import ApiClient, object_path
-from kymaprov.kubeapi.controllers.garbagecollector import Pass, path_of
+from kymaprov.kubeapi.controllers.base import Pass, View, path_of
+from kymaprov.kubeapi.controllers.client import ApiClient, collection_path
 from kymaprov.kubeapi.controllers.graph import Graph, Node
 from kymaprov.kubeapi.kymamodules import (
     KYMA_GROUP,
@@ -31,29 +31,42 @@ from kymaprov.kubeapi.kymamodules import (
     crd_name,
     deployment,
 )
+from kymaprov.kubeapi.times import rfc3339
 
 CRD_GROUP = "apiextensions.k8s.io"
 CRD_RESOURCE = "customresourcedefinitions"
-CRDS_PATH = object_path(f"{CRD_GROUP}/v1", CRD_RESOURCE, "", "")[:-1]
-DEPLOYMENTS_PATH = object_path("apps/v1", "deployments", KYMA_NAMESPACE, "")[:-1]
+CRDS_PATH = collection_path(f"{CRD_GROUP}/v1", CRD_RESOURCE, "")
+DEPLOYMENTS_PATH = collection_path("apps/v1", "deployments", KYMA_NAMESPACE)
+
+
+class KymaController:
+    """Keeps whole Kyma CRs (their spec and status) and Deployments (their Available condition)."""
+
+    name = "kyma"
+    order = 60
+    kinds = frozenset({(KYMA_GROUP, KYMA_RESOURCE), ("apps", "deployments")})
+
+    def needs_work(self, view: View) -> bool:
+        return needs_work(view.graph)
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        sync(view.graph, client, work, rfc3339(view.now))
+        return None
+
+
+CONTROLLERS = (KymaController(),)
 
 
 def _kymas(graph: Graph) -> list[Node]:
-    return sorted(
-        (
-            n
-            for n in graph.nodes.values()
-            if (n.group, n.resource, n.namespace) == (KYMA_GROUP, KYMA_RESOURCE, KYMA_NAMESPACE)
-            and n.body is not None
-            and not n.deleting
-        ),
-        key=lambda n: n.name,
-    )
+    return [
+        n
+        for n in graph.of_kind(KYMA_GROUP, KYMA_RESOURCE, KYMA_NAMESPACE)
+        if n.body is not None and not n.deleting
+    ]
 
 
 def _find(graph: Graph, group: str, resource: str, namespace: str, name: str) -> Node | None:
-    uid = graph.by_key.get((group, resource, namespace, name))
-    return None if uid is None else graph.nodes.get(uid)
+    return graph.get(group, resource, namespace, name)
 
 
 def _available(node: Node | None) -> bool:

@@ -1,13 +1,19 @@
 """Runs the controllers of every cluster in one background thread per process.
 
 Woken by writes (a listener on the change log's hub: ``kubeapi/changes.py``), it passes over each
-cluster that changed: bring its graph up to date from the change log, then let the garbage collector,
-the namespace controller and the root CA publisher act through the API. A pass makes at most
+cluster that changed: bring its graph up to date from the change log, then let every registered
+controller (``registry.py``) that has work act through the API. A pass makes at most
 ``WRITES_PER_PASS`` writes per cluster (a big namespace is emptied over several passes, other
 clusters get their turn in between); a cluster whose pass ran out of budget or met a conflict is
 passed over again after ``RETRY_SECONDS``.
 Idle, the thread sleeps; once every ``RESYNC_SECONDS`` one query of every cluster's resourceVersion
 catches writes made by other processes (replicas on one PostgreSQL), which cannot call our listener.
+
+Controllers may ask to run again at a service-clock time (a readiness delay, a back-off, a schedule):
+the manager keeps those timers per cluster and controller and sleeps until the earliest. Advancing
+the service clock (``Clock.advance``, a listener here; another replica's advance is seen at the next
+resync) passes at once over every cluster with a timer, so workloads move with the clock. A cluster
+nobody wrote to and with no timer costs nothing.
 
 One process acts per cluster: a pass first takes or renews the cluster's row in
 ``kube_controller_leases`` (``LEASE_SECONDS``, wall time), so replicas never both delete or patch for
@@ -31,12 +37,12 @@ from kymaprov.context import Context
 from kymaprov.kubeapi import changes
 from kymaprov.kubeapi.app import KubeApi
 from kymaprov.kubeapi.auth import Authenticator
-from kymaprov.kubeapi.controllers import garbagecollector, kyma, namespace, rootcacertpublisher
+from kymaprov.kubeapi.controllers.base import Controller, Pass, View
 from kymaprov.kubeapi.controllers.client import ApiClient
-from kymaprov.kubeapi.controllers.garbagecollector import Pass
+from kymaprov.kubeapi.controllers.events import EventRecorder
 from kymaprov.kubeapi.controllers.graph import ClusterGone, Graph
+from kymaprov.kubeapi.controllers.registry import all_controllers, kept_kinds
 from kymaprov.kubeapi.models import LIVE, clusters, controller_leases
-from kymaprov.kubeapi.times import rfc3339
 
 log = logging.getLogger("kymaprov.kubeapi")
 
@@ -50,9 +56,15 @@ class ControllerManager:
     """``start()`` / ``stop()``; everything else runs in its thread."""
 
     def __init__(
-        self, ctx: Context, authenticator: Authenticator, admin_token: Callable[[str], str | None]
+        self,
+        ctx: Context,
+        authenticator: Authenticator,
+        admin_token: Callable[[str], str | None],
+        chosen: tuple[Controller, ...] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.controllers = all_controllers() if chosen is None else chosen
+        self._keep = kept_kinds(self.controllers)
         self.admin_token = admin_token  # a cluster's admin token, None once it is gone
         self.api = KubeApi(ctx, authenticator)
         self.holder = secrets.token_hex(8)
@@ -62,17 +74,24 @@ class ControllerManager:
         self._seen: dict[str, int] = {}
         self._graphs: dict[str, Graph] = {}
         self._tokens: dict[str, str] = {}
+        self._events: dict[str, EventRecorder] = {}
+        # cluster -> controller name -> the service-clock time it asked to run again
+        self._timers: dict[str, dict[str, float]] = {}
+        self._offset = ctx.clock.offset()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._unlisten = lambda: None
+        self._unlisten: Callable[[], None] = lambda: None
+        self._unlisten_clock: Callable[[], None] = lambda: None
 
     def start(self) -> None:
         self._unlisten = changes.hub(self.ctx.store.engine).listen(self._changed)
+        self._unlisten_clock = self.ctx.clock.listen(self._clock_moved)
         self._thread = threading.Thread(target=self._run, name="kube-controllers", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._unlisten()
+        self._unlisten_clock()
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -84,6 +103,26 @@ class ControllerManager:
             self._dirty.add(cluster_id)
             self._cond.notify_all()
 
+    def _clock_moved(self) -> None:
+        """The service clock jumped: every cluster with a timer is due for a pass."""
+        with self._cond:
+            self._dirty |= set(self._timers)
+            self._cond.notify_all()
+
+    def _timer_wait(self, now_monotonic: float) -> tuple[set[str], float]:
+        """The clusters whose timers are due, and the monotonic time of the next one."""
+        if not self._timers:
+            return set(), float("inf")
+        service_now = self.ctx.clock.now()
+        due = set()
+        soonest = float("inf")
+        for cluster_id, timers in self._timers.items():
+            at = min(timers.values())
+            if at <= service_now:
+                due.add(cluster_id)
+            soonest = min(soonest, now_monotonic + max(at - service_now, 0.0))
+        return due, soonest
+
     # --- the loop -------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -93,19 +132,25 @@ class ControllerManager:
                 while not self._stopping:
                     now = time.monotonic()
                     due = {c for c, at in self._retry_at.items() if at <= now}
+                    timed, next_timer = self._timer_wait(now)
+                    due |= timed
                     if self._dirty or due or now >= next_resync:
                         break
-                    wake = min([next_resync, *self._retry_at.values()])
+                    wake = min([next_resync, next_timer, *self._retry_at.values()])
                     self._cond.wait(max(wake - now, 0.0))
                 if self._stopping:
                     return
                 todo = self._dirty | due
                 self._dirty = set()
                 for c in due:
-                    del self._retry_at[c]
+                    self._retry_at.pop(c, None)
             if time.monotonic() >= next_resync:
                 next_resync = time.monotonic() + RESYNC_SECONDS
                 todo |= self._moved()
+                offset = self.ctx.clock.offset()  # another replica may have advanced the clock
+                if offset != self._offset:
+                    self._offset = offset
+                    todo |= set(self._timers)
             for cluster_id in sorted(todo):
                 if self._stopping:
                     return
@@ -127,7 +172,7 @@ class ControllerManager:
             log.debug("controllers: resync failed: %s", type(exc).__name__)
             return set()
         current = {r[0]: int(r[1]) for r in rows}
-        for gone in set(self._graphs) - set(current):
+        for gone in (set(self._graphs) | set(self._timers)) - set(current):
             self._forget(gone)
         moved = {c for c, rv in current.items() if self._seen.get(c) != rv}
         self._seen = current
@@ -137,6 +182,9 @@ class ControllerManager:
         self._graphs.pop(cluster_id, None)
         self._tokens.pop(cluster_id, None)
         self._seen.pop(cluster_id, None)
+        self._events.pop(cluster_id, None)
+        with self._cond:
+            self._timers.pop(cluster_id, None)
 
     def _lease(self, cluster_id: str) -> bool:
         """Take or renew this cluster's lease; whether we hold it."""
@@ -171,7 +219,7 @@ class ControllerManager:
         """One pass over a cluster; whether to come back soon."""
         graph = self._graphs.get(cluster_id)
         if graph is None:
-            graph = self._graphs[cluster_id] = Graph(cluster_id, self.ctx.sealer)
+            graph = self._graphs[cluster_id] = Graph(cluster_id, self.ctx.sealer, self._keep)
         try:
             with self.ctx.store.read() as conn:
                 graph.refresh(conn)
@@ -182,20 +230,39 @@ class ControllerManager:
             self._forget(cluster_id)
             return False
         self._seen[cluster_id] = graph.rv
-        ca_pem = str(ca_pem or "")
-        if not _has_work(graph, ca_pem):
+        events = self._events.setdefault(cluster_id, EventRecorder())
+        view = View(cluster_id, graph, self.ctx.clock.now(), str(ca_pem or ""), events)
+        with self._cond:
+            timers = dict(self._timers.get(cluster_id, {}))
+        chosen = [
+            c for c in self.controllers if timers.get(c.name, float("inf")) <= view.now or c.needs_work(view)
+        ]
+        if not chosen:
             return False
-        if not self._lease(cluster_id):
-            return False  # another process acts on it; its lease lapses if it stops
-        client = self._client(cluster_id)
-        if client is None:
+        client = self._client(cluster_id) if self._lease(cluster_id) else None
+        if client is None:  # another process acts on it (its lease lapses if it stops), or it is gone
+            with self._cond:
+                if cluster_id in self._timers:  # look again once that lease could have lapsed
+                    later = view.now + LEASE_SECONDS
+                    self._timers[cluster_id] = {n: max(t, later) for n, t in timers.items()}
             return False
         work = Pass(WRITES_PER_PASS)
-        garbagecollector.sync(graph, client, work)
-        namespace.sync(graph, client, work, rfc3339(self.ctx.clock.now()))
-        if ca_pem:
-            rootcacertpublisher.sync(graph, client, work, ca_pem)
-        kyma.sync(graph, client, work, rfc3339(self.ctx.clock.now()))
+        events.bind(client, work, view.now)
+        try:
+            for controller in chosen:
+                if work.exhausted:
+                    break
+                timers.pop(controller.name, None)
+                again = controller.sync(view, client, work)
+                if again is not None:
+                    timers[controller.name] = again
+        finally:
+            events.bind(None, None, 0.0)
+            with self._cond:
+                if timers:
+                    self._timers[cluster_id] = timers
+                else:
+                    self._timers.pop(cluster_id, None)
         return work.retry or work.exhausted
 
     def _client(self, cluster_id: str) -> ApiClient | None:
@@ -206,13 +273,3 @@ class ControllerManager:
                 return None
             self._tokens[cluster_id] = token
         return ApiClient(self.api, cluster_id, token)
-
-
-def _has_work(graph: Graph, ca_pem: str) -> bool:
-    """Anything being deleted or owned, or a namespace without its root CA: only then is the lease
-    worth taking."""
-    return (
-        any(n.deleting or n.owners for n in graph.nodes.values())
-        or (bool(ca_pem) and rootcacertpublisher.needs_work(graph, ca_pem))
-        or kyma.needs_work(graph)
-    )

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from kymaprov.kubeapi.controllers.base import Pass, View, path_of
 from kymaprov.kubeapi.controllers.client import ApiClient, ApiError
-from kymaprov.kubeapi.controllers.garbagecollector import Pass, path_of
 from kymaprov.kubeapi.controllers.graph import Graph, Node
 from kymaprov.kubeapi.deletion import NAMESPACE_FINALIZER
+from kymaprov.kubeapi.times import rfc3339
 
 # (type, ok reason, ok message) in the order kube's deleter keeps them
 CONDITIONS = (
@@ -35,9 +36,31 @@ CONDITIONS = (
 )
 
 
+def _terminating(graph: Graph) -> list[Node]:
+    return [
+        n for n in graph.of_kind("", "namespaces") if n.deleting and NAMESPACE_FINALIZER in n.spec_finalizers
+    ]
+
+
+class NamespaceController:
+    name = "namespace"
+    order = 10
+    kinds: frozenset[tuple[str, str]] = frozenset()
+
+    def needs_work(self, view: View) -> bool:
+        return bool(_terminating(view.graph))
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        sync(view.graph, client, work, rfc3339(view.now))
+        return None
+
+
+CONTROLLERS = (NamespaceController(),)
+
+
 def sync(graph: Graph, client: ApiClient, work: Pass, now_text: str) -> None:
-    for ns in [n for n in graph.nodes.values() if (n.group, n.resource) == ("", "namespaces")]:
-        if ns.deleting and NAMESPACE_FINALIZER in ns.spec_finalizers and not work.exhausted:
+    for ns in _terminating(graph):
+        if not work.exhausted:
             _terminate(graph, client, ns, work, now_text)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kymaprov.kubeapi.controllers.client import ApiClient, object_path
-from kymaprov.kubeapi.controllers.garbagecollector import Pass, path_of
+from kymaprov.kubeapi.controllers.base import Pass, View, path_of
+from kymaprov.kubeapi.controllers.client import ApiClient, collection_path
 from kymaprov.kubeapi.controllers.graph import Graph, Node
 
 NAME = "kube-root-ca.crt"
@@ -27,16 +27,30 @@ DESCRIPTION = (
 )
 
 
+class RootCaCertPublisher:
+    """Keeps whole ConfigMaps (to compare their data); a cluster without a CA has nothing to publish."""
+
+    name = "rootcacertpublisher"
+    order = 20
+    kinds = frozenset({("", "configmaps")})
+
+    def needs_work(self, view: View) -> bool:
+        return bool(view.ca_pem) and needs_work(view.graph, view.ca_pem)
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        sync(view.graph, client, work, view.ca_pem)
+        return None
+
+
+CONTROLLERS = (RootCaCertPublisher(),)
+
+
 def _active_namespaces(graph: Graph) -> list[Node]:
-    return sorted(
-        (n for n in graph.nodes.values() if (n.group, n.resource) == ("", "namespaces") and not n.deleting),
-        key=lambda n: n.name,
-    )
+    return [n for n in graph.of_kind("", "namespaces") if not n.deleting]
 
 
 def _published(graph: Graph, namespace: str) -> Node | None:
-    uid = graph.by_key.get(("", "configmaps", namespace, NAME))
-    return None if uid is None else graph.nodes.get(uid)
+    return graph.get("", "configmaps", namespace, NAME)
 
 
 def _current(node: Node, ca_pem: str) -> bool:
@@ -63,7 +77,7 @@ def sync(graph: Graph, client: ApiClient, work: Pass, ca_pem: str) -> None:
         if node is None:
             work.call(
                 client.create,
-                object_path("v1", "namespaces", "", ns.name, "configmaps"),
+                collection_path("v1", "configmaps", ns.name),
                 _new(ns.name, ca_pem),
             )
         elif not node.deleting and not _current(node, ca_pem):
