@@ -7,7 +7,7 @@ port 0 is resolved to the real port before any URL is made from it.
 The HTTP API runs in the main thread (SIGINT/SIGTERM stop it there, then everything else); the embedded
 Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
 runtime's API can never starve the runtime of threads; the lifecycle worker and the runtimes'
-controllers (garbage collector, namespace controller) have a thread each.
+controllers (garbage collector, namespace controller...) and the btp-operator have a thread each.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ import uvicorn
 from kymaprov.accounts.models import LOGIN_FILE, ensure_defaults
 from kymaprov.app import create_api_app
 from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.btpoperator import BtpOperator
 from kymaprov.config import Settings, default_data_dir
 from kymaprov.context import Context
+from kymaprov.kubeapi import changes
 from kymaprov.kubeapi.app import create_app as create_kube_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
@@ -125,6 +127,7 @@ class KymaprovServer:
         )
         self.kube_app = create_kube_app(self.ctx, self.runtimes.authenticator)
         self.controllers = ControllerManager(self.ctx, self.runtimes.authenticator, self.runtimes.admin_token)
+        self.btp_operator = BtpOperator(self.runtimes.cluster_ids, self.runtimes.access)
 
     def _close_sockets(self) -> None:
         self.api_socket.close()
@@ -155,12 +158,16 @@ class KymaprovServer:
         kube_thread.start()
         self.worker.start()
         self.controllers.start()
+        self.btp_operator.start()
+        unlisten = changes.hub(self.ctx.store.engine).listen(self.btp_operator.notify)
         api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
             api_server.run(sockets=[self.api_socket])
         finally:
             kube_server.should_exit = True
+            unlisten()
+            self.btp_operator.stop()
             self.controllers.stop()
             self.worker.stop()
             kube_thread.join(10)

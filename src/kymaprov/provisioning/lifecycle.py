@@ -27,9 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kymaprov.accounts.models import get_subaccount
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
+from kymaprov.cis.models import issue_operator_credentials, revoke_operator_credentials
 from kymaprov.context import Context
-from kymaprov.provisioning import administrators
+from kymaprov.provisioning import administrators, btpmanager
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
     CREATED,
@@ -44,6 +46,7 @@ from kymaprov.provisioning.models import (
     state_values,
 )
 from kymaprov.provisioning.shape import shape_of
+from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class LifecycleWorker:
         self.lease_seconds = lease_seconds
         self.renew_every = lease_seconds / 3 if renew_every is None else renew_every
         self.configure_runtimes = configure_runtimes
+        self._tokens: TokenService | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -281,17 +285,26 @@ class LifecycleWorker:
         self, access: ClusterAccess, env: Environment, parameters: dict[str, Any], *, creating: bool
     ) -> None:
         """What KIM and KEB apply in the runtime through its Kubernetes API: the administrators'
-        ClusterRoleBindings (on create, and on an update that names them). Idempotent: a failure
-        fails this attempt, and the retried step applies it again."""
+        ClusterRoleBindings (on create, and on an update that names them) and, on create, the
+        btp-operator's credentials (``sap-btp-manager``). Idempotent: a failure fails this attempt,
+        and the retried step applies it again."""
         if not self.configure_runtimes:
             return
         default = env.row.get("created_by") if creating else None
         admins = administrators.administrators_of(parameters, default)
         if admins is not None:
             administrators.apply(access, admins)
+        sub = get_subaccount(self._ctx, env.row["subaccount_id"]) if creating else None
+        if sub is not None:
+            if self._tokens is None:
+                self._tokens = TokenService(self._ctx)
+            client_id, secret = issue_operator_credentials(self._ctx, self._tokens, sub, env.id)
+            body = btpmanager.secret(client_id, secret, self._ctx.settings.base_url, env.cluster_id)
+            btpmanager.write(access, body)
 
     def _deprovision(self, op_id: str, token: str, env: Environment) -> None:
         self._backend.delete_cluster(env.cluster_id)
+        revoke_operator_credentials(self._ctx, env.id)
         with self._commit(op_id, token) as conn:
             if conn is None:
                 return
