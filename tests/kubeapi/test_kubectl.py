@@ -29,7 +29,7 @@ spec:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_get_pods_ns_and_seeded_pods(tmp_path: Path, access: ClusterAccess, version: str) -> None:
+def test_get_pods_ns_and_seeded_deployments(tmp_path: Path, access: ClusterAccess, version: str) -> None:
     kubectl = Kubectl(tmp_path, access, version=version)
     empty = kubectl("get", "pods")
     assert empty.returncode == 0, empty.stderr
