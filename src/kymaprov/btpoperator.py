@@ -23,8 +23,10 @@ embedded API server, so it would run the same against a real cluster.
   with bindings waits for them), then removes the finalizer.
 
 Runs in one thread: woken for a runtime by ``notify`` (the service wires it to the API server's write
-notifications), again after ``retry_seconds`` while something is pending, and every
-``resync_seconds`` for every runtime (writes made by other replicas).
+notifications; at most one pass per ``min_interval``), again after ``retry_seconds`` while something
+is pending, and for the runtimes whose resourceVersion moved since it last looked (``versions``,
+asked every ``resync_seconds``: writes made by other replicas). An idle runtime costs nothing but its
+row in that one query.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -474,20 +476,25 @@ class RuntimeOperator:
 
 
 class BtpOperator:
-    """The loop over every runtime (``clusters``), reached through ``access``."""
+    """The loop over the runtimes (``versions``: each runtime's resourceVersion), reached through
+    ``access``."""
 
     def __init__(
         self,
-        clusters: Callable[[], Iterable[str]],
+        versions: Callable[[], dict[str, int]],
         access: Callable[[str], ClusterAccess | None],
         *,
         retry_seconds: float = 1.0,
-        resync_seconds: float = 30.0,
+        resync_seconds: float = 5.0,
+        min_interval: float = 0.5,
     ) -> None:
-        self._clusters = clusters
+        self._versions = versions
+        self._seen: dict[str, int] = {}
         self._access = access
         self.retry_seconds = retry_seconds
         self.resync_seconds = resync_seconds
+        self.min_interval = min_interval
+        self._last: dict[str, float] = {}
         self._managers: dict[str, ServiceManager] = {}
         self._cond = threading.Condition()
         self._dirty: set[str] = set()
@@ -531,17 +538,32 @@ class BtpOperator:
                     del self._retry_at[c]
             if time.monotonic() >= next_resync:
                 next_resync = time.monotonic() + self.resync_seconds
-                try:
-                    todo |= set(self._clusters())
-                except Exception:
-                    log.exception("btp-operator: cannot list the runtimes")
+                todo |= self._moved()
             for cluster_id in sorted(todo):
                 if self._stopping:
                     return
+                again = self._last.get(cluster_id, -self.min_interval) + self.min_interval
+                if time.monotonic() < again:  # a burst of writes: one pass per interval, not per write
+                    self._later(cluster_id, again)
+                    continue
+                self._last[cluster_id] = time.monotonic()
                 if self.reconcile(cluster_id):
-                    with self._cond:
-                        self._retry_at[cluster_id] = time.monotonic() + self.retry_seconds
-            time.sleep(0.05)  # a burst of writes is one wake-up, not one pass per write
+                    self._later(cluster_id, time.monotonic() + self.retry_seconds)
+
+    def _later(self, cluster_id: str, at: float) -> None:
+        with self._cond:
+            self._retry_at[cluster_id] = min(at, self._retry_at.get(cluster_id, at))
+
+    def _moved(self) -> set[str]:
+        """The runtimes whose resourceVersion changed since the last look (all of them at first)."""
+        try:
+            current = self._versions()
+        except Exception:
+            log.exception("btp-operator: cannot read the runtimes' versions")
+            return set()
+        moved = {c for c, rv in current.items() if self._seen.get(c) != rv}
+        self._seen = current
+        return moved
 
     def reconcile(self, cluster_id: str) -> bool:
         """One pass over a runtime; whether something is pending."""

@@ -127,7 +127,7 @@ class KymaprovServer:
         )
         self.kube_app = create_kube_app(self.ctx, self.runtimes.authenticator)
         self.controllers = ControllerManager(self.ctx, self.runtimes.authenticator, self.runtimes.admin_token)
-        self.btp_operator = BtpOperator(self.runtimes.cluster_ids, self.runtimes.access)
+        self.btp_operator = BtpOperator(self.runtimes.resource_versions, self.runtimes.access)
 
     def _close_sockets(self) -> None:
         self.api_socket.close()
