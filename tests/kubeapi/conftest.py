@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 import yaml
 
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import ClusterAccess, ClusterShape
 from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.config import Settings
 from kymaprov.context import Context
@@ -126,8 +126,8 @@ class KubeServer:
         self.controllers.stop()
         self.ctx.store.dispose()
 
-    def cluster(self, name: str = "my-runtime") -> ClusterAccess:
-        return self.runtimes.create_cluster(f"c-{uuid.uuid4().hex[:12]}", name)
+    def cluster(self, name: str = "my-runtime", shape: ClusterShape | None = None) -> ClusterAccess:
+        return self.runtimes.create_cluster(f"c-{uuid.uuid4().hex[:12]}", name, shape)
 
 
 def write_kubeconfig(path: Path, access: ClusterAccess, token: str | None = None) -> Path:

@@ -140,8 +140,8 @@ def test_a_compacted_version_is_410_expired(
     old = admin.create(CM, {"metadata": {"name": "old"}})["metadata"]["resourceVersion"]
     admin.create(CM, {"metadata": {"name": "older"}})
     kube_server.ctx.clock.advance(301)  # past the log's 5 minutes: the next write compacts
-    admin.create(CM, {"metadata": {"name": "new"}})
-    compacted = int(admin.get(CM).json()["metadata"]["resourceVersion"]) - 1
+    new = admin.create(CM, {"metadata": {"name": "new"}})
+    compacted = int(new["metadata"]["resourceVersion"]) - 1  # that write compacted all before it
     with admin.client.stream(
         "GET",
         CM,

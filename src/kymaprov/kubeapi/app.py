@@ -13,7 +13,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from kymaprov.kubeapi import (
     fieldmanager,
     lists,
     openapi_v2_proto,
+    pods,
     protobuf,
     rbac,
     requestinfo,
@@ -61,6 +62,7 @@ from kymaprov.kubeapi.rbac import Authorizer, UserInfo
 from kymaprov.kubeapi.requestinfo import RequestInfo
 from kymaprov.kubeapi.resources import ResourceType
 from kymaprov.kubeapi.selectors import matcher
+from kymaprov.kubeapi.strategies import strategy_for
 from kymaprov.kubeapi.watch import Watch
 from kymaprov.web import InvalidJSON, bearer_token, parse_json, read_limited_body
 
@@ -73,6 +75,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
 WATCH_REAUTH_SECONDS = 1.0
 BOOKMARK_SECONDS = 60.0  # kube-apiserver's cacher sends bookmarks about once a minute
+FOLLOW_POLL_SECONDS = 1.0  # how often a followed log checks whether its container still runs
 
 
 @dataclass(frozen=True)
@@ -309,13 +312,16 @@ class KubeApi:
         name = parts[1] if len(parts) >= 2 else ""
         sub = parts[2] if len(parts) == 3 else ""
         verb = info.verb
+        connector = strategy_for(rt).connector(sub) if sub else None
         if sub:
             subresource = rt.subresource(sub)
             if subresource is None:
                 raise NotFound.path()
-            if verb not in subresource.verbs or sub not in _SERVED_SUBRESOURCES:
+            if verb not in subresource.verbs or (sub not in _SERVED_SUBRESOURCES and connector is None):
                 raise MethodNotAllowed(_NOT_ALLOWED)
         namespace = info.namespace if rt.namespaced else ""
+        if connector is not None:
+            return self._connect(req, info, connector, pods.Call(verb, namespace, name, req.query))
         if not rt.stored:
             if verb != "create" or name:
                 raise MethodNotAllowed(_NOT_ALLOWED)
@@ -417,6 +423,30 @@ class KubeApi:
                 return KubeResponse(200, obj)
             return KubeResponse(200, _success(rt, obj))
         raise MethodNotAllowed(_NOT_ALLOWED)
+
+    def _connect(
+        self, req: KubeRequest, info: RequestInfo, connector: pods.Connector, call: pods.Call
+    ) -> KubeResponse:
+        """A connect subresource (a pod's ``log``, ``exec``, ``binding``): the strategy's function."""
+        if connector.writes:
+            call = replace(call, body=self._parse(req.body, yaml_ok=False) if req.body.strip() else None)
+            answer = self._write(req, info, lambda s, u: connector.run(s, call))
+        else:
+            answer = self._read(req, info, lambda s, u: connector.run(s, call))
+        if answer.keep_open is None:
+            return KubeResponse(answer.status, answer.body, answer.content_type)
+        keep_open = answer.keep_open
+
+        def stream() -> Iterator[bytes]:
+            yield str(answer.body).encode()
+            while True:
+                time.sleep(FOLLOW_POLL_SECONDS)
+                with self.ctx.store.read() as conn:
+                    fresh = ObjectStore(conn, req.cluster_id, self.ctx.clock.now(), self.ctx.sealer)
+                    if not keep_open(fresh):
+                        return
+
+        return KubeResponse(answer.status, stream(), answer.content_type)
 
     def _scale(
         self, req: KubeRequest, info: RequestInfo, rt: ResourceType, namespace: str, name: str
@@ -777,6 +807,10 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         if isinstance(result, WatchStream):
             return StreamingResponse(
                 api.stream(result), media_type=JSON, headers={"cache-control": "no-cache, private"}
+            )
+        if isinstance(result.body, Iterator):  # a followed log
+            return StreamingResponse(
+                result.body, media_type=result.content_type, headers={"cache-control": "no-cache, private"}
             )
         return _render(result)
 

@@ -8,7 +8,10 @@ The strategies (``strategies.py``) call these.
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
+
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's --service-node-port-range
 
 # --- defaults -------------------------------------------------------------------------------------
 
@@ -19,6 +22,25 @@ def keep_allocated(new: dict[str, Any], old: dict[str, Any]) -> None:
     for field in ("clusterIP", "clusterIPs"):
         if field not in spec and field in old_spec:
             spec[field] = old_spec[field]
+    old_ports = {(p.get("port"), p.get("protocol", "TCP")): p for p in old_spec.get("ports") or []}
+    for port in spec.get("ports") or []:  # an allocated node port stays with its port
+        if isinstance(port, dict) and "nodePort" not in port and _wants_node_ports(spec):
+            previous = old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            if previous and previous.get("nodePort"):
+                port["nodePort"] = previous["nodePort"]
+
+
+def _wants_node_ports(spec: dict[str, Any]) -> bool:
+    kind = spec.get("type")
+    return kind == "NodePort" or (kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True))
+
+
+def _node_port(obj: dict[str, Any], index: int, rv: int) -> int:
+    """A port in the node port range, spread by hash as kube's random allocator spreads them."""
+    meta = obj.get("metadata") or {}
+    key = f"{meta.get('namespace')}/{meta.get('name')}/{index}/{rv}".encode()
+    low, high = NODE_PORT_RANGE
+    return low + int(hashlib.sha256(key).hexdigest(), 16) % (high - low + 1)
 
 
 def namespace(obj: dict[str, Any], rv: int) -> None:
@@ -71,10 +93,21 @@ def service(obj: dict[str, Any], rv: int) -> None:
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")
     spec.setdefault("internalTrafficPolicy", "Cluster")
-    for port in spec.get("ports") or []:
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    taken = {p.get("nodePort") for p in spec.get("ports") or [] if isinstance(p, dict)}
+    for index, port in enumerate(spec.get("ports") or []):
         if isinstance(port, dict):
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
+            if _wants_node_ports(spec) and not port.get("nodePort"):
+                chosen = _node_port(obj, index, rv)
+                while chosen in taken:
+                    chosen = chosen + 1 if chosen < NODE_PORT_RANGE[1] else NODE_PORT_RANGE[0]
+                port["nodePort"] = chosen
+                taken.add(chosen)
     obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 

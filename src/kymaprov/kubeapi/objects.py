@@ -508,8 +508,8 @@ class ObjectStore:
             )
         if subresource == "status":
             new = strategy.prepare_for_status_update(obj, old)
-        elif subresource == "finalize":
-            new = strategy.prepare_for_finalize(obj, old)
+        elif subresource:  # finalize, binding: what the strategy lets that subresource change
+            new = strategy.prepare_for_subresource(subresource, obj, old)
         else:
             new = obj
             new_meta = new["metadata"]

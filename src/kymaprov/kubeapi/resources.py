@@ -78,12 +78,22 @@ class CustomInfo:
     fingerprint: str  # changes whenever anything above does
 
 
+# connect subresources, which the published resource definitions leave out (kube lists them)
+_CONNECT = {
+    ("", "pods"): (
+        Subresource("attach", "PodAttachOptions", ("create", "get")),
+        Subresource("exec", "PodExecOptions", ("create", "get")),
+        Subresource("portforward", "PodPortForwardOptions", ("create", "get")),
+    )
+}
+
+
 def _build() -> tuple[ResourceType, ...]:
     """The registry from the 1.33 definitions (``kinds.py``); the behaviour of a kind is its strategy."""
     built = []
     for info in load_kinds():
         key = (info.group, info.plural)
-        subresources = tuple(
+        subresources = _CONNECT.get(key, ()) + tuple(
             Subresource(
                 sub.name,
                 sub.kind,
@@ -93,6 +103,7 @@ def _build() -> tuple[ResourceType, ...]:
             )
             for sub in info.subresources
         )
+        subresources = tuple(sorted(subresources, key=lambda s: s.name))
         built.append(
             ResourceType(
                 info.group,
@@ -205,6 +216,7 @@ def by_resource(group: str, resource: str) -> ResourceType | None:
 
 NAMESPACES = _BY_KEY[("", "v1", "namespaces")]
 NODES = _BY_KEY[("", "v1", "nodes")]
+CONFIGMAPS = _BY_KEY[("", "v1", "configmaps")]
 LEASES = _BY_KEY[("coordination.k8s.io", "v1", "leases")]
 PODS = _BY_KEY[("", "v1", "pods")]
 SERVICE_ACCOUNTS = _BY_KEY[("", "v1", "serviceaccounts")]

@@ -13,9 +13,10 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kymaprov.kubeapi import crds, defaults, deletion, schemas, structural, validation
+from kymaprov.kubeapi import crds, defaults, deletion, pods, schemas, structural, validation
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
+from kymaprov.kubeapi.pods import Connector
 from kymaprov.kubeapi.resources import RBAC, ResourceType
 from kymaprov.kubeapi.validation import Cause
 
@@ -112,6 +113,18 @@ class Strategy:
         """The ``finalize`` subresource (namespaces only) changes nothing elsewhere."""
         return copy.deepcopy(old)
 
+    def prepare_for_subresource(self, sub: str, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        """What an update through another subresource than ``status`` keeps of ``new``."""
+        if sub == "finalize":
+            return self.prepare_for_finalize(new, old)
+        return copy.deepcopy(old)
+
+    # --- connect subresources -------------------------------------------------------------------
+
+    def connector(self, sub: str) -> Connector | None:
+        """A subresource served by a function (a pod's ``log``, ``exec``, ``binding``), or None."""
+        return None
+
 
 class Namespaces(Strategy):
     name_rule = "label"
@@ -161,6 +174,23 @@ class Namespaces(Strategy):
 class Pods(Strategy):
     def default(self, obj: dict[str, Any], rv: int) -> None:
         defaults.pod(obj, rv)
+
+    def before_delete(
+        self, obj: dict[str, Any], options: DeleteOptions, now_text: str
+    ) -> dict[str, Any] | None:
+        return pods.graceful_delete(obj, options, now_text)
+
+    def delete_on_update(self, new: dict[str, Any], old: dict[str, Any]) -> bool:
+        """A pod waiting for its kubelet (grace period left) is not deleted by an update."""
+        return not new["metadata"].get("finalizers") and not old["metadata"].get("deletionGracePeriodSeconds")
+
+    def prepare_for_subresource(self, sub: str, new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+        if sub == "binding":
+            return pods.keep_binding(new, old)
+        return super().prepare_for_subresource(sub, new, old)
+
+    def connector(self, sub: str) -> Connector | None:
+        return pods.CONNECTORS.get(sub)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validation.containers(obj.get("spec"), "spec")

@@ -1,0 +1,118 @@
+"""Worker Nodes sized from the plan's parameters, and their heartbeat Leases."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.shape import ClusterShape, machine_size
+from kymaprov.provisioning.catalog import PLANS
+from kymaprov.provisioning.shape import cluster_shape
+from tests.conftest import RunningServer, free_port, new_api, run_kubectl
+from tests.kubeapi.conftest import Kube, Kubectl, KubeServer
+
+VERSIONS = ("1.30", "1.33")
+
+
+def test_shape_from_plan_and_parameters() -> None:
+    aws = cluster_shape(
+        PLANS["aws"], {"region": "eu-west-2", "machineType": "m6i.xlarge", "autoScalerMin": 4}
+    )
+    assert (aws.machine_type, aws.nodes, aws.region) == ("m6i.xlarge", 4, "eu-west-2")
+    assert aws.zones == ("eu-west-2a", "eu-west-2b", "eu-west-2c")
+    assert (aws.cpus, aws.memory_gib) == (4, 16)
+    default = cluster_shape(PLANS["azure"], {"region": "westeurope"})
+    assert default.nodes == PLANS["azure"].default_autoscaler_min == 3
+    assert default.machine_type == PLANS["azure"].default_machine_type
+    assert default.zones == ("westeurope-1", "westeurope-2", "westeurope-3")
+    lite = cluster_shape(PLANS["azure_lite"], {"region": "eastus"})
+    assert (lite.nodes, lite.zones) == (2, ("eastus-1",))  # no HA zones in azure_lite
+    trial = cluster_shape(PLANS["trial"], {"region": "us"})
+    assert (trial.nodes, trial.region, trial.zones) == (1, "us-east-1", ("us-east-1a",))
+    gcp = cluster_shape(PLANS["gcp"], {"region": "europe-west3", "machineType": "n2-standard-8"})
+    assert gcp.zones[0] == "europe-west3-a" and machine_size(gcp.machine_type) == (8, 32)
+    assert machine_size("Standard_D4s_v5") == (4, 16) and machine_size("g_c2_m8") == (2, 8)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_get_nodes_shows_the_shape(tmp_path: Path, kube_server: KubeServer, version: str) -> None:
+    shape = ClusterShape(machine_type="m6i.2xlarge", nodes=4, region="eu-west-2",
+                         zones=("eu-west-2a", "eu-west-2b", "eu-west-2c"))  # fmt: skip
+    kubectl = Kubectl(tmp_path, kube_server.cluster(shape=shape), version=version)
+    listed = kubectl("get", "nodes", "-L", "topology.kubernetes.io/zone,node.kubernetes.io/instance-type")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.strip().splitlines()
+    assert header.split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "ZONE", "INSTANCE-TYPE"]
+    assert len(rows) == 4
+    assert all(r.split()[1] == "Ready" and r.split()[4].startswith("v1.33.") for r in rows)
+    assert sorted(r.split()[5] for r in rows) == ["eu-west-2a", "eu-west-2a", "eu-west-2b", "eu-west-2c"]
+    assert {r.split()[6] for r in rows} == {"m6i.2xlarge"}
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    status = nodes[0]["status"]
+    assert status["capacity"]["cpu"] == "8" and status["capacity"]["memory"] == f"{32 * 1024 * 1024}Ki"
+    assert status["capacity"]["pods"] == "110"
+    assert status["nodeInfo"]["kubeletVersion"].startswith("v1.33.")
+    assert {a["type"] for a in status["addresses"]} >= {"InternalIP", "Hostname"}
+    leases = kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name")
+    assert sorted(leases.stdout.split()) == sorted(
+        f"lease.coordination.k8s.io/{n['metadata']['name']}" for n in nodes
+    )
+
+
+def test_leases_are_renewed_lazily(kube_server: KubeServer, access: ClusterAccess) -> None:
+    """An idle runtime's Leases age (nothing writes to it); the first pass after a write renews them."""
+    admin = Kube(access)
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+    before = {i["metadata"]["name"]: i["spec"]["renewTime"] for i in admin.get(path).json()["items"]}
+    kube_server.ctx.clock.advance(120)
+    time.sleep(0.5)  # an advance alone wakes only runtimes with timers: this one stays idle
+    assert {i["metadata"]["name"]: i["spec"]["renewTime"] for i in admin.get(path).json()["items"]} == before
+    admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "touch"}})
+    deadline = time.monotonic() + 10
+    while True:
+        after = {i["metadata"]["name"]: i["spec"]["renewTime"] for i in admin.get(path).json()["items"]}
+        if all(after[n] > before[n] for n in before):
+            break
+        assert time.monotonic() < deadline, "the leases were not renewed"
+        time.sleep(0.05)
+    admin.close()
+
+
+def test_provisioned_runtime_has_the_plans_nodes(tmp_path: Path) -> None:
+    """Through the Provisioning Service: autoScalerMin and machineType reach the runtime's Nodes."""
+    server = RunningServer(tmp_path / "data", free_port(), free_port(), provisioning_seconds=0).start()
+    try:
+        api = new_api(server)
+        body = {
+            "environmentType": "kyma",
+            "parameters": {"name": "sized", "region": "eu-central-1", "machineType": "m6i.xlarge",
+                           "autoScalerMin": 5, "autoScalerMax": 8},
+            "planName": "aws",
+            "serviceName": "kymaruntime",
+            "user": "dev@example.com",
+        }  # fmt: skip
+        r = api.request("POST", "/environments", json=body)
+        assert r.status_code == 202, r.text
+        env_id = r.json()["id"]
+        api.wait_state(env_id)
+        r = api.request("PUT", f"/environments/{env_id}/bindings", json={"parameters": {}})
+        assert r.status_code == 202, r.text
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(r.json()["credentials"]["kubeconfig"])
+        assert yaml.safe_load(kubeconfig.read_text())["clusters"]
+        out = run_kubectl(kubeconfig, tmp_path / "cache", "get", "nodes", "-o", "json", version="1.33")
+        assert out.returncode == 0, out.stderr
+        nodes = json.loads(out.stdout)["items"]
+        assert len(nodes) == 5
+        labels = [n["metadata"]["labels"] for n in nodes]
+        assert {lbl["node.kubernetes.io/instance-type"] for lbl in labels} == {"m6i.xlarge"}
+        assert {lbl["topology.kubernetes.io/zone"] for lbl in labels} == {
+            "eu-central-1a", "eu-central-1b", "eu-central-1c"
+        }  # fmt: skip
+    finally:
+        server.stop()
