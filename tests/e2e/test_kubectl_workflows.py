@@ -198,7 +198,7 @@ OBJECTS = [
 TABLES: dict[str, tuple[list[str], list[str]]] = {
     "deployments": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], ["web", "2/2", "2", "2"]),
     "statefulsets": (["NAME", "READY", "AGE"], ["db", "1/1"]),
-    "jobs": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["migrate", "Running", "0/1"]),
+    "jobs": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["migrate", "Complete", "1/1"]),
     "cronjobs": (
         ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"],
         ["report", "0", "3", "*", "*", "*", "<none>", "False", "0", "<none>"],
@@ -366,6 +366,10 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     assert edited.strip() == "configmap/shop-config edited"
     assert kubectl.ok("get", "cm", "shop-config", "-n", "shop", "-o", "jsonpath={.data.mode}") == "edited"
 
+    # the runtime's controllers roll the workloads out and run the Job to completion
+    kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=45s")
+    kubectl.ok("rollout", "status", "sts/db", "-n", "shop", "--timeout=45s")
+    kubectl.ok("wait", "--for=condition=complete", "job/migrate", "-n", "shop", "--timeout=45s")
     for kind, (header, first) in TABLES.items():
         table = rows(kubectl.ok("get", kind, "-n", "shop"))
         assert table[0] == header, (kind, table)

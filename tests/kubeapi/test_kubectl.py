@@ -79,6 +79,8 @@ def test_typed_client_commands(tmp_path: Path, access: ClusterAccess, version: s
     assert '"containerPort":80' in ports.stdout
     scaled = kubectl("scale", "deploy/web", "--replicas=3", "-n", "team-a")
     assert scaled.returncode == 0, scaled.stderr
+    rolled = kubectl("rollout", "status", "deploy/web", "-n", "team-a", "--timeout=45s")
+    assert rolled.returncode == 0, rolled.stderr
     table = kubectl("get", "deploy", "-n", "team-a")
     assert table.stdout.splitlines()[1].split()[:4] == ["web", "3/3", "3", "3"]
 

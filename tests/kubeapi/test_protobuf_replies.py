@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,12 @@ def test_configmap_deployment_and_namespace_list_as_protobuf(admin: Kube) -> Non
             },
         },
     )
+    deadline = time.monotonic() + 10  # the Deployment controller writes its revision and status first
+    while "observedGeneration" not in admin.get(
+        "/apis/apps/v1/namespaces/default/deployments/web"
+    ).json().get("status", {}):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     cases = [
         ("/api/v1/namespaces/default/configmaps/pb", "v1", "ConfigMap", KINDS["ConfigMap"]),
         ("/apis/apps/v1/namespaces/default/deployments/web", "apps/v1", "Deployment", KINDS["Deployment"]),

@@ -1,7 +1,7 @@
 """Per-kind defaulting: what the defaulters, admission and controllers do in a real cluster.
 
 Only what clients notice: pods are ``Pending``, namespaces ``Active``, Secret ``stringData`` lands in
-``data``, Services get a cluster IP, Deployments look rolled out at once (there is no scheduler).
+``data``, Services get a cluster IP. Workload status is the controllers' (``controllers/``).
 The strategies (``strategies.py``) call these.
 """
 
@@ -219,34 +219,3 @@ def cron_job(obj: dict[str, Any], rv: int) -> None:
 def role(obj: dict[str, Any], rv: int) -> None:
     if obj.get("rules") is None and "aggregationRule" not in obj:
         obj["rules"] = []
-
-
-def rolled_out_status(obj: dict[str, Any], now_text: str) -> dict[str, Any]:
-    """The status a Deployment reaches once its controller is done; there is no scheduler here."""
-    replicas = int((obj.get("spec") or {}).get("replicas", 1))
-    generation = int(obj["metadata"].get("generation", 1))
-    name = obj["metadata"]["name"]
-    status: dict[str, Any] = {"observedGeneration": generation}
-    if replicas:
-        status.update(
-            replicas=replicas, updatedReplicas=replicas, readyReplicas=replicas, availableReplicas=replicas
-        )
-    status["conditions"] = [
-        {
-            "type": "Available",
-            "status": "True",
-            "lastUpdateTime": now_text,
-            "lastTransitionTime": now_text,
-            "reason": "MinimumReplicasAvailable",
-            "message": "Deployment has minimum availability.",
-        },
-        {
-            "type": "Progressing",
-            "status": "True",
-            "lastUpdateTime": now_text,
-            "lastTransitionTime": now_text,
-            "reason": "NewReplicaSetAvailable",
-            "message": f'ReplicaSet "{name}" has successfully progressed.',
-        },
-    ]
-    return status

@@ -106,7 +106,9 @@ def _scalar(kind: str, wire: int, value: Any) -> Any:
     if kind == "intstr":
         parts = dict((n, v) for n, _, v in _fields(value))
         return bytes(parts.get(3, b"")).decode() if parts.get(1, 0) == 1 else _signed(int(parts.get(2, 0)))
-    if kind == "time":
+    if kind == "time":  # metav1.Time: no bytes is the zero time (JSON null), as Go's Unmarshal reads it
+        if not bytes(value):
+            return None
         parts = dict((n, v) for n, _, v in _fields(value))
         return rfc3339(_signed(int(parts.get(1, 0))))
     if kind == "rawjson":  # metav1.FieldsV1: the JSON document as bytes
@@ -238,6 +240,28 @@ VOLUME_MOUNT: Schema = {
     5: F("mountPropagation", S),
     6: F("subPathExpr", S),
 }
+SECCOMP_PROFILE: Schema = {1: F("type", S), 2: F("localhostProfile", S)}
+# PodSecurityContext and SecurityContext are pointers in Go: an empty one must still be sent (``{}`` in
+# JSON is not nil), or clients comparing templates (kubectl's EqualIgnoreHash) see a difference
+POD_SECURITY_CONTEXT: Schema = {
+    2: F("runAsUser", N, keep=True),
+    3: F("runAsNonRoot", B, keep=True),
+    4: F("supplementalGroups", N, repeated=True),
+    5: F("fsGroup", N, keep=True),
+    6: F("runAsGroup", N, keep=True),
+    9: F("fsGroupChangePolicy", S),
+    10: F("seccompProfile", SECCOMP_PROFILE),
+}
+SECURITY_CONTEXT: Schema = {
+    1: F("capabilities", {1: F("add", S, repeated=True), 2: F("drop", S, repeated=True)}),
+    2: F("privileged", B, keep=True),
+    4: F("runAsUser", N, keep=True),
+    5: F("runAsNonRoot", B, keep=True),
+    6: F("readOnlyRootFilesystem", B, keep=True),
+    7: F("allowPrivilegeEscalation", B, keep=True),
+    8: F("runAsGroup", N, keep=True),
+    11: F("seccompProfile", SECCOMP_PROFILE),
+}
 CONTAINER: Schema = {
     1: F("name", S),
     2: F("image", S),
@@ -250,6 +274,7 @@ CONTAINER: Schema = {
     9: F("volumeMounts", VOLUME_MOUNT, repeated=True),
     13: F("terminationMessagePath", S),
     14: F("imagePullPolicy", S),
+    15: F("securityContext", SECURITY_CONTEXT),
     16: F("stdin", B),
     17: F("stdinOnce", B),
     18: F("tty", B),
@@ -267,6 +292,7 @@ POD_SPEC: Schema = {
     9: F("serviceAccount", S),
     10: F("nodeName", S),
     11: F("hostNetwork", B),
+    14: F("securityContext", POD_SECURITY_CONTEXT),
     15: F("imagePullSecrets", LOCAL_REF, repeated=True),
     16: F("hostname", S),
     17: F("subdomain", S),

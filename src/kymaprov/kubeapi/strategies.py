@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kymaprov.kubeapi import crds, defaults, deletion, pods, schemas, structural, validation
+from kymaprov.kubeapi.cron import schedule_error
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
 from kymaprov.kubeapi.pods import Connector
@@ -264,32 +265,13 @@ class Workloads(Strategy):
 class Deployments(Workloads):
     defaulter = staticmethod(defaults.deployment)
 
-    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
-        status = defaults.rolled_out_status(obj, now_text)
-        previous = (old or {}).get("status") or {}
-        if old is not None and status["observedGeneration"] == previous.get("observedGeneration"):
-            status = previous or status
-        obj["status"] = status
-
 
 class ReplicaSets(Workloads):
     defaulter = staticmethod(defaults.replica_set)
-    ready_fields: tuple[str, ...] = ("readyReplicas", "availableReplicas")
-
-    def controller_status(self, obj: dict[str, Any], old: dict[str, Any] | None, now_text: str) -> None:
-        replicas = int((obj.get("spec") or {}).get("replicas", 1))
-        status: dict[str, Any] = {
-            "observedGeneration": int(obj["metadata"].get("generation", 1)),
-            "replicas": replicas,
-        }
-        if replicas:
-            status.update(dict.fromkeys(self.ready_fields, replicas))
-        obj["status"] = status
 
 
 class StatefulSets(ReplicaSets):
     defaulter = staticmethod(defaults.stateful_set)
-    ready_fields = ("readyReplicas", "availableReplicas", "currentReplicas", "updatedReplicas")
 
     def validate_update(self, obj: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
         return super().validate_update(obj, old) + _stateful_set_update(obj, old)
@@ -376,6 +358,13 @@ class CronJobs(Strategy):
                     f'Invalid value: "{name}": must be no more than 52 characters',
                 )
             )
+        schedule = (obj.get("spec") or {}).get("schedule")
+        if schedule:
+            problem = schedule_error(schedule)
+            if problem is not None:
+                causes.append(
+                    ("spec.schedule", "FieldValueInvalid", f'Invalid value: "{schedule}": {problem}')
+                )
         template = ((obj.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}
         pod = (template.get("template") or {}).get("spec")
         return causes + validation.containers(pod, "spec.jobTemplate.spec.template.spec")
