@@ -64,6 +64,21 @@ def test_default_kyma_is_ready_with_its_modules(admin: Kube, tmp_path: Path, acc
     ):
         assert admin.get(f"{DEPLOYMENTS}/{name}").status_code == 200
 
+    # the modules' pods: Running, owned by the ReplicaSets of their Deployments
+    pods = admin.get("/api/v1/namespaces/kyma-system/pods").json()["items"]
+    owners = {}
+    for pod in pods:
+        (ref,) = pod["metadata"]["ownerReferences"]
+        assert ref["kind"] == "ReplicaSet" and pod["status"]["phase"] == "Running"
+        rs = admin.get(f"/apis/apps/v1/namespaces/kyma-system/replicasets/{ref['name']}").json()
+        owners[pod["metadata"]["name"]] = rs["metadata"]["ownerReferences"][0]["name"]
+    assert set(owners.values()) == {
+        "api-gateway-controller-manager",
+        "istio-controller-manager",
+        "btp-manager-controller-manager",
+        "sap-btp-operator-controller-manager",
+    }
+
     kubectl = Kubectl(tmp_path, access, version="1.33")
     kymas = kubectl("get", "kymas", "-n", "kyma-system")
     assert kymas.returncode == 0, kymas.stderr
