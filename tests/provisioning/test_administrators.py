@@ -163,3 +163,43 @@ def test_without_oidc_the_kubeconfig_logs_in_at_kymaprov(server: RunningServer) 
     env_id = create(api, {})
     url = json.loads(api.request("GET", f"/environments/{env_id}").json()["labels"])["KubeconfigURL"]
     assert users_of(url) == {"admins": [f"--oidc-issuer-url={server.url}", "--oidc-client-id=kymaprov"]}
+
+
+def test_the_modules_parameter_is_the_kyma_crs_module_list(server: RunningServer, tmp_path: Path) -> None:
+    """KEB's OverrideKymaModules: a custom list replaces the default modules; the runtime follows."""
+    api = new_api(server, "modules")
+    modules = {"channel": "fast", "list": [{"name": "istio"}, {"name": "serverless", "channel": "regular"}]}
+    env_id = create(api, {"modules": modules})
+    kubeconfig = admin_kubeconfig(api, env_id, tmp_path / "kubeconfig")
+    kyma = ("kyma", "default", "-n", "kyma-system")
+
+    def kyma_body() -> dict[str, Any]:
+        got = run_kubectl(kubeconfig, tmp_path / "c", "get", *kyma, "-o", "json", version="1.33")
+        assert got.returncode == 0, got.stderr
+        body: dict[str, Any] = json.loads(got.stdout)
+        return body
+
+    spec = kyma_body()["spec"]
+    assert spec["channel"] == "fast"
+    assert spec["modules"] == [
+        {"name": "istio", "managed": True, "customResourcePolicy": "CreateAndDelete"},
+        {
+            "name": "serverless",
+            "channel": "regular",
+            "managed": True,
+            "customResourcePolicy": "CreateAndDelete",
+        },
+    ]
+    waited = run_kubectl(
+        kubeconfig, tmp_path / "w", "wait", "--for=jsonpath={.status.state}=Ready", "kyma/default",
+        "-n", "kyma-system", "--timeout=60s", version="1.33",
+    )  # fmt: skip
+    assert waited.returncode == 0, waited.stderr
+    status = kyma_body()["status"]
+    assert [(m["name"], m["channel"], m["state"]) for m in status["modules"]] == [
+        ("istio", "fast", "Ready"),
+        ("serverless", "regular", "Ready"),
+    ]
+    crds = run_kubectl(kubeconfig, tmp_path / "d", "get", "crds", "-o", "name", version="1.33").stdout.split()
+    assert "customresourcedefinition.apiextensions.k8s.io/functions.serverless.kyma-project.io" in crds
+    assert "customresourcedefinition.apiextensions.k8s.io/apirules.gateway.kyma-project.io" not in crds

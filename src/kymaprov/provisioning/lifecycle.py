@@ -31,7 +31,7 @@ from kymaprov.accounts.models import get_subaccount
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
 from kymaprov.cis.models import issue_operator_credentials, revoke_operator_credentials
 from kymaprov.context import Context
-from kymaprov.provisioning import administrators, btpmanager
+from kymaprov.provisioning import administrators, btpmanager, modules
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
     CREATED,
@@ -286,14 +286,17 @@ class LifecycleWorker:
     ) -> None:
         """What KIM and KEB apply in the runtime through its Kubernetes API: the administrators'
         ClusterRoleBindings (on create, and on an update that names them) and, on create, the
-        btp-operator's credentials (``sap-btp-manager``). Idempotent: a failure fails this attempt,
-        and the retried step applies it again."""
+        ``modules`` parameter (the Kyma CR) and the btp-operator's credentials (``sap-btp-manager``).
+        Idempotent: a failure fails this attempt, and the retried step applies it again."""
         if not self.configure_runtimes:
             return
         default = env.row.get("created_by") if creating else None
         admins = administrators.administrators_of(parameters, default)
         if admins is not None:
             administrators.apply(access, admins)
+        kyma = modules.kyma_spec(parameters) if creating else None  # ``modules`` is create-only
+        if kyma is not None:
+            modules.apply(access, kyma)
         sub = get_subaccount(self._ctx, env.row["subaccount_id"]) if creating else None
         if sub is not None:
             if self._tokens is None:
