@@ -7,8 +7,9 @@ For each ``Kyma`` CR in ``kyma-system`` (``default`` on a runtime), ``spec.modul
   created when missing; it is ``Processing`` until every Deployment is Available (the Deployment's own
   ``Available`` condition for its current generation), then ``Ready``;
 - an unknown module is ``Error`` with a message, as KLM reports a module without a template;
-- a module that left ``spec.modules`` but is still in ``status.modules`` is ``Deleting`` while its
-  Deployments and CRDs are deleted (a CRD takes its custom resources with it), then leaves the status.
+- a module that left ``spec.modules`` but is still in ``status.modules`` or installed (its objects
+  carry the module manager's labels) is ``Deleting`` while its Deployments and CRDs are deleted (a CRD
+  takes its custom resources with it), then leaves the status.
 
 ``status.state`` is ``Error`` if any module is, ``Processing`` while any module is not ``Ready``, else
 ``Ready``. The status is written only when it changes, with the resourceVersion it was computed from.
@@ -26,6 +27,8 @@ from kymaprov.kubeapi.kymamodules import (
     KYMA_GROUP,
     KYMA_NAMESPACE,
     KYMA_RESOURCE,
+    MANAGED_BY,
+    MODULE_LABEL,
     MODULES,
     Module,
     crd_name,
@@ -141,15 +144,28 @@ def desired(graph: Graph, kyma: dict[str, Any]) -> tuple[list[dict[str, Any]], l
                 "state": "Ready" if ready else "Processing",
             }
         )
-    for old in (kyma.get("status") or {}).get("modules") or []:
-        if not isinstance(old, dict) or old.get("name") in names:
-            continue
-        module = MODULES.get(str(old.get("name")))
+    reported = {
+        str(m.get("name")): m for m in (kyma.get("status") or {}).get("modules") or [] if isinstance(m, dict)
+    }
+    for name in sorted((set(reported) | _managed(graph)) - names):
+        module = MODULES.get(name)
         leftover = [] if module is None else _installed(graph, module)
         if leftover:
             deletes += [n for n in leftover if not n.deleting]
+            old = reported.get(name) or {"name": name, "fqdn": f"kyma-project.io/module/{name}"}
             modules.append({**old, "state": "Deleting"})
     return modules, deletes, creates
+
+
+def _managed(graph: Graph) -> set[str]:
+    """The modules whose objects are installed (labelled by the module manager), reported or not: a
+    module removed from the spec before its first status was written is removed all the same."""
+    installed = graph.of_kind("apps", "deployments", KYMA_NAMESPACE) + graph.of_kind(CRD_GROUP, CRD_RESOURCE)
+    return {
+        n.labels[MODULE_LABEL]
+        for n in installed
+        if MODULE_LABEL in n.labels and all(n.labels.get(k) == v for k, v in MANAGED_BY.items())
+    }
 
 
 def _overall(modules: list[dict[str, Any]]) -> str:
