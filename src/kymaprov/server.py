@@ -7,7 +7,7 @@ port 0 is resolved to the real port before any URL is made from it.
 The HTTP API runs in the main thread (SIGINT/SIGTERM stop it there, then everything else); the embedded
 Kubernetes API runs in its own thread with its own event loop, so a binding request that calls the
 runtime's API can never starve the runtime of threads; the lifecycle worker and the runtimes'
-controllers (garbage collector, namespace controller) have a thread each.
+controllers (garbage collector, namespace controller...) and the btp-operator have a thread each.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ import uvicorn
 from kymaprov.accounts.models import ensure_defaults
 from kymaprov.app import create_api_app
 from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.btpoperator import BtpOperator
 from kymaprov.cis.models import CisService
 from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.init import InitError
 from kymaprov.init import apply as apply_init
+from kymaprov.kubeapi import changes
 from kymaprov.kubeapi.app import create_app as create_kube_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
@@ -141,6 +143,7 @@ class KymaprovServer:
         )
         self.kube_app = create_kube_app(self.ctx, self.runtimes.authenticator)
         self.controllers = ControllerManager(self.ctx, self.runtimes.authenticator, self.runtimes.admin_token)
+        self.btp_operator = BtpOperator(self.runtimes.resource_versions, self.runtimes.access)
 
     def _close_sockets(self) -> None:
         self.api_socket.close()
@@ -171,12 +174,16 @@ class KymaprovServer:
         kube_thread.start()
         self.worker.start()
         self.controllers.start()
+        self.btp_operator.start()
+        unlisten = changes.hub(self.ctx.store.engine).listen(self.btp_operator.notify)
         api_server = self._api_server = _ApiServer(self._uvicorn_config(self.api_app, self.settings.port))
         self._announce()
         try:
             api_server.run(sockets=[self.api_socket])
         finally:
             kube_server.should_exit = True
+            unlisten()
+            self.btp_operator.stop()
             self.controllers.stop()
             self.worker.stop()
             kube_thread.join(10)

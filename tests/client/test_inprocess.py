@@ -104,7 +104,7 @@ def inprocess(tmp_path: Path) -> Iterator[InProcess]:
     binding = cis.create_binding(sub, "cis-key", instance_name="cis")
     runtimes = StubRuntimes()
     bindings = BindingService(ctx, runtimes)
-    worker = LifecycleWorker(ctx, runtimes, bindings)
+    worker = LifecycleWorker(ctx, runtimes, bindings, configure_runtimes=False)  # stub clusters
     yield InProcess(
         ctx,
         create_api_app(ctx, tokens, bindings),

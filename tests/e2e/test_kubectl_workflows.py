@@ -622,12 +622,21 @@ EXPECTED_RESOURCES = {
     "csinodes.storage.k8s.io", "csistoragecapacities.storage.k8s.io", "storageclasses.storage.k8s.io",
     "volumeattachments.storage.k8s.io",
 }  # fmt: skip
+KYMA_RESOURCES = {  # a new Kyma runtime's: the Kyma CRD and the CRDs of its default modules
+    "kymas.operator.kyma-project.io", "istios.operator.kyma-project.io",
+    "apigateways.operator.kyma-project.io", "btpoperators.operator.kyma-project.io",
+    "virtualservices.networking.istio.io", "gateways.networking.istio.io",
+    "serviceentries.networking.istio.io", "destinationrules.networking.istio.io",
+    "authorizationpolicies.security.istio.io", "peerauthentications.security.istio.io",
+    "apirules.gateway.kyma-project.io", "serviceinstances.services.cloud.sap.com",
+    "servicebindings.services.cloud.sap.com",
+}  # fmt: skip
 
 
 def test_api_resources_and_version(kubectl: Kubectl) -> None:
-    """Discovery lists the 61 resource types of a 1.33 cluster; ``version`` shows the server's v1.33.0."""
+    """Discovery lists the 61 resource types of a 1.33 cluster and Kyma's; ``version`` shows the server's v1.33.0."""
     names = kubectl.ok("api-resources", "-o", "name").split()
-    assert len(names) == len(set(names)) and set(names) == EXPECTED_RESOURCES
+    assert len(names) == len(set(names)) and set(names) == EXPECTED_RESOURCES | KYMA_RESOURCES
     wide = rows(kubectl.ok("api-resources"))
     assert wide[0] == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
     assert ["deployments", "deploy", "apps/v1", "true", "Deployment"] in wide

@@ -190,6 +190,17 @@ def root_cas_published(access: ClusterAccess, timeout: float = 5) -> None:
         client.close()
 
 
+def kyma_settled(admin: Kube, timeout: float = 30) -> None:
+    """Wait until the Kyma CR is Ready: the default modules' Deployments rolled out, their pods run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = admin.get("/apis/operator.kyma-project.io/v1beta2/namespaces/kyma-system/kymas/default")
+        if r.status_code == 200 and (r.json().get("status") or {}).get("state") == "Ready":
+            return
+        assert time.monotonic() < deadline, "Kyma did not become Ready"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def access(kube_server: KubeServer) -> ClusterAccess:
     """A fresh cluster per test, its root CA ConfigMaps published."""

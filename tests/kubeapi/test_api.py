@@ -215,7 +215,11 @@ def test_namespace_defaults_and_cascade(admin: Kube) -> None:
 
 
 def test_tables(admin: Kube) -> None:
-    pods = admin.get("/api/v1/namespaces/kyma-system/pods", headers={"accept": TABLE}).json()
+    admin.create(
+        "/api/v1/namespaces/default/pods",
+        {"metadata": {"name": "t"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+    )
+    pods = admin.get("/api/v1/namespaces/default/pods", headers={"accept": TABLE}).json()
     assert pods["kind"] == "Table" and pods["apiVersion"] == "meta.k8s.io/v1"
     assert pods["metadata"]["resourceVersion"]
     columns = [(c["name"], c["priority"]) for c in pods["columnDefinitions"]]
@@ -229,9 +233,9 @@ def test_tables(admin: Kube) -> None:
         ("Node", 1),
     ]
     row = pods["rows"][0]
-    assert row["cells"][1:4] == ["1/1", "Running", "0"]
+    assert row["cells"][1:4] == ["0/1", "Pending", "0"]
     assert row["object"]["kind"] == "PartialObjectMetadata"
-    assert row["object"]["metadata"]["namespace"] == "kyma-system"
+    assert row["object"]["metadata"]["namespace"] == "default"
     namespaces = admin.get("/api/v1/namespaces", headers={"accept": TABLE}).json()
     assert [c["name"] for c in namespaces["columnDefinitions"]] == ["Name", "Status", "Age"]
     roles = admin.get(

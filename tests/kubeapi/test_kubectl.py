@@ -29,7 +29,7 @@ spec:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_get_pods_ns_and_seeded_pods(tmp_path: Path, access: ClusterAccess, version: str) -> None:
+def test_get_pods_ns_and_seeded_deployments(tmp_path: Path, access: ClusterAccess, version: str) -> None:
     kubectl = Kubectl(tmp_path, access, version=version)
     empty = kubectl("get", "pods")
     assert empty.returncode == 0, empty.stderr
@@ -41,12 +41,12 @@ def test_get_pods_ns_and_seeded_pods(tmp_path: Path, access: ClusterAccess, vers
     for name in ("default", "kube-system", "kube-public", "kube-node-lease", "kyma-system"):
         assert any(line.split()[:2] == [name, "Active"] for line in namespaces.stdout.splitlines())
 
-    pods = kubectl("get", "pods", "-n", "kyma-system", "-o", "wide")
-    assert pods.returncode == 0, pods.stderr
-    header, *rows = pods.stdout.strip().splitlines()
-    assert header.split()[:5] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-    assert "NODE" in header and "IP" in header
-    assert len(rows) == 2 and all(r.split()[1:3] == ["1/1", "Running"] for r in rows)
+    deployments = kubectl("get", "deployments", "-n", "kyma-system", "-o", "wide")
+    assert deployments.returncode == 0, deployments.stderr
+    header, *rows = deployments.stdout.strip().splitlines()
+    assert header.split()[:5] == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert "IMAGES" in header and "SELECTOR" in header
+    assert {r.split()[0] for r in rows} >= {"api-gateway-controller-manager", "istio-controller-manager"}
 
     missing = kubectl("get", "pod", "nope")
     assert missing.returncode == 1
@@ -108,7 +108,7 @@ def test_binding_token_lifecycle_with_kubectl(tmp_path: Path, access: ClusterAcc
     """KEB's binding flow over HTTPS; then unbinding revokes: CRB gone → Forbidden, SA gone → Unauthorized."""
     token = binding_token(admin, "kyma-binding-x")
     kubectl = Kubectl(tmp_path, access, token=token, version="1.30")
-    pods = kubectl("get", "pods", "-A")
+    pods = kubectl("get", "deployments", "-A")
     assert pods.returncode == 0, pods.stderr
     assert "kyma-system" in pods.stdout
     whoami = kubectl("auth", "whoami")

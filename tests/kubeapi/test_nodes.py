@@ -14,7 +14,7 @@ from kymaprov.backends.shape import ClusterShape, machine_size
 from kymaprov.provisioning.catalog import PLANS
 from kymaprov.provisioning.shape import cluster_shape
 from tests.conftest import RunningServer, free_port, new_api, run_kubectl
-from tests.kubeapi.conftest import Kube, Kubectl, KubeServer
+from tests.kubeapi.conftest import Kube, Kubectl, KubeServer, kyma_settled
 
 VERSIONS = ("1.30", "1.33")
 
@@ -67,6 +67,7 @@ def test_get_nodes_shows_the_shape(tmp_path: Path, kube_server: KubeServer, vers
 def test_leases_are_renewed_lazily(kube_server: KubeServer, access: ClusterAccess) -> None:
     """An idle runtime's Leases age (nothing writes to it); the first pass after a write renews them."""
     admin = Kube(access)
+    kyma_settled(admin)  # a new runtime's module Deployments roll out first
     path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
     before = {i["metadata"]["name"]: i["spec"]["renewTime"] for i in admin.get(path).json()["items"]}
     kube_server.ctx.clock.advance(120)

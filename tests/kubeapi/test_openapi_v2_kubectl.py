@@ -125,6 +125,11 @@ def _definitions() -> dict[str, object]:
             },
         },
         meta: {"description": "Standard object metadata.", "type": "object"},
+        # what the runtime's CRDs' list kinds refer to (a Kyma runtime has CRDs from the start)
+        "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta": {
+            "description": "Standard list metadata.",
+            "type": "object",
+        },
     }
 
 

@@ -76,12 +76,13 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
 def test_lightkube_lists_and_creates(kubeconfig: str, kubeconfig_file: Path) -> None:
     from lightkube import ALL_NS, Client, KubeConfig
     from lightkube.models.meta_v1 import ObjectMeta
-    from lightkube.resources.core_v1 import ConfigMap, Pod
+    from lightkube.resources.apps_v1 import Deployment
+    from lightkube.resources.core_v1 import ConfigMap
 
     config = KubeConfig.from_dict(yaml.safe_load(kubeconfig))
     client = Client(config)
-    pods = [p.metadata.name for p in client.list(Pod, namespace=ALL_NS) if p.metadata]
-    assert pods, "the runtime has seeded pods"
+    deployments = [d.metadata.name for d in client.list(Deployment, namespace=ALL_NS) if d.metadata]
+    assert "istio-controller-manager" in deployments, "the runtime has Kyma's module Deployments"
     client.create(ConfigMap(metadata=ObjectMeta(name="from-lightkube"), data={"a": "1"}), namespace="default")
 
     from_file = Client(KubeConfig.from_file(str(kubeconfig_file)))

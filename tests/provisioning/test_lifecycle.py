@@ -97,7 +97,7 @@ def create_environment(ctx: Context, p: Principal) -> str:
 
 
 def worker(ctx: Context, runtimes: Runtimes, **kwargs: Any) -> LifecycleWorker:
-    return LifecycleWorker(ctx, runtimes, BindingService(ctx, runtimes), **kwargs)
+    return LifecycleWorker(ctx, runtimes, BindingService(ctx, runtimes), configure_runtimes=False, **kwargs)
 
 
 def in_thread(fn: Callable[[], object]) -> threading.Thread:

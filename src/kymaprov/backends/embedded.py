@@ -177,6 +177,12 @@ class EmbeddedRuntimes:
             rows = conn.execute(sa.select(clusters.c.id).where(LIVE).order_by(clusters.c.id))
             return [r[0] for r in rows]
 
+    def resource_versions(self) -> dict[str, int]:
+        """Every live cluster's current resourceVersion (one query): which ones any replica wrote to."""
+        with self.ctx.store.read() as conn:
+            rows = conn.execute(sa.select(clusters.c.id, clusters.c.resource_version).where(LIVE))
+            return {r[0]: int(r[1]) for r in rows}
+
     # --- TLS ------------------------------------------------------------------------------------
 
     def configure_server(self, config: uvicorn.Config) -> None:

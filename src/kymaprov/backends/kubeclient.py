@@ -1,7 +1,8 @@
 """Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster.
 
-Only what bindings need: create (tolerating AlreadyExists), delete (tolerating NotFound), list by
-label and TokenRequest. Trust is the cluster's own CA; ``tls_server_name`` is sent as SNI and verified.
+Only what the service needs: create (tolerating AlreadyExists), delete (tolerating NotFound), get,
+update, merge patch, list by label and TokenRequest. Trust is the cluster's own CA;
+``tls_server_name`` is sent as SNI and verified.
 """
 
 from __future__ import annotations
@@ -47,9 +48,12 @@ class KubeClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, content_type: str | None = None
+    ) -> httpx.Response:
+        headers = {"content-type": content_type} if content_type else None
         try:
-            return self._client.request(method, path, json=body, extensions=self._extensions)
+            return self._client.request(method, path, json=body, headers=headers, extensions=self._extensions)
         except httpx.HTTPError as exc:
             raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
 
@@ -84,11 +88,28 @@ class KubeClient:
         result: dict[str, Any] = response.json()
         return result
 
-    def list(self, path: str, label_selector: str) -> list[dict[str, Any]]:
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An update; a stale ``metadata.resourceVersion`` in ``body`` fails with 409."""
+        response = self._request("PUT", path, body)
+        if response.status_code != 200:
+            raise self._fail(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
+        response = self._request("PATCH", path, patch, "application/merge-patch+json")
+        if response.status_code != 200:
+            raise self._fail(response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def list(self, path: str, label_selector: str = "") -> list[dict[str, Any]]:
         """The items of a collection matching ``label_selector`` (no paging: binding objects are few)."""
         try:
             response = self._client.get(
-                path, params={"labelSelector": label_selector}, extensions=self._extensions
+                path,
+                params={"labelSelector": label_selector} if label_selector else None,
+                extensions=self._extensions,
             )
         except httpx.HTTPError as exc:
             raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc

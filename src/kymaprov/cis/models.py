@@ -487,3 +487,46 @@ def _last_operation(resource_id: str, resource_type: str, at: str) -> dict[str, 
         "created_at": at,
         "updated_at": at,
     }
+
+
+# -- service operator access ---------------------------------------------------------------------
+# What KEB puts into a runtime's Secret ``kyma-system/sap-btp-manager``: the credentials of a Service
+# Manager ``service-operator-access`` binding, with which SAP's btp-operator manages the subaccount's
+# service instances and bindings. Here: an OAuth client of the subaccount whose tokens the cis
+# instance and binding routes accept for that subaccount only.
+
+OPERATOR_XSAPPNAME = "service-manager!b1"
+OPERATOR_SCOPES = [
+    f"{OPERATOR_XSAPPNAME}.{s}" for s in ("service_instances.manage", "service_bindings.manage")
+]
+
+
+def operator_client_id(owner_id: str) -> str:
+    return f"sb-operator-{owner_id.lower()}!b1|{OPERATOR_XSAPPNAME}"
+
+
+def issue_operator_credentials(
+    ctx: Context, tokens: TokenService, sub: Subaccount, owner_id: str
+) -> tuple[str, str]:
+    """(client id, secret) for ``owner_id`` (an environment); issuing again replaces the secret."""
+    client_id = operator_client_id(owner_id)
+    secret = random_token(24)
+    with ctx.store.write() as conn:
+        tokens.unregister_client(conn, client_id)
+        tokens.register_client(
+            conn,
+            client_id=client_id,
+            secret=secret,
+            xsappname=OPERATOR_XSAPPNAME,
+            scopes=OPERATOR_SCOPES,
+            grant_types=["client_credentials"],
+            global_account_id=sub.global_account_id,
+            subaccount_id=sub.id,
+            service_instance_id=owner_id,
+        )
+    return client_id, secret
+
+
+def revoke_operator_credentials(ctx: Context, owner_id: str) -> None:
+    with ctx.store.write() as conn:
+        TokenService.unregister_client(conn, operator_client_id(owner_id))

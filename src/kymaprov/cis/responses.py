@@ -22,7 +22,7 @@ from kymaprov.accounts.models import (
 )
 from kymaprov.auth import BearerAuth
 from kymaprov.cis.exceptions import CisError, CisForbidden, CisNotFound, CisPayloadTooLarge, CisUnauthorized
-from kymaprov.cis.models import CisService
+from kymaprov.cis.models import OPERATOR_SCOPES, CisService
 from kymaprov.context import Context
 from kymaprov.uaa.models import PLATFORM_SCOPE, Principal, TokenService
 from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
@@ -40,9 +40,11 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
         ),
     )
 
-    def principal(request: Request) -> Principal:
+    def principal(request: Request, operator: bool) -> Principal:
+        """A platform user's token; on instance and binding routes (``operator``) also the token of a
+        subaccount's service operator credentials (``issue_operator_credentials``)."""
         p = authenticate(request)
-        if PLATFORM_SCOPE not in p.scopes:
+        if PLATFORM_SCOPE not in p.scopes and not (operator and set(OPERATOR_SCOPES) <= p.scopes):
             raise CisForbidden("This token is not a platform user's token")
         return p
 
@@ -52,11 +54,13 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
             raise CisNotFound(f"Subaccount '{request.path_params['subaccount']}' not found")
         if sub.global_account_id != p.global_account_id:
             raise CisForbidden("The subaccount belongs to another global account")
+        if PLATFORM_SCOPE not in p.scopes and p.subaccount_id != sub.id:
+            raise CisForbidden("These service operator credentials are for another subaccount")
         return sub
 
-    def handle(fn: Callable[[Request, Principal], Any], status: int = 200) -> Handler:
+    def handle(fn: Callable[[Request, Principal], Any], status: int = 200, operator: bool = False) -> Handler:
         def endpoint(request: Request) -> Response:
-            caller = principal(request)
+            caller = principal(request, operator)
             if nul_in_url(request):
                 raise CisError("The request URL contains a NUL character")
             result = fn(request, caller)
@@ -152,12 +156,30 @@ def routes(ctx: Context, tokens: TokenService, cis: CisService) -> list[Route]:
         Route("/cis/v1/subaccounts", threaded(handle(list_subs)), methods=["GET"]),
         Route("/cis/v1/subaccounts", threaded(handle(create_sub, 201)), methods=["POST"]),
         Route(base, threaded(handle(get_sub)), methods=["GET"]),
-        Route(f"{base}/service_instances", threaded(handle(list_instances)), methods=["GET"]),
-        Route(f"{base}/service_instances", threaded(handle(create_instance, 201)), methods=["POST"]),
-        Route(f"{base}/service_instances/{{id}}", threaded(handle(get_instance)), methods=["GET"]),
-        Route(f"{base}/service_instances/{{id}}", threaded(handle(delete_instance)), methods=["DELETE"]),
-        Route(f"{base}/service_bindings", threaded(handle(list_bindings)), methods=["GET"]),
-        Route(f"{base}/service_bindings", threaded(handle(create_binding, 201)), methods=["POST"]),
-        Route(f"{base}/service_bindings/{{id}}", threaded(handle(get_binding)), methods=["GET"]),
-        Route(f"{base}/service_bindings/{{id}}", threaded(handle(delete_binding)), methods=["DELETE"]),
+        Route(f"{base}/service_instances", threaded(handle(list_instances, operator=True)), methods=["GET"]),
+        Route(
+            f"{base}/service_instances",
+            threaded(handle(create_instance, 201, operator=True)),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/service_instances/{{id}}", threaded(handle(get_instance, operator=True)), methods=["GET"]
+        ),
+        Route(
+            f"{base}/service_instances/{{id}}",
+            threaded(handle(delete_instance, operator=True)),
+            methods=["DELETE"],
+        ),
+        Route(f"{base}/service_bindings", threaded(handle(list_bindings, operator=True)), methods=["GET"]),
+        Route(
+            f"{base}/service_bindings", threaded(handle(create_binding, 201, operator=True)), methods=["POST"]
+        ),
+        Route(
+            f"{base}/service_bindings/{{id}}", threaded(handle(get_binding, operator=True)), methods=["GET"]
+        ),
+        Route(
+            f"{base}/service_bindings/{{id}}",
+            threaded(handle(delete_binding, operator=True)),
+            methods=["DELETE"],
+        ),
     ]

@@ -1,25 +1,23 @@
 """What a new cluster starts with: system namespaces (each gets its ``default`` ServiceAccount), the
 standard roles and bindings (discovery for every authenticated user, as real clusters grant), the
-worker Nodes of its shape with their Leases, and a few Kyma pods (on those nodes)."""
+worker Nodes of its shape with their Leases, and Kyma with its default modules (``kymamodules``)."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from kymaprov.kubeapi import nodes
-from kymaprov.kubeapi.controllers.podstatus import pod_state
+from kymaprov.kubeapi import crds, kymamodules, nodes
 from kymaprov.kubeapi.nodes import WorkerPool
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.resources import (
     CLUSTER_ROLE_BINDINGS,
     CLUSTER_ROLES,
+    CRDS,
+    DEPLOYMENTS,
     LEASES,
     NAMESPACES,
     NODES,
-    PODS,
 )
-from kymaprov.kubeapi.times import rfc3339
 
 NAMESPACE_NAMES = ("default", "kube-system", "kube-public", "kube-node-lease", "kyma-system")
 RBAC_API = "rbac.authorization.k8s.io"
@@ -96,15 +94,6 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
     "system:basic-user": ["system:authenticated"],
 }
 
-STARTED_BEFORE_SECONDS = 5
-_KYMA_PODS = (
-    ("btp-manager-controller-manager", "europe-docker.pkg.dev/kyma-project/prod/btp-manager:1.2.11"),
-    (
-        "sap-btp-operator-controller-manager",
-        "europe-docker.pkg.dev/kyma-project/prod/sap-btp-service-operator:v0.6.8",
-    ),
-)
-
 
 def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None:
     for name in NAMESPACE_NAMES:
@@ -121,33 +110,23 @@ def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
         )
-    workers = []
     for index in range(max(shape.nodes, 1)):
         worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now))
         store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now))
-        workers.append(worker)
-    for index, (name, image) in enumerate(_KYMA_PODS):
-        host = workers[index % len(workers)]
-        created = store.create(PODS, "kyma-system", _kyma_pod(cluster_id, name, image, host))
-        # as the kubelet stand-in reports it, started before the cluster was handed over
-        created["status"]["startTime"] = rfc3339(store.now - STARTED_BEFORE_SECONDS)
-        ip = f"100.64.{index % len(workers)}.{10 + index}"  # in the node's podCIDR
-        created["status"] = pod_state(
-            created, host["status"]["addresses"][0]["address"], ip, [], store.now
-        ).status
-        store.update(PODS, "kyma-system", created["metadata"]["name"], created, "status")
+    seed_kyma(store)
 
 
-def _kyma_pod(cluster_id: str, app: str, image: str, host: dict[str, Any]) -> dict[str, Any]:
-    digest = hashlib.sha256(f"{cluster_id}/{app}".encode()).hexdigest()
-    return {
-        "metadata": {
-            "name": f"{app}-{digest[:10]}-{digest[10:15]}",
-            "labels": {"app.kubernetes.io/name": app, "pod-template-hash": digest[:10]},
-        },
-        "spec": {
-            "containers": [{"name": "manager", "image": image}],
-            "serviceAccountName": "default",
-            "nodeName": host["metadata"]["name"],
-        },
-    }
+def seed_kyma(store: ObjectStore) -> None:
+    """Kyma as KEB leaves a new runtime: the Kyma CRD and CR ``default`` with the default modules,
+    whose CRDs and manager Deployments are installed; the Kyma controller reports their state."""
+    kyma_crd = store.create(CRDS, "", kymamodules.KYMA_CRD)
+    for name in kymamodules.DEFAULT_MODULES:
+        module = kymamodules.MODULES[name]
+        for definition in module.crds:
+            store.create(CRDS, "", definition)
+        for deployment, image in module.deployments:
+            store.create(
+                DEPLOYMENTS, kymamodules.KYMA_NAMESPACE, kymamodules.deployment(name, deployment, image)
+            )
+    kymas = next(rt for rt in crds.custom_types(kyma_crd) if rt.version == kymamodules.KYMA_VERSION)
+    store.create(kymas, kymamodules.KYMA_NAMESPACE, kymamodules.kyma())

@@ -27,8 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kymaprov.backends.base import RuntimeBackend
+from kymaprov.accounts.models import get_subaccount
+from kymaprov.backends.base import ClusterAccess, RuntimeBackend
+from kymaprov.cis.models import issue_operator_credentials, revoke_operator_credentials
 from kymaprov.context import Context
+from kymaprov.provisioning import administrators, btpmanager, modules
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
     CREATED,
@@ -43,6 +46,7 @@ from kymaprov.provisioning.models import (
     state_values,
 )
 from kymaprov.provisioning.shape import shape_of
+from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,8 @@ LEASE_SECONDS = 15.0
 
 
 class LifecycleWorker:
-    """Runs due operations; ``lease_seconds`` and ``renew_every`` (default a third of the lease) for tests."""
+    """Runs due operations; ``lease_seconds`` and ``renew_every`` (default a third of the lease) for tests,
+    ``configure_runtimes=False`` for tests whose backend's clusters have no Kubernetes API."""
 
     def __init__(
         self,
@@ -60,6 +65,7 @@ class LifecycleWorker:
         *,
         lease_seconds: float = LEASE_SECONDS,
         renew_every: float | None = None,
+        configure_runtimes: bool = True,
     ) -> None:
         self._ctx = ctx
         self._backend = backend
@@ -67,6 +73,8 @@ class LifecycleWorker:
         self.worker_id = uuid.uuid4().hex
         self.lease_seconds = lease_seconds
         self.renew_every = lease_seconds / 3 if renew_every is None else renew_every
+        self.configure_runtimes = configure_runtimes
+        self._tokens: TokenService | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -229,6 +237,7 @@ class LifecycleWorker:
         parameters = _parameters(env.row.get("parameters"))
         shape = shape_of(str(env.row.get("plan_name", "")), parameters)
         access = self._backend.create_cluster(env.cluster_id, env.cluster_name, shape)
+        self._configure_runtime(access, env, parameters, creating=True)
         labels = {
             "Name": env.row["labels"].get("Name", env.cluster_name),
             "KubeconfigURL": f"{self._ctx.settings.base_url}/kubeconfig/{env.id}",
@@ -251,6 +260,9 @@ class LifecycleWorker:
             self._finish(op_id, "succeeded", "Processing finished", conn)
 
     def _update(self, op_id: str, token: str, env: Environment, parameters: dict[str, object]) -> None:
+        access = self._backend.access(env.cluster_id)
+        if access is not None:
+            self._configure_runtime(access, env, parameters, creating=False)
         with self._commit(op_id, token) as conn:
             if conn is None:
                 return
@@ -269,8 +281,33 @@ class LifecycleWorker:
             )
             self._finish(op_id, "succeeded", "Processing finished", conn)
 
+    def _configure_runtime(
+        self, access: ClusterAccess, env: Environment, parameters: dict[str, Any], *, creating: bool
+    ) -> None:
+        """What KIM and KEB apply in the runtime through its Kubernetes API: the administrators'
+        ClusterRoleBindings (on create, and on an update that names them) and, on create, the
+        ``modules`` parameter (the Kyma CR) and the btp-operator's credentials (``sap-btp-manager``).
+        Idempotent: a failure fails this attempt, and the retried step applies it again."""
+        if not self.configure_runtimes:
+            return
+        default = env.row.get("created_by") if creating else None
+        admins = administrators.administrators_of(parameters, default)
+        if admins is not None:
+            administrators.apply(access, admins)
+        kyma = modules.kyma_spec(parameters) if creating else None  # ``modules`` is create-only
+        if kyma is not None:
+            modules.apply(access, kyma)
+        sub = get_subaccount(self._ctx, env.row["subaccount_id"]) if creating else None
+        if sub is not None:
+            if self._tokens is None:
+                self._tokens = TokenService(self._ctx)
+            client_id, secret = issue_operator_credentials(self._ctx, self._tokens, sub, env.id)
+            body = btpmanager.secret(client_id, secret, self._ctx.settings.base_url, env.cluster_id)
+            btpmanager.write(access, body)
+
     def _deprovision(self, op_id: str, token: str, env: Environment) -> None:
         self._backend.delete_cluster(env.cluster_id)
+        revoke_operator_credentials(self._ctx, env.id)
         with self._commit(op_id, token) as conn:
             if conn is None:
                 return

@@ -7,6 +7,7 @@ envelope (a GET of a missing binding: a 404 with an empty body, as the real serv
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from starlette.routing import Route
 
 from kymaprov.auth import BearerAuth
 from kymaprov.context import Context
-from kymaprov.provisioning import catalog
+from kymaprov.provisioning import catalog, oidc
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.exceptions import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
@@ -147,7 +148,8 @@ def routes(
         if nul_in_url(request):
             raise BadRequest(NUL_IN_URL)
         env = envs.find_any(request.path_params["environmentInstanceId"])
-        text = oidc_kubeconfig(env.cluster_name, env.row["labels"], base_url)
+        server = env.row["labels"].get("APIServerURL", "")
+        text = oidc.kubeconfig(env.cluster_name, server, json.loads(env.row["parameters"]), base_url)
         return PlainTextResponse(text, media_type="application/x-yaml")
 
     p = "/provisioning/v1"
@@ -171,34 +173,3 @@ def routes(
         Route("/jobs-management/v1/jobs/{jobId}/status", endpoint(JOB_READ, job_status), methods=["GET"]),
         Route("/kubeconfig/{environmentInstanceId}", threaded(kubeconfig), methods=["GET"]),
     ]
-
-
-def oidc_kubeconfig(name: str, labels: dict[str, str], issuer: str) -> str:
-    server = labels.get("APIServerURL", "")
-    return f"""---
-apiVersion: v1
-kind: Config
-current-context: {name}
-clusters:
-- name: {name}
-  cluster:
-    server: {server}
-contexts:
-- name: {name}
-  context:
-    cluster: {name}
-    user: {name}
-users:
-- name: {name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: kubectl
-      args:
-      - oidc-login
-      - get-token
-      - "--oidc-issuer-url={issuer}"
-      - "--oidc-client-id=kymaprov"
-      - "--oidc-extra-scope=email"
-      - "--oidc-extra-scope=openid"
-"""
