@@ -25,6 +25,7 @@ from kymaprov.cliserver.sessions import SessionStore
 from kymaprov.context import Context
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.faults import FaultMiddleware, Faults
+from kymaprov.metrics import Metrics, RequestMetrics
 from kymaprov.provisioning import responses as provisioning
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
@@ -56,7 +57,9 @@ def create_api_app(
     tokens: TokenService,
     bindings: BindingService,
     worker_alive: Callable[[], bool] = lambda: True,
+    metrics: Metrics | None = None,
 ) -> Starlette:
+    """``metrics``: served at ``/metrics`` and counting every request (``kymaprov.metrics``)."""
     cis = CisService(ctx, tokens)
     envs = EnvironmentService(ctx)
     faults = Faults(ctx.store, ctx.clock)
@@ -81,9 +84,13 @@ def create_api_app(
         *cliserver.routes(ctx, sessions, cis, envs, limits),
         *admin.routes(ctx, envs, faults, resettables),
     ]
+    middleware = [Middleware(FaultMiddleware, faults=faults)]
+    if metrics is not None:
+        routes.append(metrics.route())
+        middleware.insert(0, Middleware(RequestMetrics, metrics=metrics))  # outermost: counts faults too
     return Starlette(
         routes=routes,
-        middleware=[Middleware(FaultMiddleware, faults=faults)],
+        middleware=middleware,
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,

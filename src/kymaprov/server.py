@@ -38,9 +38,11 @@ from kymaprov.kubeapi import changes
 from kymaprov.kubeapi.app import create_app as create_kube_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.logs import RequestLog
+from kymaprov.metrics import Metrics
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
+from kymaprov.provisioning.gauges import StateGauges
 from kymaprov.provisioning.lifecycle import LifecycleWorker
 from kymaprov.uaa.models import TokenService
 
@@ -137,9 +139,10 @@ class KymaprovServer:
                 self._close_sockets()
                 self.ctx.store.dispose()
                 raise ServeError(str(exc)) from None
-        self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings)
+        self.metrics = Metrics([StateGauges(self.ctx, backend="embedded")])
+        self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings, metrics=self.metrics)
         self.api_app = create_api_app(
-            self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive
+            self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive, metrics=self.metrics
         )
         self.kube_app = create_kube_app(self.ctx, self.runtimes.authenticator)
         self.controllers = ControllerManager(self.ctx, self.runtimes.authenticator, self.runtimes.admin_token)

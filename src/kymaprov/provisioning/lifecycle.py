@@ -31,6 +31,7 @@ from kymaprov.accounts.models import get_subaccount
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
 from kymaprov.cis.models import issue_operator_credentials, revoke_operator_credentials
 from kymaprov.context import Context
+from kymaprov.metrics import Metrics
 from kymaprov.provisioning import administrators, btpmanager, modules
 from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.models import (
@@ -66,6 +67,7 @@ class LifecycleWorker:
         lease_seconds: float = LEASE_SECONDS,
         renew_every: float | None = None,
         configure_runtimes: bool = True,
+        metrics: Metrics | None = None,
     ) -> None:
         self._ctx = ctx
         self._backend = backend
@@ -74,6 +76,7 @@ class LifecycleWorker:
         self.lease_seconds = lease_seconds
         self.renew_every = lease_seconds / 3 if renew_every is None else renew_every
         self.configure_runtimes = configure_runtimes
+        self._metrics = metrics
         self._tokens: TokenService | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,8 +118,22 @@ class LifecycleWorker:
             if token is not None:
                 with self._heartbeat(op_id, token):
                     self._process(op_id, token)
+                self._count(op_id, token)
                 done += 1
         return done
+
+    def _count(self, op_id: str, token: str) -> None:
+        """Count an operation this worker finished (its result committed under our token) in metrics."""
+        if self._metrics is None:
+            return
+        with self._ctx.store.read() as conn:
+            op = conn.execute(
+                sa.select(
+                    operations.c.type, operations.c.state, operations.c.created_ms, operations.c.updated_ms
+                ).where(operations.c.id == op_id, operations.c.lease_owner == token)
+            ).first()
+        if op is not None and op.state != "pending":
+            self._metrics.operation_finished(op.type, op.state, (op.updated_ms - op.created_ms) / 1000)
 
     def _due_operations(self) -> list[str]:
         now_ms = self._ctx.clock.now_ms()
