@@ -6,7 +6,8 @@ finished): each replica exposes its own and Prometheus sums them. Gauges that de
 given to ``Metrics``, so every replica reports the same, correct value.
 
 Requests are labelled by route template (``/provisioning/v1/environments/{environmentInstanceId}``), never the
-raw path, so the series stay bounded; a request no route matches is labelled ``unmatched``. The page
+raw path, so the series stay bounded; a request no route matches is labelled ``unmatched``, a method
+outside HTTP's usual ones ``other``. The page
 shows counts and durations only, no ids, names or secrets, so it needs no token, as KEB's.
 """
 
@@ -23,6 +24,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED = "unmatched"
+# any other method a client sends is labelled "other": the label set stays bounded whatever arrives
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # lifecycle operations take from seconds (embedded runtimes) to many minutes (real clusters)
 OPERATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
@@ -77,6 +80,8 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # (method, route template, status) -> its counter and histogram; bounded as the routes are
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +101,11 @@ class RequestMetrics:
         finally:
             route = scope.get("route")  # set by Starlette's router on the scope it was given
             template = getattr(route, "path", None) or UNMATCHED
-            method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.request_seconds.labels(method, template).observe(time.perf_counter() - start)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            key = (method, template, status)
+            series = self._series.get(key)
+            if series is None:  # first time: look the children up once (the label look-up takes a lock)
+                counter = self.metrics.requests.labels(method, template, str(status))
+                series = self._series[key] = (counter, self.metrics.request_seconds.labels(method, template))
+            series[0].inc()
+            series[1].observe(time.perf_counter() - start)
