@@ -3,10 +3,13 @@ prometheus_client's own parser; the counts move with what was done."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import RunningServer, new_api
+from tests.conftest import Api, RunningServer, new_api, requires_postgres
+from tests.test_postgres_replicas import replicas
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -91,3 +94,38 @@ def test_metrics_need_no_token_and_show_no_secret(server: RunningServer) -> None
     text = httpx.get(f"{server.url}/metrics", timeout=30).text
     secrets = [server.login["password"], server.login["adminToken"], creds["uaa"]["clientsecret"]]
     assert all(secret not in text for secret in secrets)
+
+
+@requires_postgres
+def test_two_replicas_count_their_own_requests_and_agree_on_shared_state(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=0.5)
+    try:
+        token = a.token_for(a.cis_credentials())
+        api_a, api_b = Api(a, token), Api(b, token)
+        env_id = api_a.create_kyma(name="metrics-pg")
+        api_b.wait_state(env_id)
+        for _ in range(3):
+            assert api_b.request("PUT", f"/environments/{env_id}/bindings").status_code == 202
+        before_a, before_b = scrape(a), scrape(b)
+        for _ in range(4):
+            assert api_a.request("GET", f"/environments/{env_id}").status_code == 200
+        after_a, after_b = scrape(a), scrape(b)
+        name = "kymaprov_http_requests_total"
+        counted = {"method": "GET", "route": ENV_ROUTE, "status": "200"}
+        # process counters: the replica that answered counted, the other did not
+        assert value(after_a, name, **counted) - value(before_a, name, **counted) == 4
+        assert value(after_b, name, **counted) - value(before_b, name, **counted) == 0
+        # one provision, counted by whichever worker finished it: once in total
+        finished = {"type": "provision", "state": "succeeded"}
+        assert (
+            sum(value(s, "kymaprov_lifecycle_operations_total", **finished) for s in (after_a, after_b)) == 1
+        )
+        # shared state from the database: both replicas report the same, and it is not doubled
+        for samples in (after_a, after_b):
+            assert value(samples, "kymaprov_kyma_bindings") == 3
+            assert value(samples, "kymaprov_runtimes", backend="embedded") == 1
+    finally:
+        a.stop()
+        b.stop()
