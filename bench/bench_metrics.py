@@ -2,7 +2,8 @@
 figure is the middleware's own cost, not the machine's noise).
 
 Run: ``python -m bench.bench_metrics [--requests N]``. Calls a one-route Starlette app with and without
-``kymaprov.metrics.RequestMetrics`` through ASGI, alternating rounds; prints µs per request; asserts nothing.
+``kymaprov.metrics.RequestMetrics`` through ASGI, alternating rounds; prints µs per request; then the time
+of one scrape (the shared-state gauges' queries on a fresh SQLite store). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from prometheus_client import generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from kymaprov import server  # noqa: F401 - registers every table before the store opens
+from kymaprov.config import Settings
+from kymaprov.context import Context
 from kymaprov.metrics import Metrics, RequestMetrics
+from kymaprov.provisioning.gauges import StateGauges
 
 
 async def endpoint_async(_: Request) -> Response:
@@ -74,12 +82,25 @@ async def main_async(requests: int, rounds: int) -> None:
     print(f"middleware cost           {b - a:7.1f} µs per request")
 
 
+def scrape(n: int = 200) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = Context.open(Settings(data_dir=Path(tmp)))
+        metrics = Metrics([StateGauges(ctx, "embedded")])
+        generate_latest(metrics.registry)
+        start = time.perf_counter()
+        for _ in range(n):
+            generate_latest(metrics.registry)
+        print(f"scrape (SQLite gauges)    {(time.perf_counter() - start) / n * 1e3:7.2f} ms")
+        ctx.store.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     asyncio.run(main_async(args.requests, args.rounds))
+    scrape()
 
 
 if __name__ == "__main__":
