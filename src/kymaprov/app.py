@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kymaprov import health
+from kymaprov import health, openapi
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
@@ -62,6 +62,7 @@ def create_api_app(
     resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock, faults]
     routes = [
         *health.routes(ctx, worker_alive),
+        *openapi.routes(ctx.settings.base_url),
         *uaa_http.routes(tokens),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
