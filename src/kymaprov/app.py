@@ -21,6 +21,7 @@ from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.context import Context
+from kymaprov.dashboard import views as dashboard
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.faults import FaultMiddleware, Faults
 from kymaprov.provisioning import responses as provisioning
@@ -67,6 +68,7 @@ def create_api_app(
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
         *admin.routes(ctx, envs, faults, resettables),
+        *dashboard.routes(ctx, tokens, bindings.backend),
     ]
     return Starlette(
         routes=routes,
