@@ -122,3 +122,21 @@ def test_without_a_session_the_page_is_the_sign_in_form(server: RunningServer, m
         },
     )
     assert 'id="login"' in with_client_token.text  # a client's token is no platform login
+
+
+def test_failed_sign_ins_count_against_the_token_endpoints_limit(server: RunningServer) -> None:
+    form = {"username": "nobody@example.com", "password": "guess", "next": "/dashboard/"}
+    for _ in range(10):
+        assert httpx.post(f"{server.url}/dashboard/login", data=form).status_code == 401
+    limited = httpx.post(f"{server.url}/dashboard/login", data=form)
+    assert limited.status_code == 429 and "Too many failed sign-ins" in limited.text
+    token = httpx.post(
+        f"{server.url}/oauth/token",
+        data={
+            "grant_type": "password",
+            "client_id": "btp-cli",
+            "username": form["username"],
+            "password": "x",
+        },
+    )
+    assert token.status_code == 429  # one count for both doors

@@ -61,14 +61,15 @@ def create_api_app(
     faults = Faults(ctx.store, ctx.clock)
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
     resettables: list[admin.Resettable] = [bindings, envs, cis, tokens, bindings.backend, ctx.clock, faults]
+    failures = uaa_http.FailureLimits()  # the token endpoint's and the dashboard sign-in's, shared
     routes = [
         *health.routes(ctx, worker_alive),
         *openapi.routes(ctx.settings.base_url),
-        *uaa_http.routes(tokens),
+        *uaa_http.routes(tokens, failures),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
         *admin.routes(ctx, envs, faults, resettables),
-        *dashboard.routes(ctx, tokens, bindings.backend),
+        *dashboard.routes(ctx, tokens, bindings.backend, failures),
     ]
     return Starlette(
         routes=routes,

@@ -12,10 +12,11 @@ from starlette.routing import Route
 from kymaprov.backends.base import RuntimeBackend
 from kymaprov.context import Context
 from kymaprov.dashboard import data
-from kymaprov.dashboard.session import COOKIE, sign_in, signed_in
+from kymaprov.dashboard.session import COOKIE, TooManyFailures, sign_in, signed_in
 from kymaprov.dashboard.templates import pages, when
 from kymaprov.provisioning.models import Environment
 from kymaprov.uaa.models import Principal, TokenService
+from kymaprov.uaa.responses import FailureLimits
 from kymaprov.web import threaded
 
 HOME = "/dashboard/"
@@ -53,7 +54,9 @@ def _summary(env: Environment, now_ms: int, subaccounts: dict[str, str] | None =
     }
 
 
-def routes(ctx: Context, tokens: TokenService, backend: RuntimeBackend) -> list[Route]:
+def routes(
+    ctx: Context, tokens: TokenService, backend: RuntimeBackend, failures: FailureLimits
+) -> list[Route]:
     def user(request: Request) -> Principal | None:
         return signed_in(tokens, request.cookies.get(COOKIE))
 
@@ -109,13 +112,16 @@ def routes(ctx: Context, tokens: TokenService, backend: RuntimeBackend) -> list[
     def login(request: Request) -> Response:
         raw: bytes = request.state.body or b""
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        granted = sign_in(tokens, form.get("username", ""), form.get("password", ""))
+        target = _safe_next(form.get("next"))
+        address = request.client.host if request.client else ""
+        try:
+            granted = sign_in(tokens, failures, address, form.get("username", ""), form.get("password", ""))
+        except TooManyFailures as exc:
+            return _html("login", 429, next=target, error=f"{str(exc).capitalize()}.", user=None)
         if granted is None:
-            return _html(
-                "login", 401, next=_safe_next(form.get("next")), error="Wrong user or password.", user=None
-            )
+            return _html("login", 401, next=target, error="Wrong user or password.", user=None)
         token, lifetime = granted
-        response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+        response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE, token, max_age=lifetime, path=HOME, httponly=True, samesite="strict",
             secure=ctx.settings.base_url.startswith("https://"),
