@@ -184,10 +184,10 @@ def create_environment(
     parameters: dict[str, Any],
 ) -> Environment:
     """Provision after checking the plan; a missing ``user`` is explained with where to give it."""
-    require_plan(client, plan)
+    available = require_plan(client, plan)
     try:
         return client.create_environment(
-            name, plan, choose_region(client, plan, region), user=user, parameters=parameters
+            name, plan, choose_region(available, region), user=user, parameters=parameters
         )
     except BadRequestError as exc:
         if user is None and "'user'" in exc.message:
@@ -201,17 +201,15 @@ def region_property(available: AvailableEnvironment) -> dict[str, Any]:
     return region
 
 
-def choose_region(client: ProvisioningClient, plan: str, region: str | None) -> str | None:
+def choose_region(available: AvailableEnvironment, region: str | None) -> str | None:
     """``region`` if given; else the plan schema's default or first region (plans without one: None)."""
     if region:
         return region
-    available = kyma_plan(client, plan)
-    if available is None:
-        return None  # an unknown plan: the service will say so
     schema = region_property(available)
     choices = schema.get("enum") or []
     chosen = schema.get("default") or (choices[0] if choices else None)
     if chosen:
+        plan = available.plan_name
         click.echo(f"using region {chosen} (the first of plan {plan}; --region to choose)", err=True)
     return str(chosen) if chosen else None
 
