@@ -16,13 +16,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kymaprov import health
+from kymaprov import health, openapi
 from kymaprov.admin import responses as admin
 from kymaprov.cis import responses as cis_http
 from kymaprov.cis.models import CisService
 from kymaprov.cliserver import responses as cliserver
 from kymaprov.cliserver.sessions import SessionStore
 from kymaprov.context import Context
+from kymaprov.dashboard import views as dashboard
 from kymaprov.errors import ServiceError, unrouted
 from kymaprov.faults import FaultMiddleware, Faults
 from kymaprov.metrics import Metrics, RequestMetrics
@@ -64,7 +65,8 @@ def create_api_app(
     envs = EnvironmentService(ctx)
     faults = Faults(ctx.store, ctx.clock)
     sessions = SessionStore(ctx)
-    limits = uaa_http.FailureLimits()  # failed passwords count alike at /oauth/token and /login
+    # failed passwords count alike at /oauth/token, /login and the dashboard's sign-in
+    limits = uaa_http.FailureLimits()
     # what POST /admin/reset asks to reset itself; tenancy, users, keys and settings stay
     resettables: list[admin.Resettable] = [
         bindings,
@@ -78,11 +80,13 @@ def create_api_app(
     ]
     routes = [
         *health.routes(ctx, worker_alive),
+        *openapi.routes(ctx.settings.base_url),
         *uaa_http.routes(tokens, limits),
         *cis_http.routes(ctx, tokens, cis),
         *provisioning.routes(ctx, tokens, envs, bindings),
         *cliserver.routes(ctx, sessions, cis, envs, limits),
         *admin.routes(ctx, envs, faults, resettables),
+        *dashboard.routes(ctx, tokens, bindings.backend, limits),
     ]
     middleware = [Middleware(FaultMiddleware, faults=faults)]
     if metrics is not None:

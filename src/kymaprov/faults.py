@@ -48,7 +48,7 @@ fault_rules = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
 )
 
-EXEMPT = ("/admin", "/healthz", "/readyz", "/version", "/metrics")
+EXEMPT = ("/admin", "/healthz", "/readyz", "/version", "/metrics", "/openapi.json", "/dashboard")
 MAX_DELAY_MS = 10 * 60 * 1000
 _METHODS = {"*", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _MESSAGES = {

@@ -51,7 +51,7 @@ def test_subaccounts_create_and_list(server: RunningServer) -> None:
         admin(server, "subaccounts", "create", "--name", "Team A", "--subdomain", "team-a", "-o", "json")
     )
     listed = json_of(admin(server, "subaccounts", "list", "-o", "json"))
-    assert made["guid"] in [s["guid"] for s in listed["value"]]
+    assert made["guid"] in [s["guid"] for s in listed]
     again = admin(server, "subaccounts", "create", "--name", "Team A", "--subdomain", "team-a")
     assert again.exit_code == 1 and "team-a" in again.output and server.url in again.output
 
@@ -70,7 +70,7 @@ def test_faults_add_list_clear_and_the_fault_answers(server: RunningServer) -> N
     assert r.status_code == 429 and r.headers["retry-after"] == "5"
     admin(server, "faults", "add", "*", "/oauth/*", "--status", "504", "--for", "10m")
     assert admin(server, "faults", "clear").output.strip() == "removed 1 fault rule(s)"
-    assert json_of(admin(server, "faults", "list", "-o", "json")) == {"rules": []}
+    assert json_of(admin(server, "faults", "list", "-o", "json")) == []
 
 
 def test_faults_add_needs_an_answer(server: RunningServer) -> None:

@@ -35,7 +35,7 @@ def test_kubeconfig_list_get_revoke(run: Run, environment: str, tmp_path: Path) 
     binding_id = row.split()[0]
     assert binding_id in made.stderr
     as_json = json.loads(run("bindings", "list", environment, "-o", "json").stdout)
-    assert [b["bindingId"] for b in as_json["bindings"]] == [binding_id]
+    assert [b["bindingId"] for b in as_json] == [binding_id]
 
     got = json.loads(run("bindings", "get", "bind-cli", binding_id, "-o", "json").stdout)
     assert got["credentials"]["kubeconfig"] == path.read_text()
@@ -70,4 +70,4 @@ def test_kubeconfig_never_replaces_a_device_or_directory(run: Run, environment: 
     assert result.exit_code == 1 and "is not a directory" in result.stderr
     assert not (tmp_path / "ok.yaml").exists()
     # nothing was bound for the refused paths
-    assert json.loads(run("bindings", "list", environment, "-o", "json").stdout)["bindings"] == []
+    assert json.loads(run("bindings", "list", environment, "-o", "json").stdout) == []

@@ -18,7 +18,7 @@ def ready(run: Run, tmp_path: Path) -> str:
     made = run("kubeconfig", "fmt-rt", "-f", str(tmp_path / "kc.yaml"))
     assert made.exit_code == 0, made.output
     listed = json.loads(run("bindings", "list", "fmt-rt", "-o", "json").stdout)
-    return str(listed["bindings"][0]["bindingId"])
+    return str(listed[0]["bindingId"])
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from kymaprov.client import (
     AvailableEnvironment,
     Binding,
@@ -150,12 +152,14 @@ def test_binding_metadata_fields_are_strings_on_the_wire() -> None:
         {"bindingId": "b-1", "instanceId": "ENV", "createdBy": "me@example.com",
          "createdDate": "2024-10-22T07:41:00.000Z", "expiresAt": "2024-10-22T07:51:00.000Z", "new": 1}
     )  # fmt: skip
-    assert meta.binding_id == "b-1" and meta.instance_id == "ENV" and meta.created_by == "me@example.com"
+    assert meta.id == "b-1" and meta.instance_id == "ENV" and meta.created_by == "me@example.com"
     assert meta.created_date == datetime(2024, 10, 22, 7, 41, tzinfo=UTC)
     assert meta.expires_at == datetime(2024, 10, 22, 7, 51, tzinfo=UTC)
     assert meta.is_expired(datetime(2024, 10, 22, 7, 51, tzinfo=UTC))
     assert not meta.is_expired(datetime(2024, 10, 22, 7, 50, tzinfo=UTC))
     assert BindingMetadata.from_wire({}).expires_at is None
+    with pytest.deprecated_call():
+        assert meta.binding_id == meta.id  # the old name, kept for a release
 
 
 def test_labels_job_status_and_plan_assignments() -> None:

@@ -124,7 +124,7 @@ def test_bindings(server: RunningServer, client: ProvisioningClient, ready: Envi
     assert kubeconfig["clusters"][0]["cluster"]["server"] == ready.api_server_url
 
     listed = client.list_bindings(ready.id)
-    assert [b.binding_id for b in listed] == [binding.id]
+    assert [b.id for b in listed] == [binding.id]
     assert listed[0].instance_id == ready.id and listed[0].expires_at is not None
 
     fetched = client.get_binding(ready.id, binding.id)
@@ -146,7 +146,7 @@ def test_bindings(server: RunningServer, client: ProvisioningClient, ready: Envi
     server.admin("POST", "/admin/clock/advance", {"seconds": 601})
     time.sleep(0.6)  # the server re-reads its clock offset every half second
     expired = client.get_binding(ready.id, default.id)
-    assert isinstance(expired, BindingMetadata) and expired.binding_id == default.id
+    assert isinstance(expired, BindingMetadata) and expired.id == default.id
     assert expired.expires_at is not None
     with pytest.raises(GoneError) as gone:
         client.delete_binding(ready.id, default.id)

@@ -206,7 +206,8 @@ def _subaccount_row(s: dict[str, Any]) -> list[Any]:
 @pass_api
 def subaccounts_list(api: AdminApi, output: str) -> None:
     data = api("GET", "/admin/subaccounts")
-    emit(output, data, ["ID", "NAME", "SUBDOMAIN", "REGION"], [_subaccount_row(s) for s in data["value"]])
+    rows = [_subaccount_row(s) for s in data["value"]]
+    emit(output, data["value"], ["ID", "NAME", "SUBDOMAIN", "REGION"], rows)
 
 
 @subaccounts.command("create")
@@ -291,7 +292,7 @@ def faults_add(
 @pass_api
 def faults_list(api: AdminApi, output: str) -> None:
     data = api("GET", "/admin/faults")
-    emit(output, data, _FAULT_COLUMNS, [_fault_row(r) for r in data["rules"]])
+    emit(output, data["rules"], _FAULT_COLUMNS, [_fault_row(r) for r in data["rules"]])
 
 
 @faults.command("clear")

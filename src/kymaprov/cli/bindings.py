@@ -15,6 +15,7 @@ import click
 
 from kymaprov.cli.common import Session, emit, output_option, pass_session, resolve_environment, when
 from kymaprov.client import Binding, ClientError, Credentials, Environment, ProvisioningClient
+from kymaprov.client.exceptions import GoneError
 from kymaprov.client.exec_credential import RotatingCredential
 from kymaprov.client.files import check_replaceable, write_private
 from kymaprov.client.kubeconfig import exec_kubeconfig
@@ -147,8 +148,8 @@ def list_bindings(session: Session, environment: str, output: str) -> None:
     with session.client() as client:
         env = resolve_environment(client, environment)
         items = client.list_bindings(env.id)
-    rows = [[b.binding_id, b.created_by, when(b.created_date), when(b.expires_at)] for b in items]
-    emit(output, {"bindings": [b.raw for b in items]}, BINDING_COLUMNS, rows)
+    rows = [[b.id, b.created_by, when(b.created_date), when(b.expires_at)] for b in items]
+    emit(output, [b.raw for b in items], BINDING_COLUMNS, rows)
 
 
 @bindings.command("get")
@@ -164,7 +165,7 @@ def get_binding(session: Session, environment: str, binding_id: str, output: str
     if isinstance(item, Binding):
         rows = [["id", item.id], ["state", "live"], ["expires", when(item.expires_at)]]
     else:
-        rows = [["id", item.binding_id], ["state", "expired"], ["expires", when(item.expires_at)]]
+        rows = [["id", item.id], ["state", "expired"], ["expires", when(item.expires_at)]]
     emit(output, item.raw, ("FIELD", "VALUE"), rows)
 
 
@@ -176,5 +177,9 @@ def revoke_binding(session: Session, environment: str, binding_id: str) -> None:
     """Delete a binding: its kubeconfig stops working at once."""
     with session.client() as client:
         env = resolve_environment(client, environment)
-        client.delete_binding(env.id, binding_id)
+        try:
+            client.delete_binding(env.id, binding_id)
+        except GoneError:  # what revoking was for has happened: not a failure
+            click.echo(f"{binding_id} had already expired; nothing to revoke", err=True)
+            return
     click.echo(f"revoked {binding_id}", err=True)

@@ -23,6 +23,8 @@ from typing import Any
 import click
 import httpx
 
+from kymaprov import __version__
+from kymaprov.cli.hints import RootOptionHints
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 
 ENVIRONMENT = "accounts/environment-instance"
@@ -160,7 +162,8 @@ def _check_object(obj: str, allowed: tuple[str, ...]) -> str:
     return obj
 
 
-@click.group()
+@click.group(cls=RootOptionHints)
+@click.version_option(__version__, prog_name="btp", message="%(prog)s CLI (kymaprov stand-in) %(version)s")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
 @click.pass_context
 def cli(ctx: click.Context, fmt: str) -> None:
@@ -227,6 +230,13 @@ def _named(name: str | None, ident: str | None) -> dict[str, str | None]:
     return {"id": ident} if ident else {"name": name}
 
 
+def _require(**options: str | None) -> None:
+    """A usage error naming the missing options as typed (``--offering-name``), before any request."""
+    missing = [f"--{k.replace('_', '-')}" for k, v in options.items() if not v]
+    if missing:
+        raise click.UsageError(f"missing option {', '.join(missing)}")
+
+
 def _describe(data: dict[str, Any]) -> str:
     keys = (
         "id",
@@ -279,6 +289,12 @@ def create(
 ) -> None:
     """Create a service instance, service binding, environment instance or subaccount."""
     _check_object(obj, OBJECTS)
+    if obj == "services/instance":
+        _require(name=name, offering_name=offering_name, plan_name=plan_name)
+    elif obj == "services/binding":
+        _require(name=name)
+        if not (instance_name or instance_id):
+            raise click.UsageError("missing option --instance-name (or --service-instance ID)")
     session = load_session()
     if obj == "accounts/subaccount":
         result = session.command(

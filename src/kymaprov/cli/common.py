@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 import yaml
 
+from kymaprov.cli.hints import RootOptionHints
 from kymaprov.client import (
     AvailableEnvironment,
     ClientError,
@@ -27,7 +28,7 @@ from kymaprov.client import (
     ProvisioningClient,
     resolve_credentials,
 )
-from kymaprov.client.exceptions import NotFoundError, ProvisioningError
+from kymaprov.client.exceptions import BadRequestError, NotFoundError, ProvisioningError
 from kymaprov.client.files import read_text_file
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +36,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
 
-class ClientGroup(click.Group):
+class ClientGroup(RootOptionHints):
     """A group whose commands turn SDK errors into a message and the error's exit code."""
+
+    misplaced = {"--format": "The output format is '-o json|yaml|table', after the command."}
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,6 +56,8 @@ def report_error(exc: ClientError) -> None:
             click.echo(f"  target: {exc.target}", err=True)
         if exc.correlation_id:
             click.echo(f"  correlation id: {exc.correlation_id}", err=True)
+    if exc.hint:
+        click.echo(f"  next: {exc.hint}", err=True)
 
 
 @dataclass
@@ -106,6 +111,16 @@ def emit(output: str, data: Any, columns: Sequence[str], rows: Sequence[Sequence
         click.echo(format_table(columns, rows), nl=False)
 
 
+def abbreviate(items: Sequence[str], width: int) -> str:
+    """``items`` joined by commas, cut to ``width`` characters with a count of the rest."""
+    text = ", ".join(items)
+    for shown in range(len(items), 0, -1):
+        text = ", ".join(items[:shown]) + ("" if shown == len(items) else f" +{len(items) - shown} more")
+        if len(text) <= width:
+            break
+    return text
+
+
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(c) for c in columns]] + [["" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
@@ -149,23 +164,52 @@ def kyma_plan(client: ProvisioningClient, plan: str) -> AvailableEnvironment | N
     return next((a for a in kyma_plans(client) if a.plan_name == plan), None)
 
 
+def require_plan(client: ProvisioningClient, plan: str) -> AvailableEnvironment:
+    """The subaccount's Kyma plan ``plan``, or a usage error that lists the ones it may use."""
+    plans = kyma_plans(client)
+    found = next((a for a in plans if a.plan_name == plan), None)
+    if found is None:
+        names = ", ".join(a.plan_name for a in plans) or "none"
+        message = f"unknown plan {plan!r}; this subaccount may use: {names}"
+        raise click.BadParameter(message, param_hint="--plan")
+    return found
+
+
+def create_environment(
+    client: ProvisioningClient,
+    name: str,
+    plan: str,
+    region: str | None,
+    user: str | None,
+    parameters: dict[str, Any],
+) -> Environment:
+    """Provision after checking the plan; a missing ``user`` is explained with where to give it."""
+    available = require_plan(client, plan)
+    try:
+        return client.create_environment(
+            name, plan, choose_region(available, region), user=user, parameters=parameters
+        )
+    except BadRequestError as exc:
+        if user is None and "'user'" in exc.message:
+            exc.hint = "give --user EMAIL (or set KYMAPROV_USER): client credentials carry no user"
+        raise
+
+
 def region_property(available: AvailableEnvironment) -> dict[str, Any]:
     """The create schema's ``region`` property (``enum``, ``default``); empty for plans without one."""
     region: dict[str, Any] = (available.create_parameters_schema.get("properties") or {}).get("region") or {}
     return region
 
 
-def choose_region(client: ProvisioningClient, plan: str, region: str | None) -> str | None:
+def choose_region(available: AvailableEnvironment, region: str | None) -> str | None:
     """``region`` if given; else the plan schema's default or first region (plans without one: None)."""
     if region:
         return region
-    available = kyma_plan(client, plan)
-    if available is None:
-        return None  # an unknown plan: the service will say so
     schema = region_property(available)
     choices = schema.get("enum") or []
     chosen = schema.get("default") or (choices[0] if choices else None)
     if chosen:
+        plan = available.plan_name
         click.echo(f"using region {chosen} (the first of plan {plan}; --region to choose)", err=True)
     return str(chosen) if chosen else None
 

@@ -11,7 +11,8 @@ import click
 from kymaprov.cli.common import (
     ENVIRONMENT_COLUMNS,
     Session,
-    choose_region,
+    abbreviate,
+    create_environment,
     emit,
     environment_row,
     kyma_plan,
@@ -47,10 +48,9 @@ def plans(session: Session, output: str) -> None:
     """List the Kyma plans and regions this subaccount may use."""
     with session.client() as client:
         available = kyma_plans(client)
-    rows = [
-        [a.plan_name, ", ".join(str(r) for r in region_property(a).get("enum") or []) or "-", a.description]
-        for a in available
-    ]
+    # regions are cut so the table fits 100 columns; -o json lists them all
+    regions = {a.plan_name: [str(r) for r in region_property(a).get("enum") or []] for a in available}
+    rows = [[a.plan_name, abbreviate(regions[a.plan_name], 44) or "-", a.description] for a in available]
     emit(output, [a.raw for a in available], ("PLAN", "REGIONS", "DESCRIPTION"), rows)
 
 
@@ -123,7 +123,7 @@ def get_environment(session: Session, environment: str, output: str) -> None:
 @wait_options
 @output_option
 @pass_session
-def create_environment(
+def create(
     session: Session,
     name: str,
     plan: str,
@@ -139,9 +139,7 @@ def create_environment(
     """Provision a Kyma environment NAME."""
     parameters = parse_parameters(parameters_text, parameters_file)
     with session.client() as client:
-        e = client.create_environment(
-            name, plan, choose_region(client, plan, region), user=user, parameters=parameters
-        )
+        e = create_environment(client, name, plan, region, user, parameters)
         click.echo(f"creating {name} ({e.id})", err=True)
         if wait:
             e = wait_ready(client, e, timeout, interval)

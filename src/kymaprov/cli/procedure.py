@@ -16,7 +16,7 @@ import click
 from kymaprov.cli.bindings import EXPIRATION, default_state_path, kubeconfig_file_option, write_kubeconfig
 from kymaprov.cli.common import (
     Session,
-    choose_region,
+    create_environment,
     parse_parameters,
     pass_session,
     resolve_environment,
@@ -25,7 +25,7 @@ from kymaprov.cli.common import (
     wait_ready,
     when,
 )
-from kymaprov.client import ProvisioningClient
+from kymaprov.client import Environment, ProvisioningClient
 from kymaprov.client.exceptions import GoneError, NotFoundError, OperationFailed
 from kymaprov.client.exec_credential import RotatingCredential
 from kymaprov.client.files import check_replaceable
@@ -38,7 +38,7 @@ REUSE_MARGIN = timedelta(minutes=5)
 
 @click.command()
 @click.argument("name")
-@click.option("--plan", default="aws", show_default=True, help="Kyma plan when it must be created.")
+@click.option("--plan", help="Kyma plan when it must be created.  [default: aws]")
 @click.option("--region", help="Region when it must be created (default: the plan's first).")
 @click.option(
     "--user",
@@ -58,7 +58,7 @@ REUSE_MARGIN = timedelta(minutes=5)
 def up(
     session: Session,
     name: str,
-    plan: str,
+    plan: str | None,
     region: str | None,
     user: str | None,
     parameters_text: str | None,
@@ -75,13 +75,13 @@ def up(
     with ProvisioningClient(credentials) as client:
         env = client.find_environment(name)
         if env is None:
-            env = client.create_environment(
-                name, plan, choose_region(client, plan, region), user=user, parameters=parameters
-            )
+            plan = plan or "aws"
+            env = create_environment(client, name, plan, region, user, parameters)
             click.echo(f"creating {name} ({env.id}) with plan {plan}", err=True)
         elif env.is_failed:
             raise OperationFailed(env.id, env.state, env.state_message, environment=env)
         else:
+            _check_same(env, plan, region)
             click.echo(f"found {name} ({env.id}): {env.state}", err=True)
         env = wait_ready(client, env, timeout, interval)
         previous = None if use_exec else _binding_in(path, client, env.id)
@@ -93,7 +93,7 @@ def up(
             written, binding = write_kubeconfig(client, credentials, env, path, expiration, use_exec)
             expires_at, info = binding.expires_at, parse_kubeconfig(binding.kubeconfig)
             if previous is not None:  # replaced: one binding per kubeconfig file, never a pile-up
-                old_id = previous.id if isinstance(previous, Binding) else previous.binding_id
+                old_id = previous.id
                 with contextlib.suppress(NotFoundError, GoneError):
                     client.delete_binding(env.id, old_id)
                 click.echo(f"revoked binding {old_id}, which {path} held before", err=True)
@@ -102,6 +102,18 @@ def up(
     click.echo(f"checked access to {info.server}: {pods} pod(s) in namespace default", err=True)
     click.echo(f"wrote {written} ({renewal})", err=True)
     click.echo(f"export KUBECONFIG={shlex.quote(str(written))}")
+
+
+def _check_same(env: Environment, plan: str | None, region: str | None) -> None:
+    """A usage error if ``--plan``/``--region`` differ from what the existing environment has."""
+    have = {"--plan": env.plan_name, "--region": env.parameters.get("region")}
+    wanted = {"--plan": plan, "--region": region}
+    differ = [f"{k} {v} (it has {have[k]})" for k, v in wanted.items() if v is not None and v != have[k]]
+    if differ:
+        raise click.UsageError(
+            f"{env.display_name} exists with other settings: {', '.join(differ)}; "
+            f"change them with 'kymaprov env update', or 'kymaprov down {env.display_name}' first"
+        )
 
 
 def _binding_in(path: Path, client: ProvisioningClient, env_id: str) -> Binding | BindingMetadata | None:
@@ -153,7 +165,7 @@ def down(session: Session, name: str, path: Path | None, wait: bool, timeout: fl
         revoked = RotatingCredential(state).revoke_all() if state.exists() else 0
         for item in client.list_bindings(env.id):
             try:
-                client.delete_binding(env.id, item.binding_id)
+                client.delete_binding(env.id, item.id)
                 revoked += 1
             except (NotFoundError, GoneError):
                 pass  # gone already, or expired (the 410 drops its metadata)

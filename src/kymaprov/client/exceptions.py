@@ -57,6 +57,7 @@ class ClientError(Exception):
     """Base class of every error the SDK raises."""
 
     exit_code = 1
+    hint: str | None = None  # what to do next, for command-line tools to print
 
 
 class CredentialsError(ClientError):
@@ -85,6 +86,13 @@ class WaitTimeout(ClientError):
         self.elapsed = elapsed
 
 
+FAILED_NEXT_STEPS = {
+    "CREATION_FAILED": "delete the environment ('kymaprov down NAME') and create it again",
+    "UPDATE_FAILED": "read the message, then update again ('kymaprov env update NAME ...')",
+    "DELETION_FAILED": "delete it again ('kymaprov env delete NAME --wait')",
+}
+
+
 class OperationFailed(ClientError):
     """An environment ended in ``CREATION_FAILED``, ``UPDATE_FAILED`` or ``DELETION_FAILED``."""
 
@@ -99,6 +107,7 @@ class OperationFailed(ClientError):
         self.state = state
         self.state_message = state_message
         self.environment = environment
+        self.hint = FAILED_NEXT_STEPS.get(state)
 
 
 class ProvisioningError(ClientError):

@@ -177,7 +177,12 @@ class RotatingCredential:
             with self._client(state) as client:
                 if not self._usable(client, state):
                     requested_at = self._clock()
-                    binding = client.create_binding(state.environment_id, state.expiration_seconds)
+                    try:
+                        binding = client.create_binding(state.environment_id, state.expiration_seconds)
+                    except NotFoundError as exc:
+                        raise self._stale(
+                            state, f"environment {state.environment_id} no longer exists"
+                        ) from exc
                     state.adopt(binding, requested_at)
                     state.save(self.state_path)  # the new token is safe before anything is deleted
                 self._delete_superseded(client, state)
@@ -211,10 +216,23 @@ class RotatingCredential:
             current = client.get_binding(state.environment_id, state.binding_id)
         except NotFoundError:
             return False  # revoked by someone else
-        except (TransportError, ServerError, RateLimitedError, UnauthorizedError):
+        except UnauthorizedError as exc:
+            # the token service refused the credentials themselves: never hand out the old token
+            raise self._stale(state, "the service no longer accepts the credentials") from exc
+        except (TransportError, ServerError, RateLimitedError):
             return True  # cannot ask now; the token is still valid by our clock
         # a live binding answers with credentials; an expired one (by the service's clock) with metadata
         return isinstance(current, Binding)
+
+    def _stale(self, state: ExecState, what: str) -> CredentialsError:
+        """The error for a state the service has forgotten (``/admin/reset``, deleted cis binding)."""
+        url = Credentials.from_dict(state.credentials).provisioning_url
+        error = CredentialsError(
+            f"kymaprov exec-credential: {what} at {url} (was the service reset, or the binding of "
+            f"these credentials deleted?); the kubeconfig using {self.state_path} cannot work any more"
+        )
+        error.hint = "write a new kubeconfig: 'kymaprov up NAME --exec' or 'kymaprov kubeconfig NAME --exec'"
+        return error
 
     @staticmethod
     def _delete_superseded(client: ProvisioningClient, state: ExecState) -> int:

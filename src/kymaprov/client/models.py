@@ -12,6 +12,7 @@ kept in ``raw``.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -237,9 +238,12 @@ class Binding:
 
 @dataclass(frozen=True)
 class BindingMetadata:
-    """A binding as listed, or as returned once expired (``EnvironmentInstanceBindingMetadata``)."""
+    """A binding as listed, or as returned once expired (``EnvironmentInstanceBindingMetadata``).
 
-    binding_id: str
+    ``id`` is the wire's ``bindingId``: the same name as ``Binding.id``, so code handles both alike.
+    """
+
+    id: str
     instance_id: str = ""
     created_by: str = ""
     created_date: datetime | None = None
@@ -249,13 +253,19 @@ class BindingMetadata:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> BindingMetadata:
         return cls(
-            binding_id=_str(data, "bindingId"),
+            id=_str(data, "bindingId"),
             instance_id=_str(data, "instanceId"),
             created_by=_str(data, "createdBy"),
             created_date=parse_timestamp(data.get("createdDate")),
             expires_at=parse_timestamp(data.get("expiresAt")),
             raw=dict(data),
         )
+
+    @property
+    def binding_id(self) -> str:
+        """Deprecated: use ``id``."""
+        warnings.warn("BindingMetadata.binding_id is deprecated; use .id", DeprecationWarning, stacklevel=2)
+        return self.id
 
     def is_expired(self, now: datetime | None = None) -> bool:
         if self.expires_at is None:

@@ -119,16 +119,21 @@ def send(policy: RetryPolicy, call: HttpCall) -> Flow[httpx.Response]:
 
 
 def _transport_error(call: HttpCall, exc: httpx.RequestError, attempt: int) -> TransportError:
+    """Names the request that failed with its host: the token request when the UAA is the one unreachable."""
     reason = str(exc) or type(exc).__name__
-    text = f"{call.method} {call.path} failed: {type(exc).__name__}: {reason}"
+    try:
+        failed: httpx.Request | None = exc.request
+    except RuntimeError:
+        failed = None
+    url = str(failed.url) if failed is not None else None
+    target = f"{failed.method} {url}" if failed is not None else f"{call.method} {call.path}"
+    text = f"{target} failed: {type(exc).__name__}: {reason}"
+    if failed is not None and not failed.url.path.endswith(call.path.partition("?")[0]):
+        text += f" (needed for {call.method} {call.path})"
     if attempt:
         text += f" (after {attempt + 1} attempts)"
     elif not call.idempotent:
         text += " (not retried: the request is not idempotent and may have been processed)"
-    try:
-        url = str(exc.request.url)
-    except RuntimeError:
-        url = None
     return TransportError(text, method=call.method, url=url)
 
 

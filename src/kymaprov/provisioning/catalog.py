@@ -275,6 +275,9 @@ def _environment(plan: Plan) -> dict[str, Any]:
         "serviceDocumentationUrl": DOCUMENTATION_URL,
         "serviceSupportUrl": SUPPORT_URL,
         "planName": plan.name,
+        # the real service says true for Kyma (provisioning-api.md, the aws entry) although KEB accepts
+        # plan changes only to build-runtime-* plans (kyma-bindings-and-keb.md), which kymaprov does
+        # not offer: clients compare against the real answer, so it stays, and a change is refused
         "planUpdatable": True,
         "description": plan.description,
         "environmentType": KYMA_ENVIRONMENT_TYPE,
