@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from kymaprov.accounts.models import ensure_defaults
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress
 from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.backends.kubeclient import KubeClient
 from kymaprov.provisioning.bindings import STUCK_SECONDS, BindingService
@@ -323,11 +323,17 @@ class LimitedRuntimes:
         self.runtimes = runtimes
         self.token = token
 
-    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
-        return self.runtimes.create_cluster(cluster_id, name)
+    def create(self, cluster_id: str, name: str, shape: ClusterShape) -> Progress:
+        return self.runtimes.create(cluster_id, name, shape)
 
-    def delete_cluster(self, cluster_id: str) -> None:
-        self.runtimes.delete_cluster(cluster_id)
+    def status(self, cluster_id: str) -> Progress:
+        return self.runtimes.status(cluster_id)
+
+    def update(self, cluster_id: str, shape: ClusterShape) -> Progress:
+        return self.runtimes.update(cluster_id, shape)
+
+    def delete(self, cluster_id: str) -> Progress:
+        return self.runtimes.delete(cluster_id)
 
     def access(self, cluster_id: str) -> ClusterAccess | None:
         access = self.runtimes.access(cluster_id)
