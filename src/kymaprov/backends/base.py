@@ -26,11 +26,14 @@ class ClusterAccess:
 
     server: str  # the URL kubeconfigs name, e.g. https://kube.example.com/clusters/<id>
     ca_data: str  # base64 of the PEM CA bundle, as in certificate-authority-data
-    token: str  # admin bearer token
+    token: str  # admin bearer token ("" when a client certificate authenticates)
     tls_server_name: str | None = None  # SNI / verification name when it differs from the URL host
     # where the service itself reaches the API when that differs from ``server`` (e.g. this replica's
     # own listener while ``server`` is a load balancer); None: ``server``
     direct_server: str | None = None
+    # a client certificate instead of (or with) the token, base64 PEM as in client-certificate-data
+    client_cert_data: str | None = None
+    client_key_data: str | None = None
 
     @property
     def service_url(self) -> str:
