@@ -513,7 +513,12 @@ STEPS: dict[str, tuple[Step, ...]] = {
         Step("finish", LifecycleWorker._finish_update),
     ),
     "deprovision": (
-        Step("delete_runtime", LifecycleWorker._delete_runtime),
+        Step(
+            "delete_runtime",
+            LifecycleWorker._delete_runtime,
+            timeout=60 * _MINUTE,
+            timeout_message="Runtime resource deletion timed out",
+        ),
         Step(
             "wait_for_deletion",
             LifecycleWorker._wait_for_runtime,
