@@ -18,7 +18,7 @@ from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.crypto import issue_ca
 from kymaprov.provisioning.catalog import PLANS
-from tests.conftest import free_port
+from tests.conftest import POSTGRES_URL, free_port
 from tests.test_serve import serve
 
 
@@ -92,9 +92,14 @@ def test_a_good_file_reads_token_and_certificate_kubeconfigs(tmp_path: Path) -> 
     )
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[Context]:
-    context = Context.open(Settings(data_dir=tmp_path / "data"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Context]:
+    url = None
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("set KYMAPROV_TEST_POSTGRES to run against PostgreSQL")
+        url = request.getfixturevalue("postgres_database")
+    context = Context.open(Settings(data_dir=tmp_path / "data", database_url=url))
     yield context
     context.store.dispose()
 
