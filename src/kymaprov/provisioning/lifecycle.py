@@ -489,7 +489,11 @@ _SLOW_CREATE = "Operation created. Cluster provisioning takes longer than usual.
 
 STEPS: dict[str, tuple[Step, ...]] = {
     "provision": (
-        Step("create_runtime", LifecycleWorker._create_runtime),
+        Step(
+            "create_runtime",
+            LifecycleWorker._create_runtime,
+            timeout_message="The runtime's cluster was not created: the backend did not start it in time",
+        ),
         Step(
             "wait_for_runtime",
             LifecycleWorker._wait_for_runtime,
