@@ -119,6 +119,9 @@ class PoolRuntimes:
             baseline = self._baseline(member.access)
         except KubeClientError as exc:
             return Progress(False, f"Cluster {member.name} is not reachable yet: {exc}", retry_after=10)
+        if baseline is None:
+            message = f"Cluster {member.name} is still removing {KYMA_SYSTEM} of its previous environment"
+            return Progress(False, message, retry_after=5)
         with self.ctx.store.write() as conn:
             conn.execute(
                 sa.update(pool_claims)
@@ -194,9 +197,15 @@ class PoolRuntimes:
 
     # --- baseline and cleaning ------------------------------------------------------------------
 
-    def _baseline(self, access: ClusterAccess) -> dict[str, Any]:
+    def _baseline(self, access: ClusterAccess) -> dict[str, Any] | None:
+        """What the cluster holds now; None while ``kyma-system`` (which a former environment's release
+        deleted) is still terminating, as nothing can be written into it until it is gone."""
         with KubeClient(access) as kube:
-            namespaces = _names(kube.list(NAMESPACES))
+            listed = kube.list(NAMESPACES)
+            terminating = {n["metadata"]["name"] for n in listed if n["metadata"].get("deletionTimestamp")}
+            if KYMA_SYSTEM in terminating:
+                return None
+            namespaces = _names(listed)
             if KYMA_SYSTEM not in namespaces:
                 namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KYMA_SYSTEM}}
                 kube.create(NAMESPACES, namespace)
