@@ -85,7 +85,7 @@ async def main_async(requests: int, rounds: int) -> None:
 def scrape(n: int = 200) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context.open(Settings(data_dir=Path(tmp)))
-        metrics = Metrics([StateGauges(ctx, "embedded")])
+        metrics = Metrics([StateGauges(ctx)])
         generate_latest(metrics.registry)
         start = time.perf_counter()
         for _ in range(n):

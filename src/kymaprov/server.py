@@ -27,7 +27,9 @@ import uvicorn
 
 from kymaprov.accounts.models import ensure_defaults
 from kymaprov.app import create_api_app
+from kymaprov.backends.base import RuntimeBackend
 from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.backends.runtimes import RuntimeRouter, RuntimesConfig
 from kymaprov.btpoperator import BtpOperator
 from kymaprov.cis.models import CisService
 from kymaprov.config import Settings
@@ -97,8 +99,11 @@ def listen(host: str, port: int, flag: str) -> socket.socket:
 
 
 class KymaprovServer:
-    def __init__(self, settings: Settings, init: dict[str, Any] | None = None) -> None:
-        """``init``: a ``serve --init`` file, loaded and checked (``kymaprov.init.load``)."""
+    def __init__(
+        self, settings: Settings, init: dict[str, Any] | None = None, runtimes: RuntimesConfig | None = None
+    ) -> None:
+        """``init``: a ``serve --init`` file, loaded and checked (``kymaprov.init.load``); ``runtimes``:
+        a ``--runtimes-config`` file, loaded and checked (``load_runtimes_config``)."""
         self.api_socket = listen(settings.host, settings.port, "--port")
         try:
             self.kube_socket = listen(settings.host, settings.kube_port, "--kube-port")
@@ -129,7 +134,11 @@ class KymaprovServer:
         self.first_login = ensure_defaults(self.ctx)
         self.tokens = TokenService(self.ctx)
         self.runtimes = EmbeddedRuntimes(self.ctx)
-        self.bindings = BindingService(self.ctx, self.runtimes)
+        # every environment's cluster comes from the backend its plan names; the embedded one serves too
+        self.backend: RuntimeBackend = (
+            self.runtimes if runtimes is None else RuntimeRouter.build(self.ctx, self.runtimes, runtimes)
+        )
+        self.bindings = BindingService(self.ctx, self.backend)
         if init:
             try:
                 cis, envs = CisService(self.ctx, self.tokens), EnvironmentService(self.ctx)
@@ -139,8 +148,8 @@ class KymaprovServer:
                 self._close_sockets()
                 self.ctx.store.dispose()
                 raise ServeError(str(exc)) from None
-        self.metrics = Metrics([StateGauges(self.ctx, backend="embedded")])
-        self.worker = LifecycleWorker(self.ctx, self.runtimes, self.bindings, metrics=self.metrics)
+        self.metrics = Metrics([StateGauges(self.ctx)])
+        self.worker = LifecycleWorker(self.ctx, self.backend, self.bindings, metrics=self.metrics)
         self.api_app = create_api_app(
             self.ctx, self.tokens, self.bindings, worker_alive=lambda: self.worker.alive, metrics=self.metrics
         )

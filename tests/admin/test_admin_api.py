@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 import kymaprov.server  # noqa: F401 - the composition root: every layer's tables are on the metadata
 from kymaprov.store import metadata
+from tests.backends.test_runtimes_config import kubeconfig
 from tests.conftest import RunningServer, free_port, new_api
 
 
@@ -90,7 +91,16 @@ def _table_rows(engine: sa.Engine) -> dict[str, list[str]]:
 
 def test_reset_returns_every_table_to_its_first_start_content(tmp_path: Path) -> None:
     """A table nobody resets fails here: the list comes from the metadata, not from a list of names."""
-    srv = RunningServer(tmp_path / "data", free_port(), free_port(), provisioning_seconds=0).start()
+    # azure's runtimes come from a pool whose one cluster is unreachable: its claim stays, retried
+    config = tmp_path / "runtimes.yaml"
+    config.write_text(
+        "plans: {azure: lab}\nbackends: {lab: {type: pool, clusters: [{name: a, kubeconfig: k.yaml}]}}"
+    )
+    kubeconfig(tmp_path / "k.yaml", "{token: t}")
+    env = {"KYMAPROV_RUNTIMES_CONFIG": str(config)}
+    srv = RunningServer(
+        tmp_path / "data", free_port(), free_port(), provisioning_seconds=0, extra_env=env
+    ).start()
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'kymaprov.db'}")
     try:
         assert set(sa.inspect(engine).get_table_names()) == set(metadata.tables)  # none escapes the walk
@@ -98,6 +108,7 @@ def test_reset_returns_every_table_to_its_first_start_content(tmp_path: Path) ->
         api = new_api(srv)
         env_id = api.create_kyma()
         api.wait_state(env_id)
+        new_api(srv, "pooled").create_kyma(plan="azure", region="westeurope")
         put = api.request("PUT", f"/environments/{env_id}/bindings", json={})
         assert put.status_code == 202, put.text
         login = {"subdomain": "kymaprov-ga", "userName": srv.login["user"], "password": srv.login["password"]}
@@ -119,7 +130,10 @@ def test_reset_returns_every_table_to_its_first_start_content(tmp_path: Path) ->
         assert srv.admin("POST", "/admin/reset") == {"reset": True}
 
         after = _table_rows(engine)
-        changed = {name for name, rows in after.items() if rows != first_start[name]}
+        # the subaccount made for the pooled environment stays: a reset keeps the tenancy
+        assert set(first_start["subaccounts"]) < set(after["subaccounts"])
+        assert len(after["subaccounts"]) == len(first_start["subaccounts"]) + 1
+        changed = {name for name, rows in after.items() if rows != first_start[name]} - {"subaccounts"}
         assert not changed, {name: after[name][:3] for name in changed}
         # and the service works as on first start: a new environment, a fresh clock
         assert srv.admin("GET", "/admin/clock")["offsetSeconds"] == 0

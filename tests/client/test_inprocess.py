@@ -19,7 +19,7 @@ import pytest
 
 from kymaprov.accounts.models import ensure_defaults, get_subaccount
 from kymaprov.app import create_api_app
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import DONE, ClusterAccess, Progress
 from kymaprov.cis.models import CisService
 from kymaprov.client import (
     AsyncProvisioningClient,
@@ -46,12 +46,19 @@ class StubRuntimes:
         self.created: list[str] = []
         self.deleted: list[str] = []
 
-    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
+    def create(self, cluster_id: str, name: str, shape: object) -> Progress:
         self.created.append(cluster_id)
-        return ClusterAccess(server=f"https://127.0.0.1:9/clusters/{cluster_id}", ca_data="", token="t")
+        return DONE
 
-    def delete_cluster(self, cluster_id: str) -> None:
+    def status(self, cluster_id: str) -> Progress:
+        return DONE
+
+    def update(self, cluster_id: str, shape: object) -> Progress:
+        return DONE
+
+    def delete(self, cluster_id: str) -> Progress:
         self.deleted.append(cluster_id)
+        return DONE
 
     def access(self, cluster_id: str) -> ClusterAccess | None:
         return ClusterAccess(server=f"https://127.0.0.1:9/clusters/{cluster_id}", ca_data="", token="t")

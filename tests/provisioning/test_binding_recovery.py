@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from kymaprov.accounts.models import ensure_defaults
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress
 from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.backends.kubeclient import KubeClient
 from kymaprov.provisioning.bindings import STUCK_SECONDS, BindingService
@@ -75,17 +75,21 @@ class Runtime:
                 found.setdefault(name.removeprefix("kyma-binding-"), set()).add(kind)
         return found
 
-    def make_objects(self, binding_id: str) -> None:
-        """What a PUT creates before its TokenRequest, through the real API."""
+    def make_objects(self, binding_id: str, env_id: str | None) -> None:
+        """What a PUT of environment ``env_id`` creates before its TokenRequest, through the real API;
+        None: the same objects made by someone else (another broker sharing the cluster)."""
         name = f"kyma-binding-{binding_id}"
+        meta = {"name": name, "labels": LABELS}
+        if env_id is not None:
+            meta["annotations"] = {"kymaprov.io/instance-id": env_id}
         bodies = {
-            "ServiceAccount": {"metadata": {"name": name, "labels": LABELS}},
+            "ServiceAccount": {"metadata": meta},
             "ClusterRole": {
-                "metadata": {"name": name, "labels": LABELS},
+                "metadata": meta,
                 "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
             },
             "ClusterRoleBinding": {
-                "metadata": {"name": name, "labels": LABELS},
+                "metadata": meta,
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
                 "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "kyma-system"}],
             },
@@ -96,6 +100,11 @@ class Runtime:
                 path, json={"apiVersion": version, "kind": kind, **bodies[kind]}, extensions=self.sni
             )
             assert r.status_code == 201, r.text
+
+    def remove_objects(self, binding_id: str) -> None:
+        for path in COLLECTIONS.values():
+            r = self.client.delete(f"{path}/kyma-binding-{binding_id}", extensions=self.sni)
+            assert r.status_code == 200, r.text
 
     def close(self) -> None:
         self.client.close()
@@ -163,15 +172,18 @@ def test_a_row_being_made_counts_is_hidden_and_is_removed_with_its_objects_after
             " 'MAKING', ?)",
             (making, env_id, env_id, now_ms, now_ms + 600_000, time.time()),
         )
-    runtime.make_objects(making)
-    runtime.make_objects(orphan)
+    runtime.make_objects(making, env_id)
+    runtime.make_objects(orphan, env_id)
+    foreign = str(uuid.uuid4())
+    runtime.make_objects(foreign, None)
 
     # not listed, not readable, but it counts toward the limit of 10 while it is being made
     assert listed(api, env_id) == {keeper_id}
     assert api.request("GET", f"/environments/{env_id}/bindings/{making}").status_code == 404
     # the reconcile removes the orphan, and never the objects of the binding being made
     wait_for(lambda: orphan not in runtime.binding_objects(), "the orphan objects are removed")
-    assert set(runtime.binding_objects()) == {keeper_id, making}
+    assert set(runtime.binding_objects()) == {keeper_id, making, foreign}  # not another party's objects
+    runtime.remove_objects(foreign)
     made = [put_binding(api, env_id, {"parameters": {"expiration_seconds": 600}}) for _ in range(8)]
     assert [r.status_code for r in made] == [202] * 8
     assert put_binding(api, env_id, {"parameters": {"expiration_seconds": 600}}).status_code == 400
@@ -323,11 +335,17 @@ class LimitedRuntimes:
         self.runtimes = runtimes
         self.token = token
 
-    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
-        return self.runtimes.create_cluster(cluster_id, name)
+    def create(self, cluster_id: str, name: str, shape: ClusterShape) -> Progress:
+        return self.runtimes.create(cluster_id, name, shape)
 
-    def delete_cluster(self, cluster_id: str) -> None:
-        self.runtimes.delete_cluster(cluster_id)
+    def status(self, cluster_id: str) -> Progress:
+        return self.runtimes.status(cluster_id)
+
+    def update(self, cluster_id: str, shape: ClusterShape) -> Progress:
+        return self.runtimes.update(cluster_id, shape)
+
+    def delete(self, cluster_id: str) -> Progress:
+        return self.runtimes.delete(cluster_id)
 
     def access(self, cluster_id: str) -> ClusterAccess | None:
         access = self.runtimes.access(cluster_id)
@@ -457,8 +475,8 @@ def test_the_reconcile_leaves_live_bindings_alone(tmp_path: Path) -> None:
                     state_since=time.time(),
                 )
             )
-        runtime.make_objects(making)
-        runtime.make_objects(orphan)
+        runtime.make_objects(making, env.id)
+        runtime.make_objects(orphan, env.id)
         assert service.reconcile(force=True) == 1
         assert set(runtime.binding_objects()) == {ready.id, making}
         runtime.close()

@@ -1,6 +1,6 @@
 """Lifecycle leases: two real workers on one real store (SQLite, and PostgreSQL when configured).
 
-The runtime backend is the only stand-in: its ``create_cluster`` blocks until the test releases it, a
+The runtime backend is the only stand-in: its ``create`` blocks until the test releases it, a
 step that outlives its lease as a real cluster creation does.
 """
 
@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from kymaprov.accounts.models import ensure_defaults
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import DONE, ClusterAccess, Progress
 from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import BindingService
@@ -30,7 +30,7 @@ LEASE = 0.3  # seconds; every step below is held for several leases
 
 
 class Runtimes:
-    """Records every call; ``create_cluster`` blocks until ``release`` is set."""
+    """Records every call; ``create`` blocks until ``release`` is set."""
 
     def __init__(self, name: str, *, blocking: bool = True) -> None:
         self.name = name
@@ -41,19 +41,28 @@ class Runtimes:
         self.created: list[str] = []
         self.deleted: list[str] = []
 
-    def create_cluster(self, cluster_id: str, name: str, shape: object = None) -> ClusterAccess:
+    def create(self, cluster_id: str, name: str, shape: object) -> Progress:
         self.created.append(cluster_id)
         self.started.set()
-        assert self.release.wait(30), "the test never released create_cluster"
+        assert self.release.wait(30), "the test never released create"
+        return DONE
+
+    def status(self, cluster_id: str) -> Progress:
+        return DONE
+
+    def update(self, cluster_id: str, shape: object) -> Progress:
+        return DONE
+
+    def delete(self, cluster_id: str) -> Progress:
+        self.deleted.append(cluster_id)
+        return DONE
+
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        if cluster_id not in self.created:
+            return None
         return ClusterAccess(
             server=f"https://{self.name}.example/clusters/{cluster_id}", ca_data="", token="t"
         )
-
-    def delete_cluster(self, cluster_id: str) -> None:
-        self.deleted.append(cluster_id)
-
-    def access(self, cluster_id: str) -> ClusterAccess | None:
-        return None  # these tests make no bindings
 
     def reset(self) -> None:
         self.created.clear()
@@ -208,3 +217,102 @@ def test_a_superseded_operations_late_finish_is_ignored(ctx: Context) -> None:
     assert deleting.deleted == [env_id.lower()]
     assert environment(ctx, env_id) is None
     assert operation(ctx, env_id, "deprovision")["state"] == "succeeded"
+
+
+class StagedRuntimes(Runtimes):
+    """A cluster that takes ``polls`` status calls to become ready; ``status`` blocks until ``unblock``
+    once ``block_status`` is set (a worker that dies while waiting on the backend)."""
+
+    def __init__(self, name: str, polls: int, *, failed: str | None = None) -> None:
+        super().__init__(name, blocking=False)
+        self.polls = polls
+        self.failed = failed
+        self.status_calls = 0
+        self.block_status = False
+        self.polling = threading.Event()
+        self.unblock = threading.Event()
+
+    def status(self, cluster_id: str) -> Progress:
+        self.status_calls += 1
+        self.polling.set()
+        if self.block_status:
+            assert self.unblock.wait(30), "the test never unblocked status"
+        if self.failed:
+            return Progress(False, failed=self.failed)
+        if self.status_calls <= self.polls:
+            return Progress(
+                False, f"Shoot is being created ({self.status_calls}/{self.polls})", retry_after=60
+            )
+        return DONE
+
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        """The cluster is the backend's, whichever worker asked for it."""
+        return ClusterAccess(
+            server=f"https://{self.name}.example/clusters/{cluster_id}", ca_data="", token="t"
+        )
+
+
+def test_a_create_in_steps_shows_progress_and_resumes_at_its_step(ctx: Context) -> None:
+    env_id = create_environment(ctx, principal(ctx))
+    runtimes = StagedRuntimes("staged", polls=25)
+    w = worker(ctx, runtimes)
+    assert w.run_due() == 1
+    op = operation(ctx, env_id)
+    assert op["state"] == "pending" and op["data"]["step"] == "wait_for_runtime" and op["lease_until"] is None
+    env = environment(ctx, env_id) or {}
+    assert env["state"] == "CREATING" and env["state_message"] == ("Shoot is being created (1/25)")
+    assert w.run_due() == 0  # not due again before its retry_after
+    for _ in range(20):  # 20 service-clock minutes later KEB says it takes longer than usual
+        ctx.clock.advance(60)
+        assert w.run_due() == 1
+    assert (environment(ctx, env_id) or {})["state_message"].startswith(
+        "Operation created. Cluster provisioning takes longer than usual."
+    )
+    for _ in range(5):
+        ctx.clock.advance(60)
+        w.run_due()
+    assert (environment(ctx, env_id) or {})["state"] == "OK"
+    assert runtimes.created == [env_id.lower()]  # create ran once; every later attempt resumed at its step
+    assert runtimes.status_calls == 26
+    assert operation(ctx, env_id)["state"] == "succeeded"
+
+
+def test_a_worker_killed_while_waiting_on_the_backend_is_resumed_at_that_step(ctx: Context) -> None:
+    env_id = create_environment(ctx, principal(ctx))
+    dying = StagedRuntimes("dying", polls=0)
+    dying.block_status = True
+    a = worker(ctx, dying, lease_seconds=LEASE, renew_every=3600)  # its heartbeat stopped: it died
+    first = in_thread(a.run_due)
+    successor = StagedRuntimes("successor", polls=0)
+    b = worker(ctx, successor, lease_seconds=30)
+    try:
+        assert dying.polling.wait(10)
+        assert operation(ctx, env_id)["data"]["step"] == "wait_for_runtime"  # recorded before it ran
+        time.sleep(2 * LEASE)
+        assert b.run_due() == 1
+    finally:
+        dying.unblock.set()
+        first.join(10)
+    assert dying.created == [env_id.lower()] and successor.created == []  # no second create
+    assert successor.status_calls == 1
+    env = environment(ctx, env_id) or {}
+    assert env["state"] == "OK" and env["labels"]["APIServerURL"].startswith("https://successor.example/")
+
+
+def test_a_step_that_fails_fails_the_create(ctx: Context) -> None:
+    failing = create_environment(ctx, principal(ctx))
+    worker(ctx, StagedRuntimes("f", polls=0, failed="quota exceeded for machine type")).run_due()
+    assert (environment(ctx, failing) or {})["state"] == "CREATION_FAILED"
+    assert (environment(ctx, failing) or {})["state_message"] == "quota exceeded for machine type"
+
+
+def test_a_step_past_its_timeout_fails_the_create(ctx: Context) -> None:
+    slow = create_environment(ctx, principal(ctx))
+    never = StagedRuntimes("never", polls=10**6)
+    w = worker(ctx, never)
+    for _ in range(62):
+        w.run_due()
+        ctx.clock.advance(60)
+    env = environment(ctx, slow) or {}
+    assert env["state"] == "CREATION_FAILED" and env["state_message"] == "Runtime resource not in Ready state"
+    assert operation(ctx, slow)["state"] == "failed"

@@ -1,8 +1,9 @@
 """The contract between the Provisioning Service and whatever runs Kyma runtimes.
 
-A backend creates and deletes clusters (what Gardener and KIM do for KEB) and returns admin access to
-the cluster's Kubernetes API. Everything else, bindings included, goes through that Kubernetes API,
-so the embedded runtime and a real cluster are interchangeable.
+A backend creates, updates and deletes clusters (what Gardener and KIM do for KEB), reporting progress
+as it goes (a real cluster takes minutes), and returns admin access to the cluster's Kubernetes API.
+Everything else, bindings included, goes through that Kubernetes API, so the embedded runtime and a
+real cluster are interchangeable.
 
 The service asks the backend for access each time it calls a runtime (``access``) rather than keeping
 the answer: where a runtime's API is reachable can depend on which replica asks (the embedded API is
@@ -16,7 +17,7 @@ from typing import Protocol
 
 from kymaprov.backends.shape import ClusterShape
 
-__all__ = ["ClusterAccess", "ClusterShape", "RuntimeBackend"]
+__all__ = ["DONE", "ClusterAccess", "ClusterShape", "Progress", "RuntimeBackend"]
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,14 @@ class ClusterAccess:
 
     server: str  # the URL kubeconfigs name, e.g. https://kube.example.com/clusters/<id>
     ca_data: str  # base64 of the PEM CA bundle, as in certificate-authority-data
-    token: str  # admin bearer token
+    token: str  # admin bearer token ("" when a client certificate authenticates)
     tls_server_name: str | None = None  # SNI / verification name when it differs from the URL host
     # where the service itself reaches the API when that differs from ``server`` (e.g. this replica's
     # own listener while ``server`` is a load balancer); None: ``server``
     direct_server: str | None = None
+    # a client certificate instead of (or with) the token, base64 PEM as in client-certificate-data
+    client_cert_data: str | None = None
+    client_key_data: str | None = None
 
     @property
     def service_url(self) -> str:
@@ -37,14 +41,41 @@ class ClusterAccess:
         return self.direct_server or self.server
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a backend's create, update or delete stands.
+
+    ``done``: finished (then ``message`` is informational); else ``message`` says what is happening
+    and ``retry_after`` (seconds) when to ask again; ``failed``: the reason it cannot finish, for the
+    operation's ``stateMessage``.
+    """
+
+    done: bool
+    message: str = ""
+    retry_after: float = 10.0
+    failed: str | None = None
+
+
+DONE = Progress(done=True)
+
+
 class RuntimeBackend(Protocol):
-    def create_cluster(self, cluster_id: str, name: str, shape: ClusterShape | None = None) -> ClusterAccess:
-        """Create the cluster (its workers as ``shape`` says; None: ``DEFAULT_SHAPE``), or return the
-        existing one's access (idempotent)."""
+    """A backend's calls are idempotent: the lifecycle repeats one whose result it could not record."""
+
+    def create(self, cluster_id: str, name: str, shape: ClusterShape) -> Progress:
+        """Start creating the cluster (workers as ``shape`` says), or report the creation under way."""
         ...
 
-    def delete_cluster(self, cluster_id: str) -> None:
-        """Delete the cluster and everything in it; a no-op if it is gone (idempotent)."""
+    def status(self, cluster_id: str) -> Progress:
+        """Progress of the cluster's latest create, update or delete (done once it finished)."""
+        ...
+
+    def update(self, cluster_id: str, shape: ClusterShape) -> Progress:
+        """Start changing the cluster's workers to ``shape``, or report the change under way."""
+        ...
+
+    def delete(self, cluster_id: str) -> Progress:
+        """Start deleting the cluster and everything in it; done at once if it is gone."""
         ...
 
     def access(self, cluster_id: str) -> ClusterAccess | None:

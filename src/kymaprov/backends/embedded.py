@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Connection
 
-from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.base import DONE, ClusterAccess, Progress
 from kymaprov.backends.shape import DEFAULT_SHAPE, ClusterShape
 from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
@@ -55,6 +55,22 @@ class EmbeddedRuntimes:
         return access.token if access else None
 
     # --- RuntimeBackend -------------------------------------------------------------------------
+
+    def create(self, cluster_id: str, name: str, shape: ClusterShape) -> Progress:
+        """An embedded cluster is ready as soon as its row is written: done in one call."""
+        self.create_cluster(cluster_id, name, shape)
+        return DONE
+
+    def status(self, cluster_id: str) -> Progress:
+        return DONE
+
+    def update(self, cluster_id: str, shape: ClusterShape) -> Progress:
+        """The Nodes stay as created (the plan's workers are not re-sized in place)."""
+        return DONE
+
+    def delete(self, cluster_id: str) -> Progress:
+        self.delete_cluster(cluster_id)
+        return DONE
 
     def create_cluster(self, cluster_id: str, name: str, shape: ClusterShape | None = None) -> ClusterAccess:
         """Create the cluster (own CA, serving cert, signing key, admin token, seed objects, the

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,18 +27,32 @@ class KubeClientError(Exception):
         self.message = message
 
 
+def _load_client_certificate(context: ssl.SSLContext, cert_data: str, key_data: str) -> None:
+    """``ssl`` loads a certificate chain only from files: a private temporary directory, removed at once."""
+    with tempfile.TemporaryDirectory(prefix="kymaprov-cert-") as tmp:
+        cert, key = Path(tmp, "tls.crt"), Path(tmp, "tls.key")
+        cert.write_bytes(base64.b64decode(cert_data))
+        key.write_bytes(base64.b64decode(key_data))
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, ValueError) as exc:
+            raise KubeClientError(0, f"unusable client certificate: {type(exc).__name__}") from exc
+
+
 class KubeClient:
     def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
         try:
             context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
         except (ssl.SSLError, ValueError) as exc:  # a CA that cannot be used fails like a call would
             raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
+        if access.client_cert_data and access.client_key_data:
+            _load_client_certificate(context, access.client_cert_data, access.client_key_data)
         self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
+        headers = {"accept": "application/json"}
+        if access.token:
+            headers["authorization"] = f"Bearer {access.token}"
         self._client = httpx.Client(
-            base_url=access.service_url.rstrip("/"),
-            verify=context,
-            timeout=timeout,
-            headers={"authorization": f"Bearer {access.token}", "accept": "application/json"},
+            base_url=access.service_url.rstrip("/"), verify=context, timeout=timeout, headers=headers
         )
 
     def close(self) -> None:

@@ -55,6 +55,7 @@ class ClusterShape:
     region: str = "eu-central-1"
     zones: tuple[str, ...] = field(default=("eu-central-1a", "eu-central-1b", "eu-central-1c"))
     provider: str = "aws"
+    plan: str = ""  # the plan's name: the runtimes configuration picks the backend by it
 
     @property
     def cpus(self) -> int:

@@ -13,10 +13,12 @@ import setproctitle
 from click.core import ParameterSource
 
 from kymaprov import logs
+from kymaprov.backends.runtimes import RuntimesConfigError, load_runtimes_config
 from kymaprov.config import Settings
 from kymaprov.init import InitError
 from kymaprov.init import load as load_init
 from kymaprov.paths import default_data_dir
+from kymaprov.provisioning.catalog import PLANS
 from kymaprov.server import KymaprovServer, ServeError
 from kymaprov.store import StoreError, redact_url, url_password
 
@@ -92,6 +94,14 @@ from kymaprov.store import StoreError, redact_url, url_password
     "https://<advertise-host>:<kube-port>; kubeconfigs name it, replicas share it.",
 )
 @click.option(
+    "--runtimes-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="KYMAPROV_RUNTIMES_CONFIG",
+    help="YAML file naming runtime backends (e.g. a pool of existing clusters) and the plans they serve; "
+    "plans it does not name get embedded runtimes (docs/runtimes.md).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -127,6 +137,7 @@ def serve(
     public_url: str | None,
     service_account_max_token_expiration: int,
     kube_public_url: str | None,
+    runtimes_config: Path | None,
     log_level: str,
     log_format: str,
     init_file: Path | None,
@@ -151,8 +162,9 @@ def serve(
     )
     try:
         init = load_init(init_file) if init_file else None
-        server = KymaprovServer(settings, init)
-    except (StoreError, ServeError, InitError) as exc:
+        runtimes = load_runtimes_config(runtimes_config, PLANS) if runtimes_config else None
+        server = KymaprovServer(settings, init, runtimes)
+    except (StoreError, ServeError, InitError, RuntimesConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     server.run()
 

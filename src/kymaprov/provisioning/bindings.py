@@ -46,6 +46,9 @@ NAMESPACE = "kyma-system"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kcp-kyma-environment-broker"}
 MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
 PREFIX = "kyma-binding-"
+# which environment made a binding's objects: the orphan sweep touches only its own, never a
+# ``kyma-binding-*`` object someone else made in the cluster (another broker's, when the runtime is shared)
+INSTANCE_ANNOTATION = "kymaprov.io/instance-id"
 
 MAKING, READY, REMOVING = "MAKING", "READY", "REMOVING"
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
@@ -276,13 +279,19 @@ class BindingService:
         self, env: Environment, access: ClusterAccess, binding_id: str, expiration: int
     ) -> tuple[str, int]:
         name = resource_name(binding_id)
+        mine = {INSTANCE_ANNOTATION: env.id}
         with KubeClient(access) as kube:
             kube.create(
                 SA_PATH,
                 {
                     "apiVersion": "v1",
                     "kind": "ServiceAccount",
-                    "metadata": {"name": name, "namespace": NAMESPACE, "labels": MANAGED_BY},
+                    "metadata": {
+                        "name": name,
+                        "namespace": NAMESPACE,
+                        "labels": MANAGED_BY,
+                        "annotations": mine,
+                    },
                 },
             )
             kube.create(
@@ -290,7 +299,7 @@ class BindingService:
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRole",
-                    "metadata": {"name": name, "labels": MANAGED_BY},
+                    "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
                     "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
                 },
             )
@@ -299,7 +308,7 @@ class BindingService:
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "ClusterRoleBinding",
-                    "metadata": {"name": name, "labels": MANAGED_BY},
+                    "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
                     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
                     "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
                 },
@@ -513,6 +522,8 @@ class BindingService:
                         for path in OBJECT_PATHS
                         for item in kube.list(path, MANAGED_BY_SELECTOR)
                         if (name := str((item.get("metadata") or {}).get("name", ""))).startswith(PREFIX)
+                        and ((item.get("metadata") or {}).get("annotations") or {}).get(INSTANCE_ANNOTATION)
+                        == env.id
                     }
                     if not found:
                         continue

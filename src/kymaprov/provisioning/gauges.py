@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from kymaprov.backends.runtimes import EMBEDDED, runtime_backends
 from kymaprov.context import Context
 from kymaprov.provisioning.bindings import READY
 from kymaprov.provisioning.models import environments, kyma_bindings, operations
@@ -22,11 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class StateGauges(Collector):
-    """``backend``: the label of the runtimes this installation's backend made (one backend today)."""
+    """Shared state read at scrape time; runtimes are labelled with the backend that made them
+    (``runtime_backends``; clusters made before the router recorded it count as embedded)."""
 
-    def __init__(self, ctx: Context, backend: str) -> None:
+    def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._backend = backend
 
     def collect(self) -> Iterator[Metric]:
         now_ms = self._ctx.clock.now_ms()
@@ -37,9 +38,18 @@ class StateGauges(Collector):
                         kyma_bindings.c.state == READY, kyma_bindings.c.expires_ms > now_ms
                     )
                 ).scalar_one()
+                backend = sa.func.coalesce(runtime_backends.c.backend, EMBEDDED)
                 runtimes = conn.execute(
-                    sa.select(sa.func.count()).where(environments.c.cluster_access.is_not(None))
-                ).scalar_one()
+                    sa.select(backend, sa.func.count())
+                    .select_from(
+                        environments.outerjoin(
+                            runtime_backends,
+                            runtime_backends.c.cluster_id == sa.func.lower(environments.c.id),
+                        )
+                    )
+                    .where(environments.c.cluster_access.is_not(None))
+                    .group_by(backend)
+                ).all()
                 pending = conn.execute(
                     sa.select(operations.c.type, sa.func.count())
                     .where(operations.c.state == "pending")
@@ -54,7 +64,9 @@ class StateGauges(Collector):
         by_backend = GaugeMetricFamily(
             "kymaprov_runtimes", "Provisioned runtimes, by backend", labels=["backend"]
         )
-        by_backend.add_metric([self._backend], runtimes)
+        counts = {EMBEDDED: 0} | {str(name): int(count) for name, count in runtimes}
+        for name, count in sorted(counts.items()):
+            by_backend.add_metric([name], count)
         yield by_backend
         by_type = GaugeMetricFamily(
             "kymaprov_lifecycle_operations_pending",

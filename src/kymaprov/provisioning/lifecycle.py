@@ -21,14 +21,15 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from kymaprov.accounts.models import get_subaccount
-from kymaprov.backends.base import ClusterAccess, RuntimeBackend
+from kymaprov.backends.base import DONE, ClusterAccess, Progress, RuntimeBackend
 from kymaprov.cis.models import issue_operator_credentials, revoke_operator_credentials
 from kymaprov.context import Context
 from kymaprov.metrics import Metrics
@@ -243,60 +244,164 @@ class LifecycleWorker:
         if failure and failure.get("operation") in (None, op.type):
             self._fail(op, token, env, str(failure.get("message") or "Operation failed"))
             return
-        if op.type == "provision":
-            self._provision(op_id, token, env)
-        elif op.type == "update":
-            self._update(op_id, token, env, op.data.get("parameters", {}))
-        elif op.type == "deprovision":
-            self._deprovision(op_id, token, env)
+        if op.type in STEPS:
+            self._run_steps(op, token, env)
 
-    def _provision(self, op_id: str, token: str, env: Environment) -> None:
-        parameters = _parameters(env.row.get("parameters"))
-        shape = shape_of(str(env.row.get("plan_name", "")), parameters)
-        access = self._backend.create_cluster(env.cluster_id, env.cluster_name, shape)
-        self._configure_runtime(access, env, parameters, creating=True)
+    def _run_steps(self, op: sa.Row[Any], token: str, env: Environment) -> None:
+        """Run the operation's steps from the one recorded in ``data.step`` until all are done, one
+        asks to be retried later (the operation is released and due again then) or one fails.
+
+        Each finished step is recorded under the fence before the next starts, so a worker that takes
+        the operation over (after a crash) resumes at the step that was running, not at the first.
+        """
+        steps = STEPS[op.type]
+        names = [step.name for step in steps]
+        data = dict(op.data or {})
+        now = self._ctx.clock.now_ms()
+        name = str(data["step"]) if data.get("step") in names else names[0]
+        started = int(data.get("step_started_ms") or now)
+        while True:
+            step = steps[names.index(name)]
+            progress = step.run(self, op, env, data)
+            if progress.failed is not None:
+                self._fail(op, token, env, progress.failed)
+                return
+            now = self._ctx.clock.now_ms()
+            elapsed = (now - started) / 1000
+            if not progress.done:
+                if elapsed > step.timeout:
+                    self._fail(op, token, env, step.timeout_message or f"{step.name} timed out")
+                    return
+                message = progress.message or None
+                if step.slow_message and elapsed > step.expected:
+                    message = step.slow_message
+                data.update(step=name, step_started_ms=started)
+                self._wait(op.id, token, env, data, message, progress.retry_after)
+                return
+            log.info("operation %s: step %s done", op.id, name)
+            if name == names[-1]:
+                return  # the last step finished the operation itself
+            name, started = names[names.index(name) + 1], now
+            data.update(step=name, step_started_ms=started)
+            with self._commit(op.id, token) as conn:
+                if conn is None:
+                    return
+                conn.execute(sa.update(operations).where(operations.c.id == op.id).values(data=data))
+
+    def _wait(
+        self,
+        op_id: str,
+        token: str,
+        env: Environment,
+        data: dict[str, Any],
+        message: str | None,
+        after: float,
+    ) -> None:
+        """Record the step's progress and give the operation back until it is due again."""
+        now = self._ctx.clock.now_ms()
+        with self._commit(op_id, token) as conn:
+            if conn is None:
+                return
+            conn.execute(
+                sa.update(operations)
+                .where(operations.c.id == op_id)
+                .values(data=data, due_ms=now + int(max(after, 0.0) * 1000), lease_until=None, updated_ms=now)
+            )
+            if message:
+                conn.execute(
+                    sa.update(environments)
+                    .where(environments.c.id == env.id)
+                    .values(state_message=message, modified_ms=now)
+                )
+
+    # -- the steps: each idempotent, each returns the backend's or its own Progress ---------------
+
+    def _create_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        shape = shape_of(str(env.row.get("plan_name", "")), _parameters(env.row.get("parameters")))
+        return self._backend.create(env.cluster_id, env.cluster_name, shape)
+
+    def _update_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        shape = shape_of(str(env.row.get("plan_name", "")), _parameters(env.row.get("parameters")))
+        return self._backend.update(env.cluster_id, shape)
+
+    def _wait_for_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        return self._backend.status(env.cluster_id)
+
+    def _delete_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        return self._backend.delete(env.cluster_id)
+
+    def _configure_step(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        creating = op.type == "provision"
+        parameters = (
+            _parameters(env.row.get("parameters")) if creating else dict(data.get("parameters") or {})
+        )
+        if not self.configure_runtimes:
+            return DONE
+        access = self._backend.access(env.cluster_id)
+        if access is None:
+            if not creating:
+                return DONE  # nothing to configure on a runtime its backend no longer serves
+            return Progress(False, "Waiting for access to the runtime's Kubernetes API", retry_after=5)
+        self._configure_runtime(access, env, parameters, creating=creating)
+        return DONE
+
+    def _revoke_credentials(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        revoke_operator_credentials(self._ctx, env.id)
+        return DONE
+
+    def _finish_provision(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        token = str(op.lease_owner)
+        access = self._backend.access(env.cluster_id)
+        if access is None:
+            return Progress(False, failed="The runtime's backend gives no access to the created cluster")
         labels = {
             "Name": env.row["labels"].get("Name", env.cluster_name),
             "KubeconfigURL": f"{self._ctx.settings.base_url}/kubeconfig/{env.id}",
             "APIServerURL": access.server,
         }
         sealed = self._ctx.sealer.seal(json.dumps(dataclasses.asdict(access)))
-        with self._commit(op_id, token) as conn:
-            if conn is None:
-                return
-            conn.execute(
-                sa.update(environments)
-                .where(environments.c.id == env.id)
-                .values(
-                    cluster_access=sealed,
-                    labels=labels,
-                    modified_ms=self._ctx.clock.now_ms(),
-                    **state_values(CREATED),
+        with self._commit(op.id, token) as conn:
+            if conn is not None:
+                conn.execute(
+                    sa.update(environments)
+                    .where(environments.c.id == env.id)
+                    .values(
+                        cluster_access=sealed,
+                        labels=labels,
+                        modified_ms=self._ctx.clock.now_ms(),
+                        **state_values(CREATED),
+                    )
                 )
-            )
-            self._finish(op_id, "succeeded", "Processing finished", conn)
+                self._finish(op.id, "succeeded", "Processing finished", conn)
+        return DONE
 
-    def _update(self, op_id: str, token: str, env: Environment, parameters: dict[str, object]) -> None:
-        access = self._backend.access(env.cluster_id)
-        if access is not None:
-            self._configure_runtime(access, env, parameters, creating=False)
-        with self._commit(op_id, token) as conn:
-            if conn is None:
-                return
-            labels = dict(env.row["labels"])
-            if isinstance(parameters.get("name"), str):
-                labels["Name"] = parameters["name"]
-            conn.execute(
-                sa.update(environments)
-                .where(environments.c.id == env.id)
-                .values(
-                    parameters=json.dumps(parameters, separators=(",", ":")),
-                    labels=labels,
-                    modified_ms=self._ctx.clock.now_ms(),
-                    **state_values(UPDATED),
+    def _finish_update(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        parameters = dict(data.get("parameters") or {})
+        with self._commit(op.id, str(op.lease_owner)) as conn:
+            if conn is not None:
+                labels = dict(env.row["labels"])
+                if isinstance(parameters.get("name"), str):
+                    labels["Name"] = parameters["name"]
+                conn.execute(
+                    sa.update(environments)
+                    .where(environments.c.id == env.id)
+                    .values(
+                        parameters=json.dumps(parameters, separators=(",", ":")),
+                        labels=labels,
+                        modified_ms=self._ctx.clock.now_ms(),
+                        **state_values(UPDATED),
+                    )
                 )
-            )
-            self._finish(op_id, "succeeded", "Processing finished", conn)
+                self._finish(op.id, "succeeded", "Processing finished", conn)
+        return DONE
+
+    def _finish_deprovision(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
+        with self._commit(op.id, str(op.lease_owner)) as conn:
+            if conn is not None:
+                conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.environment_id == env.id))
+                conn.execute(sa.delete(environments).where(environments.c.id == env.id))
+                self._finish(op.id, "succeeded", "Operation succeeded. The instance was deprovisioned.", conn)
+        return DONE
 
     def _configure_runtime(
         self, access: ClusterAccess, env: Environment, parameters: dict[str, Any], *, creating: bool
@@ -305,8 +410,6 @@ class LifecycleWorker:
         ClusterRoleBindings (on create, and on an update that names them) and, on create, the
         ``modules`` parameter (the Kyma CR) and the btp-operator's credentials (``sap-btp-manager``).
         Idempotent: a failure fails this attempt, and the retried step applies it again."""
-        if not self.configure_runtimes:
-            return
         default = env.row.get("created_by") if creating else None
         admins = administrators.administrators_of(parameters, default)
         if admins is not None:
@@ -321,16 +424,6 @@ class LifecycleWorker:
             client_id, secret = issue_operator_credentials(self._ctx, self._tokens, sub, env.id)
             body = btpmanager.secret(client_id, secret, self._ctx.settings.base_url, env.cluster_id)
             btpmanager.write(access, body)
-
-    def _deprovision(self, op_id: str, token: str, env: Environment) -> None:
-        self._backend.delete_cluster(env.cluster_id)
-        revoke_operator_credentials(self._ctx, env.id)
-        with self._commit(op_id, token) as conn:
-            if conn is None:
-                return
-            conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.environment_id == env.id))
-            conn.execute(sa.delete(environments).where(environments.c.id == env.id))
-            self._finish(op_id, "succeeded", "Operation succeeded. The instance was deprovisioned.", conn)
 
     def _fail(self, op: sa.Row[Any], token: str, env: Environment, message: str) -> None:
         step = {"provision": CREATION_FAILED, "update": UPDATE_FAILED, "deprovision": DELETION_FAILED}[
@@ -389,3 +482,71 @@ def _parameters(stored: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named, idempotent step; ``timeout`` and ``expected`` are service-clock seconds since it began.
+
+    Past ``expected`` a waiting step shows ``slow_message`` as the environment's ``stateMessage``; past
+    ``timeout`` the operation fails with ``timeout_message``.
+    """
+
+    name: str
+    run: Callable[[LifecycleWorker, sa.Row[Any], Environment, dict[str, Any]], Progress]
+    timeout: float = 600.0
+    expected: float = 0.0
+    slow_message: str = ""
+    timeout_message: str = ""
+
+
+_MINUTE = 60.0
+# KEB's description after 20 minutes of provisioning (provisioningTakesLongThreshold); timeouts: stepTimeouts
+_SLOW_CREATE = "Operation created. Cluster provisioning takes longer than usual. It takes up to 60 minutes."
+
+STEPS: dict[str, tuple[Step, ...]] = {
+    "provision": (
+        Step(
+            "create_runtime",
+            LifecycleWorker._create_runtime,
+            timeout_message="The runtime's cluster was not created: the backend did not start it in time",
+        ),
+        Step(
+            "wait_for_runtime",
+            LifecycleWorker._wait_for_runtime,
+            timeout=60 * _MINUTE,
+            expected=20 * _MINUTE,
+            slow_message=_SLOW_CREATE,
+            timeout_message="Runtime resource not in Ready state",
+        ),
+        Step("configure_runtime", LifecycleWorker._configure_step),
+        Step("finish", LifecycleWorker._finish_provision),
+    ),
+    "update": (
+        Step("update_runtime", LifecycleWorker._update_runtime),
+        Step(
+            "wait_for_runtime",
+            LifecycleWorker._wait_for_runtime,
+            timeout=180 * _MINUTE,
+            timeout_message="Runtime resource update timed out",
+        ),
+        Step("configure_runtime", LifecycleWorker._configure_step),
+        Step("finish", LifecycleWorker._finish_update),
+    ),
+    "deprovision": (
+        Step(
+            "delete_runtime",
+            LifecycleWorker._delete_runtime,
+            timeout=60 * _MINUTE,
+            timeout_message="Runtime resource deletion timed out",
+        ),
+        Step(
+            "wait_for_deletion",
+            LifecycleWorker._wait_for_runtime,
+            timeout=60 * _MINUTE,
+            timeout_message="Runtime resource deletion timed out",
+        ),
+        Step("revoke_credentials", LifecycleWorker._revoke_credentials),
+        Step("finish", LifecycleWorker._finish_deprovision),
+    ),
+}

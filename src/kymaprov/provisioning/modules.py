@@ -7,10 +7,13 @@ runtime's Kubernetes API; the runtime's Kyma controller then installs and remove
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kymaprov.backends.base import ClusterAccess
-from kymaprov.backends.kubeclient import KubeClient
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError
+
+log = logging.getLogger(__name__)
 
 KYMA = "/apis/operator.kyma-project.io/v1beta2/namespaces/kyma-system/kymas/default"
 
@@ -33,5 +36,12 @@ def kyma_spec(parameters: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def apply(access: ClusterAccess, spec: dict[str, Any]) -> None:
+    """Set the Kyma CR's modules; a cluster without Kyma's lifecycle manager (no Kyma CR, e.g. a plain
+    pool member) has nothing to set, and the environment is made without modules."""
     with KubeClient(access) as kube:
-        kube.merge_patch(KYMA, {"spec": spec})
+        try:
+            kube.merge_patch(KYMA, {"spec": spec})
+        except KubeClientError as exc:
+            if exc.status != 404:
+                raise
+            log.info("runtime %s has no Kyma CR: the modules parameter is not applied", access.server)

@@ -43,10 +43,11 @@ def cluster_shape(plan: Plan, parameters: dict[str, Any]) -> ClusterShape:
         region=region,
         zones=zones(provider, region, 3 if plan.ha_zones and minimum >= 3 else 1),
         provider=provider,
+        plan=plan.name,
     )
 
 
 def shape_of(plan_name: str, parameters: dict[str, Any]) -> ClusterShape:
     """The shape for a stored environment (an unknown plan gets the default shape)."""
     plan = PLANS.get(plan_name)
-    return ClusterShape() if plan is None else cluster_shape(plan, parameters)
+    return ClusterShape(plan=plan_name) if plan is None else cluster_shape(plan, parameters)
