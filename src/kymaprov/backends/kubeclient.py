@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import ssl
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -132,3 +134,36 @@ class KubeClient:
         if not status.get("token"):
             raise KubeClientError(500, "no token in TokenRequest response")
         return status
+
+
+class KubeClients:
+    """One keep-alive ``KubeClient`` per runtime, the least recently used dropped beyond ``size``.
+
+    A binding makes seven calls to its runtime; a client each would mean an SSL context and a TLS
+    handshake each. A runtime's client is replaced when its access (address, CA, token) changes.
+    A dropped client is not closed, since another thread may be using it: its connections close when
+    the last user lets it go.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._clients: OrderedDict[str, tuple[ClusterAccess, KubeClient]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def get(self, access: ClusterAccess) -> KubeClient:
+        key = access.service_url
+        with self._lock:
+            held = self._clients.get(key)
+            if held is not None and held[0] == access:
+                self._clients.move_to_end(key)
+                return held[1]
+        client = KubeClient(access)
+        with self._lock:
+            self._clients[key] = (access, client)
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._size:
+                self._clients.popitem(last=False)
+        return client
