@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import base64
 import ssl
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import httpx
 
 from kymaprov.backends.base import ClusterAccess
+from kymaprov.lru import DEFAULT_SIZE, LRU
 
 
 class KubeClientError(Exception):
@@ -145,25 +144,16 @@ class KubeClients:
     the last user lets it go.
     """
 
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._clients: OrderedDict[str, tuple[ClusterAccess, KubeClient]] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._clients: LRU[str, tuple[ClusterAccess, KubeClient]] = LRU(size)
 
     def __len__(self) -> int:
         return len(self._clients)
 
     def get(self, access: ClusterAccess) -> KubeClient:
-        key = access.service_url
-        with self._lock:
-            held = self._clients.get(key)
-            if held is not None and held[0] == access:
-                self._clients.move_to_end(key)
-                return held[1]
+        held = self._clients.get(access.service_url)
+        if held is not None and held[0] == access:
+            return held[1]
         client = KubeClient(access)
-        with self._lock:
-            self._clients[key] = (access, client)
-            self._clients.move_to_end(key)
-            while len(self._clients) > self._size:
-                self._clients.popitem(last=False)
+        self._clients.put(access.service_url, (access, client))
         return client
