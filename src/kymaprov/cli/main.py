@@ -53,16 +53,26 @@ def _serve_command() -> click.Command:
     return cast(click.Command, module.serve)
 
 
+# what ``kymaprov --help`` lists for serve, so that listing it does not import the server (~300 ms)
+SERVE_SUMMARY = "Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes."
+
+
 class KymaprovGroup(ClientGroup):
-    """The client commands plus ``serve``, which is imported only when it is listed or run."""
+    """The client commands plus ``serve``, which is imported only when it is run."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), "serve"])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name == "serve":
-            return _serve_command()
+            return click.Command("serve", short_help=SERVE_SUMMARY)  # listed only: see resolve_command
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, _serve_command() if name == "serve" else command, rest
 
 
 @click.group(cls=KymaprovGroup)
