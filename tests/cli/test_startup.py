@@ -34,3 +34,8 @@ def test_serve_help_still_shows_the_servers_options() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--kube-port" in done.stdout
+
+
+def test_btp_help_loads_no_http_client() -> None:
+    loaded = modules_after("from kymaprov.cli.btp import main; sys.argv[1:] = ['--help']; main()")
+    assert "httpx" not in loaded
