@@ -44,6 +44,11 @@ SERVICE_LAYERS = frozenset({"provisioning", "cis", "uaa", "accounts", "cliserver
 HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # kymaprov serve is attached lazily so the client runs without the server's dependencies installed
     LAZY_SERVE: "the client's one way to the server",
+    # kymaprov --help lists the client commands from their summaries; their modules load when one runs
+    **{
+        ("kymaprov.cli.main", f"kymaprov.cli.{m}"): "a client command, loaded when it runs"
+        for m in ("admin", "bindings", "common", "environments", "procedure", "profiles")
+    },
     # the pytest plugin loads in every pytest run where kymaprov is installed, also client-only ones; only
     # its in-process server fixture needs the server
     ("kymaprov.testing", "kymaprov.config"): "kymaprov_inprocess fixture, needs kymaprov[server]",

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kymaprov.cli.main import COMMANDS, load_command
+
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -25,6 +27,19 @@ def test_kymaprov_help_lists_serve_without_importing_the_server() -> None:
     loaded = modules_after("from kymaprov.cli.main import cli; cli(['--help'])")
     assert "kymaprov.server" not in loaded and "kymaprov.cli.serve" not in loaded
     assert "sqlalchemy" not in loaded and "uvicorn" not in loaded
+
+
+def test_kymaprov_help_loads_no_sdk_and_no_http_client() -> None:
+    loaded = modules_after("from kymaprov.cli.main import cli; cli(['--help'])")
+    assert not loaded & {"httpx", "rich", "yaml", "asyncio", "kymaprov.client"}
+
+
+def test_each_listed_summary_is_its_commands_own() -> None:
+    """The summaries ``kymaprov --help`` shows without loading the commands are theirs, word for word."""
+    for name, (summary, _) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert command.get_short_help_str(limit=300) == summary, name
 
 
 def test_serve_help_still_shows_the_servers_options() -> None:

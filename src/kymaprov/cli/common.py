@@ -39,11 +39,18 @@ class ClientGroup(click.Group):
     """A group whose commands turn SDK errors into a message and the error's exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with client_errors(ctx):
             return super().invoke(ctx)
-        except ClientError as exc:
-            report_error(exc)
-            ctx.exit(exc.exit_code)
+
+
+@contextmanager
+def client_errors(ctx: click.Context) -> Iterator[None]:
+    """An SDK error ends the command with its message on stderr and its exit code."""
+    try:
+        yield
+    except ClientError as exc:
+        report_error(exc)
+        ctx.exit(exc.exit_code)
 
 
 def report_error(exc: ClientError) -> None:
