@@ -47,8 +47,10 @@ HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # kymaprov --help lists the client commands from their summaries; their modules load when one runs
     **{
         ("kymaprov.cli.main", f"kymaprov.cli.{m}"): "a client command, loaded when it runs"
-        for m in ("admin", "bindings", "common", "environments", "procedure", "profiles")
+        for m in ("admin", "bindings", "common", "environments", "exec_fast", "procedure", "profiles")
     },
+    # exec-credential answers the common case with the standard library; the SDK only when it must
+    ("kymaprov.cli.exec_fast", "kymaprov.client.exec_credential"): "the full plugin, loaded when needed",
     # the pytest plugin loads in every pytest run where kymaprov is installed, also client-only ones; only
     # its in-process server fixture needs the server
     ("kymaprov.testing", "kymaprov.config"): "kymaprov_inprocess fixture, needs kymaprov[server]",

@@ -13,6 +13,7 @@ Exit codes: 0 success, 1 other client error, 2 usage, 3 credentials, 4 connectio
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -75,7 +76,7 @@ COMMANDS: dict[str, tuple[str, Callable[[], Any]]] = {
     ),
     "exec-credential": (
         "kubectl's exec credential plugin: print an ExecCredential with a live binding's token.",
-        lambda: importlib.import_module("kymaprov.cli.bindings").exec_credential,
+        lambda: importlib.import_module("kymaprov.cli.exec_fast").exec_credential,
     ),
     "kubeconfig": (
         "Create a binding for ENVIRONMENT (name or id) and write its kubeconfig.",
@@ -100,6 +101,10 @@ COMMANDS: dict[str, tuple[str, Callable[[], Any]]] = {
 }
 
 
+# commands that take no credentials from the root options: they start without loading the SDK
+SESSIONLESS = frozenset({"exec-credential", "serve"})
+
+
 class KymaprovGroup(click.Group):
     """The commands of ``COMMANDS``: listed from their summaries, imported when run."""
 
@@ -119,8 +124,14 @@ class KymaprovGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         """A command's SDK errors end it with their message and exit code (``common.client_errors``)."""
-        with _common().client_errors(ctx):
+        try:
             return super().invoke(ctx)
+        except Exception as exc:
+            errors = sys.modules.get("kymaprov.client.exceptions")  # not loaded: no SDK error was raised
+            if errors is None or not isinstance(exc, errors.ClientError):
+                raise
+            with _common().client_errors(ctx):
+                raise
 
 
 def load_command(name: str) -> click.Command:
@@ -147,7 +158,8 @@ def cli(
     ctx: click.Context, service_key: Path | None, profile: str | None, profiles_file: Path | None
 ) -> None:
     """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted, and its client."""
-    ctx.obj = _common().Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
+    if ctx.invoked_subcommand not in SESSIONLESS:
+        ctx.obj = _common().Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
 
 
 def main() -> None:
