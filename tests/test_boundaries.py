@@ -44,6 +44,13 @@ SERVICE_LAYERS = frozenset({"provisioning", "cis", "uaa", "accounts", "cliserver
 HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     # kymaprov serve is attached lazily so the client runs without the server's dependencies installed
     LAZY_SERVE: "the client's one way to the server",
+    # kymaprov --help lists the client commands from their summaries; their modules load when one runs
+    **{
+        ("kymaprov.cli.main", f"kymaprov.cli.{m}"): "a client command, loaded when it runs"
+        for m in ("admin", "bindings", "common", "environments", "exec_fast", "procedure", "profiles")
+    },
+    # exec-credential answers the common case with the standard library; the SDK only when it must
+    ("kymaprov.cli.exec_fast", "kymaprov.client.exec_credential"): "the full plugin, loaded when needed",
     # the pytest plugin loads in every pytest run where kymaprov is installed, also client-only ones; only
     # its in-process server fixture needs the server
     ("kymaprov.testing", "kymaprov.config"): "kymaprov_inprocess fixture, needs kymaprov[server]",

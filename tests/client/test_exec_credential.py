@@ -185,3 +185,46 @@ def test_a_service_hiccup_keeps_the_cached_token(
     assert answer["status"]["token"] == before.token
     assert ExecState.load(state).binding_id == before.binding_id
     RotatingCredential(state).revoke_all()
+
+
+def plugin(state: Path) -> tuple[dict[str, Any], set[str]]:
+    """``kymaprov exec-credential`` as kubectl runs it: its answer, and the modules it loaded."""
+    code = (
+        "import json, sys\n"
+        "from kymaprov.cli.main import main\n"
+        f"sys.argv[1:] = ['exec-credential', '--state', {str(state)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    )
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": src}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_a_live_binding_is_answered_without_the_sdk_and_revocation_still_counts(
+    setup: tuple[dict[str, Any], Api, str], tmp_path: Path
+) -> None:
+    credentials, api, env_id = setup
+    creds = Credentials.from_service_key({"credentials": credentials})
+    state = tmp_path / "state.json"
+    requested_at = time.time()
+    with ProvisioningClient(creds) as client:
+        first = client.create_binding(env_id, 600)
+        RotatingCredential.start(state, creds, env_id, first, 600, requested_at, client)
+
+    full, loaded = plugin(state)  # no API token cached yet: the full plugin fetches and caches one
+    assert "httpx" in loaded
+    fast, loaded = plugin(state)
+    assert "httpx" not in loaded and "kymaprov.client" not in loaded
+    assert fast == full and fast["status"]["token"] == ExecState.load(state).token
+
+    # revoked behind its back: the service says so, and the full plugin replaces it
+    api.request("DELETE", f"/environments/{env_id}/bindings/{first.id}")
+    replaced, loaded = plugin(state)
+    assert "httpx" in loaded
+    assert replaced["status"]["token"] != fast["status"]["token"]
+    assert ExecState.load(state).binding_id != first.id
+    RotatingCredential(state).revoke_all()

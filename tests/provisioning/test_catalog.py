@@ -186,6 +186,13 @@ def test_available_environments_callers_cannot_alter_the_cache() -> None:
     assert catalog.available_environments()[0]["planName"] == "aws"
 
 
+def test_the_rendered_body_is_the_catalog_and_callers_cannot_alter_it() -> None:
+    catalog.available_environments()[0]["planName"] = "tampered"
+    body = catalog.available_environments_body()
+    assert json.loads(body) == {"availableEnvironments": catalog.available_environments()}
+    assert body is catalog.available_environments_body()  # rendered once
+
+
 # -- create validation -------------------------------------------------------------------------------
 
 

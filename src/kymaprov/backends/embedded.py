@@ -14,7 +14,6 @@ import base64
 import logging
 import re
 import ssl
-import threading
 import urllib.parse
 from typing import Any
 
@@ -31,6 +30,7 @@ from kymaprov.kubeapi.auth import Authenticator
 from kymaprov.kubeapi.models import LIVE, change_log, clusters, controller_leases, objects
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.seed import seed_cluster
+from kymaprov.lru import LRU
 from kymaprov.store import settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ class EmbeddedRuntimes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.authenticator = Authenticator(ctx.sealer)
-        self._contexts: dict[str, ssl.SSLContext] = {}
-        self._lock = threading.Lock()
+        self._contexts: LRU[str, ssl.SSLContext] = LRU()  # ~38 KB each: the recently served only
         self._installation_ca: str | None = None
 
     def admin_token(self, cluster_id: str) -> str | None:
@@ -251,8 +250,7 @@ class EmbeddedRuntimes:
         return serving
 
     def _cluster_context(self, cluster_id: str) -> ssl.SSLContext | None:
-        with self._lock:
-            cached = self._contexts.get(cluster_id)
+        cached = self._contexts.get(cluster_id)
         if cached is not None:
             return cached
         with self.ctx.store.read() as conn:
@@ -262,8 +260,7 @@ class EmbeddedRuntimes:
         if row is None:
             return None
         context = tls.server_context(row.serving_cert, self.ctx.sealer.open_str(row.serving_key))
-        with self._lock:
-            self._contexts[cluster_id] = context
+        self._contexts.put(cluster_id, context)
         return context
 
     def _on_sni(self, sock: ssl.SSLObject, server_name: str | None, _default: ssl.SSLContext) -> None:
@@ -280,6 +277,5 @@ class EmbeddedRuntimes:
             sock.context = context
 
     def _forget(self, cluster_id: str) -> None:
-        with self._lock:
-            self._contexts.pop(cluster_id, None)
+        self._contexts.pop(cluster_id)
         self.authenticator.forget(cluster_id)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from kymaprov.backends.base import ClusterAccess
+from kymaprov.lru import DEFAULT_SIZE, LRU
 
 
 class KubeClientError(Exception):
@@ -148,3 +149,27 @@ class KubeClient:
         if not status.get("token"):
             raise KubeClientError(500, "no token in TokenRequest response")
         return status
+
+
+class KubeClients:
+    """One keep-alive ``KubeClient`` per runtime, the least recently used dropped beyond ``size``.
+
+    A binding makes seven calls to its runtime; a client each would mean an SSL context and a TLS
+    handshake each. A runtime's client is replaced when its access (address, CA, token) changes.
+    A dropped client is not closed, since another thread may be using it: its connections close when
+    the last user lets it go.
+    """
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self._clients: LRU[str, tuple[ClusterAccess, KubeClient]] = LRU(size)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def get(self, access: ClusterAccess) -> KubeClient:
+        held = self._clients.get(access.service_url)
+        if held is not None and held[0] == access:
+            return held[1]
+        client = KubeClient(access)
+        self._clients.put(access.service_url, (access, client))
+        return client

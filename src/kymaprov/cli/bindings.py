@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shlex
 import sys
@@ -116,19 +115,6 @@ def kubeconfig(
     renewal = "renewed automatically" if use_exec else f"expires {when(binding.expires_at)}"
     click.echo(f"wrote {written} (binding {binding.id}, {renewal})", err=True)
     click.echo(f"export KUBECONFIG={shlex.quote(str(written))}")
-
-
-@click.command("exec-credential")
-@click.option(
-    "--state",
-    "state_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Plugin state file.",
-)
-def exec_credential(state_path: Path) -> None:
-    """kubectl's exec credential plugin: print an ExecCredential with a live binding's token."""
-    click.echo(json.dumps(RotatingCredential(state_path).exec_credential()))
 
 
 @click.group()

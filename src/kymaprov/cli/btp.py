@@ -18,10 +18,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 from kymaprov import __version__
 from kymaprov.cli.hints import RootOptionHints
@@ -70,6 +72,8 @@ class BtpSession:
             "X-Cpcli-Sessionid": self.session_id,
             "X-Cpcli-Subdomain": self.subdomain,
         }
+        import httpx  # here, not at the top: it is most of btp's start-up, and --help needs none of it
+
         try:
             return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=60)
         except httpx.HTTPError as exc:
@@ -113,6 +117,8 @@ def _message(response: httpx.Response) -> str:
 def _login(url: str, user: str, password: str, subdomain: str | None) -> BtpSession:
     """``POST /login``; without a subdomain the server logs in to the user's own global account."""
     body = {"customIdp": "", "subdomain": subdomain or "", "userName": user, "password": password}
+    import httpx  # see BtpSession._post
+
     try:
         response = httpx.post(
             f"{url}/login/{PROTOCOL}", json=body, headers={"X-Cpcli-Format": "json"}, timeout=60

@@ -42,11 +42,18 @@ class ClientGroup(RootOptionHints):
     misplaced = {"--format": "The output format is '-o json|yaml|table', after the command."}
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with client_errors(ctx):
             return super().invoke(ctx)
-        except ClientError as exc:
-            report_error(exc)
-            ctx.exit(exc.exit_code)
+
+
+@contextmanager
+def client_errors(ctx: click.Context) -> Iterator[None]:
+    """An SDK error ends the command with its message on stderr and its exit code."""
+    try:
+        yield
+    except ClientError as exc:
+        report_error(exc)
+        ctx.exit(exc.exit_code)
 
 
 def report_error(exc: ClientError) -> None:

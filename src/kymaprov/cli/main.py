@@ -13,18 +13,15 @@ Exit codes: 0 success, 1 other client error, 2 usage, 3 credentials, 4 connectio
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from types import ModuleType
+from typing import Any, cast
 
 import click
 
 from kymaprov import __version__
-from kymaprov.cli.admin import admin
-from kymaprov.cli.bindings import bindings, exec_credential, kubeconfig
-from kymaprov.cli.common import ClientGroup, Session
-from kymaprov.cli.environments import env, plans
-from kymaprov.cli.procedure import down, up
-from kymaprov.cli.profiles import profile
 
 SERVER_HINT = "kymaprov serve needs the server: pip install 'kymaprov[server]'"
 
@@ -53,16 +50,92 @@ def _serve_command() -> click.Command:
     return cast(click.Command, module.serve)
 
 
-class KymaprovGroup(ClientGroup):
-    """The client commands plus ``serve``, which is imported only when it is listed or run."""
+def _common() -> ModuleType:
+    return importlib.import_module("kymaprov.cli.common")
+
+
+# Each command: its summary and how to load it. ``kymaprov --help`` lists the summaries without importing
+# the commands, whose modules load the SDK, httpx, rich and yaml (most of the start-up); a command is
+# imported when it runs. tests/cli/test_startup.py checks each summary against its command.
+COMMANDS: dict[str, tuple[str, Callable[[], Any]]] = {
+    "admin": (
+        "Control the emulator: clock, failures, faults, lifecycle, reset, subaccounts.",
+        lambda: importlib.import_module("kymaprov.cli.admin").admin,
+    ),
+    "bindings": (
+        "Kyma bindings (kubeconfigs) of an environment: list, get, revoke.",
+        lambda: importlib.import_module("kymaprov.cli.bindings").bindings,
+    ),
+    "down": (
+        "Revoke the bindings of Kyma environment NAME and deprovision it.",
+        lambda: importlib.import_module("kymaprov.cli.procedure").down,
+    ),
+    "env": (
+        "Kyma environments of the subaccount: list, get, create, update, delete.",
+        lambda: importlib.import_module("kymaprov.cli.environments").env,
+    ),
+    "exec-credential": (
+        "kubectl's exec credential plugin: print an ExecCredential with a live binding's token.",
+        lambda: importlib.import_module("kymaprov.cli.exec_fast").exec_credential,
+    ),
+    "kubeconfig": (
+        "Create a binding for ENVIRONMENT (name or id) and write its kubeconfig.",
+        lambda: importlib.import_module("kymaprov.cli.bindings").kubeconfig,
+    ),
+    "plans": (
+        "List the Kyma plans and regions this subaccount may use.",
+        lambda: importlib.import_module("kymaprov.cli.environments").plans,
+    ),
+    "profile": (
+        "Named credentials (a cis service key) so commands need only --profile NAME.",
+        lambda: importlib.import_module("kymaprov.cli.profiles").profile,
+    ),
+    "serve": (
+        "Run kymaprov: token service, cis, Provisioning API, lifecycle workers and embedded runtimes.",
+        _serve_command,
+    ),
+    "up": (
+        "Make sure Kyma environment NAME exists and is ready, and write a working kubeconfig for it.",
+        lambda: importlib.import_module("kymaprov.cli.procedure").up,
+    ),
+}
+
+
+# commands that take no credentials from the root options: they start without loading the SDK
+SESSIONLESS = frozenset({"exec-credential", "serve"})
+
+
+class KymaprovGroup(click.Group):
+    """The commands of ``COMMANDS``: listed from their summaries, imported when run."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), "serve"])
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name == "serve":
-            return _serve_command()
-        return super().get_command(ctx, cmd_name)
+        if cmd_name not in COMMANDS:
+            return None
+        return click.Command(cmd_name, short_help=COMMANDS[cmd_name][0])  # listed only: resolve_command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, load_command(name) if name else command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A command's SDK errors end it with their message and exit code (``common.client_errors``)."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            errors = sys.modules.get("kymaprov.client.exceptions")  # not loaded: no SDK error was raised
+            if errors is None or not isinstance(exc, errors.ClientError):
+                raise
+            with _common().client_errors(ctx):
+                raise
+
+
+def load_command(name: str) -> click.Command:
+    return cast(click.Command, COMMANDS[name][1]())
 
 
 @click.group(cls=KymaprovGroup)
@@ -85,11 +158,8 @@ def cli(
     ctx: click.Context, service_key: Path | None, profile: str | None, profiles_file: Path | None
 ) -> None:
     """kymaprov: the SAP BTP Provisioning Service for Kyma runtimes, self-hosted, and its client."""
-    ctx.obj = Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
-
-
-for command in (plans, env, kubeconfig, bindings, up, down, profile, exec_credential, admin):
-    cli.add_command(command)
+    if ctx.invoked_subcommand not in SESSIONLESS:
+        ctx.obj = _common().Session(service_key=service_key, profile=profile, profiles_file=profiles_file)
 
 
 def main() -> None:

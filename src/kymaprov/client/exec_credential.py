@@ -69,6 +69,7 @@ class ExecState:
     binding_id: str = ""
     token: str = field(default="", repr=False)
     expires_at: float = 0.0  # local epoch seconds: requested at + expiration_seconds
+    refresh_at: float = 0.0  # expires_at less the refresh margin (read by kymaprov.cli.exec_fast)
     superseded: list[str] = field(default_factory=list)  # bindings still to delete
     # the Provisioning API token, reused by the next kubectl start while it is fresh
     api_token: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -100,6 +101,7 @@ class ExecState:
         self.binding_id = binding.id
         self.token = info.token
         self.expires_at = requested_at + (binding.expiration_seconds or self.expiration_seconds)
+        self.refresh_at = self.expires_at - refresh_margin(self.expiration_seconds)
         return info
 
 
@@ -186,12 +188,12 @@ class RotatingCredential:
                     state.adopt(binding, requested_at)
                     state.save(self.state_path)  # the new token is safe before anything is deleted
                 self._delete_superseded(client, state)
+            state.refresh_at = state.expires_at - refresh_margin(state.expiration_seconds)  # older states
             state.save(self.state_path)
-        margin = refresh_margin(state.expiration_seconds)
         return {
             "apiVersion": EXEC_API_VERSION,
             "kind": "ExecCredential",
-            "status": {"token": state.token, "expirationTimestamp": _iso(state.expires_at - margin)},
+            "status": {"token": state.token, "expirationTimestamp": _iso(state.refresh_at)},
         }
 
     @contextmanager

@@ -9,7 +9,6 @@ the cluster therefore revokes its tokens at once.
 from __future__ import annotations
 
 import hmac
-import threading
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -22,6 +21,7 @@ from kymaprov.kubeapi.models import LIVE, clusters, equals
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.rbac import MASTERS, UserInfo
 from kymaprov.kubeapi.resources import PODS, SECRETS, SERVICE_ACCOUNTS
+from kymaprov.lru import LRU
 
 ADMIN_USER = "kymaprov:admin"
 AUTHENTICATED = "system:authenticated"
@@ -45,22 +45,18 @@ class Authenticator:
 
     def __init__(self, sealer: Sealer) -> None:
         self._sealer = sealer
-        self._keys: dict[str, tuple[str, EllipticCurvePublicKey]] = {}
-        self._lock = threading.Lock()
+        self._keys: LRU[str, tuple[str, EllipticCurvePublicKey]] = LRU()  # the recently used clusters
 
     def _public_key(self, cluster_id: str, sealed: str) -> EllipticCurvePublicKey:
-        with self._lock:
-            cached = self._keys.get(cluster_id)
+        cached = self._keys.get(cluster_id)
         if cached is not None and cached[0] == sealed:
             return cached[1]
         key = tokens.load_private_key(self._sealer.open_str(sealed)).public_key()
-        with self._lock:
-            self._keys[cluster_id] = (sealed, key)
+        self._keys.put(cluster_id, (sealed, key))
         return key
 
     def forget(self, cluster_id: str) -> None:
-        with self._lock:
-            self._keys.pop(cluster_id, None)
+        self._keys.pop(cluster_id)
 
     def authenticate(self, conn: Connection, cluster_id: str, token: str | None, now: float) -> UserInfo:
         row = conn.execute(

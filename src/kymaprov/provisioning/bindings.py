@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
-from kymaprov.backends.kubeclient import KubeClient, KubeClientError
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError, KubeClients
 from kymaprov.context import Context
 from kymaprov.provisioning.environments import lookup
 from kymaprov.provisioning.exceptions import (
@@ -155,6 +155,7 @@ class BindingService:
     def __init__(self, ctx: Context, backend: RuntimeBackend) -> None:
         self._ctx = ctx
         self._backend = backend
+        self._kube = KubeClients()
         self._last_reconcile = 0.0
 
     def _access(self, env: Environment) -> ClusterAccess | None:
@@ -280,40 +281,40 @@ class BindingService:
     ) -> tuple[str, int]:
         name = resource_name(binding_id)
         mine = {INSTANCE_ANNOTATION: env.id}
-        with KubeClient(access) as kube:
-            kube.create(
-                SA_PATH,
-                {
-                    "apiVersion": "v1",
-                    "kind": "ServiceAccount",
-                    "metadata": {
-                        "name": name,
-                        "namespace": NAMESPACE,
-                        "labels": MANAGED_BY,
-                        "annotations": mine,
-                    },
+        kube = self._kube.get(access)
+        kube.create(
+            SA_PATH,
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {
+                    "name": name,
+                    "namespace": NAMESPACE,
+                    "labels": MANAGED_BY,
+                    "annotations": mine,
                 },
-            )
-            kube.create(
-                CR_PATH,
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRole",
-                    "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
-                    "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-                },
-            )
-            kube.create(
-                CRB_PATH,
-                {
-                    "apiVersion": "rbac.authorization.k8s.io/v1",
-                    "kind": "ClusterRoleBinding",
-                    "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                    "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
-                },
-            )
-            status = kube.request_token(NAMESPACE, name, expiration)
+            },
+        )
+        kube.create(
+            CR_PATH,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
+                "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+            },
+        )
+        kube.create(
+            CRB_PATH,
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": name, "labels": MANAGED_BY, "annotations": mine},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
+            },
+        )
+        status = kube.request_token(NAMESPACE, name, expiration)
         expires = datetime.fromisoformat(str(status["expirationTimestamp"]).replace("Z", "+00:00"))
         return render_kubeconfig(env.cluster_name, access, str(status["token"])), int(
             expires.timestamp() * 1000
@@ -398,8 +399,7 @@ class BindingService:
         if access is None or env.state == "DELETING":
             return
         try:
-            with KubeClient(access) as kube:
-                self._remove_objects(kube, binding_id)
+            self._remove_objects(self._kube.get(access), binding_id)
         except KubeClientError as exc:
             if strict:
                 raise RuntimeFailure(
@@ -516,31 +516,31 @@ class BindingService:
             if access is None:
                 continue
             try:
-                with KubeClient(access) as kube:
-                    found = {
-                        name[len(PREFIX) :]
-                        for path in OBJECT_PATHS
-                        for item in kube.list(path, MANAGED_BY_SELECTOR)
-                        if (name := str((item.get("metadata") or {}).get("name", ""))).startswith(PREFIX)
-                        and ((item.get("metadata") or {}).get("annotations") or {}).get(INSTANCE_ANNOTATION)
-                        == env.id
-                    }
-                    if not found:
-                        continue
-                    with self._ctx.store.read() as conn:
-                        claimed = set(
-                            conn.execute(
-                                sa.select(kyma_bindings.c.id).where(
-                                    kyma_bindings.c.environment_id == env.id,
-                                    kyma_bindings.c.id.in_(found),
-                                    kyma_bindings.c.cleaned.is_(False),
-                                )
-                            ).scalars()
-                        )
-                    for binding_id in sorted(found - claimed):
-                        self._remove_objects(kube, binding_id)
-                        log.info("binding %s: removed orphan objects from instance %s", binding_id, env.id)
-                        removed += 1
+                kube = self._kube.get(access)
+                found = {
+                    name[len(PREFIX) :]
+                    for path in OBJECT_PATHS
+                    for item in kube.list(path, MANAGED_BY_SELECTOR)
+                    if (name := str((item.get("metadata") or {}).get("name", ""))).startswith(PREFIX)
+                    and ((item.get("metadata") or {}).get("annotations") or {}).get(INSTANCE_ANNOTATION)
+                    == env.id
+                }
+                if not found:
+                    continue
+                with self._ctx.store.read() as conn:
+                    claimed = set(
+                        conn.execute(
+                            sa.select(kyma_bindings.c.id).where(
+                                kyma_bindings.c.environment_id == env.id,
+                                kyma_bindings.c.id.in_(found),
+                                kyma_bindings.c.cleaned.is_(False),
+                            )
+                        ).scalars()
+                    )
+                for binding_id in sorted(found - claimed):
+                    self._remove_objects(kube, binding_id)
+                    log.info("binding %s: removed orphan objects from instance %s", binding_id, env.id)
+                    removed += 1
             except KubeClientError as exc:
                 log.warning("instance %s: orphan binding objects not checked: %s", env.id, exc)
         return removed

@@ -87,7 +87,7 @@ def routes(
     # -- environments ---------------------------------------------------------------------------
 
     def available(_: Request, __: Principal) -> Response:
-        return JSONResponse({"availableEnvironments": catalog.available_environments()})
+        return Response(catalog.available_environments_body(), media_type="application/json")
 
     def list_envs(_: Request, p: Principal) -> Response:
         return JSONResponse({"environmentInstances": [e.to_wire(base_url) for e in envs.list_all(p)]})

@@ -7,6 +7,7 @@ issuer and expiry against the same clock, so advancing the clock expires tokens 
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from kymaprov.store import metadata, settings
 from kymaprov.uaa.exceptions import BadCredentials, TokenRejected, UnauthorizedGrant, UnsupportedGrantType
 
 TOKEN_LIFETIME_SECONDS = 43199
+VERIFIED_TOKENS = 4096
 _SIGNING_KEY = "uaa.signing_key"
 _KEY_ID = "key-id-1"
 _UNKNOWN_CLIENT_HASH = "sha256$8s8/cfJdRj9JtHqwZtQNBw==$5z3wBi9Lfhc08K/l2c1c8uE/eNDvdmE7EKhM5wE9Blw="
@@ -72,6 +74,10 @@ class TokenService:
         rs256 = jwt.get_algorithm_by_name("RS256")
         self._signing_key = rs256.prepare_key(self._private_pem)
         self._verifying_key = rs256.prepare_key(self._public_pem)
+        # an RS256 check is most of a request's CPU, and clients send one token for hours: remember the
+        # verified claims per token (its whole text, signature included), bounded; expiry and the
+        # client's existence are still checked on every request, so deletion takes effect at once
+        self._decode = functools.lru_cache(maxsize=VERIFIED_TOKENS)(self._decode_signed)
         self.ensure_builtin_clients()
 
     @property
@@ -240,6 +246,19 @@ class TokenService:
 
     def verify(self, token: str) -> Principal:
         """Check signature, issuer and expiry (by the service clock) and that the client still exists."""
+        exp, principal = self._decode(token)
+        if exp <= self._ctx.clock.now():
+            raise TokenRejected("token expired")
+        with self._ctx.store.read() as conn:
+            exists = conn.execute(
+                sa.select(oauth_clients.c.client_id).where(oauth_clients.c.client_id == principal.client_id)
+            ).first()
+        if exists is None:
+            raise TokenRejected("the client of this token was deleted")
+        return principal
+
+    def _decode_signed(self, token: str) -> tuple[int, Principal]:
+        """The expiry and caller of a token whose signature and issuer are good; else ``TokenRejected``."""
         try:
             claims = jwt.decode(
                 token,
@@ -251,18 +270,14 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise TokenRejected(str(exc)) from exc
         exp = claims.get("exp")
-        if not isinstance(exp, int) or exp <= self._ctx.clock.now():
+        if not isinstance(exp, int):
             raise TokenRejected("token expired")
         client_id = claims.get("client_id")
-        with self._ctx.store.read() as conn:
-            exists = conn.execute(
-                sa.select(oauth_clients.c.client_id).where(oauth_clients.c.client_id == client_id)
-            ).first()
-        if exists is None:
-            raise TokenRejected("the client of this token was deleted")
+        if not isinstance(client_id, str):
+            raise TokenRejected("token names no client")
         ext = claims.get("ext_attr") or {}
-        return Principal(
-            client_id=str(client_id),
+        return exp, Principal(
+            client_id=client_id,
             xsappname=str(claims.get("xsappname", "")),
             scopes=frozenset(claims.get("scope") or []),
             grant_type=str(claims.get("grant_type", "")),

@@ -1,0 +1,48 @@
+"""The reference the service is measured against: bare Starlette on the same uvicorn, no kymaprov.
+
+``/hello`` answers a constant; ``/row`` reads one JSON row with ``sqlite3`` in the thread pool (as
+kymaprov's handlers run) and renders it, the least a GET of an environment must do.
+Run: ``python -m bench.reference PORT DB``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+ROW = {"id": "e" * 36, "state": "OK", "labels": {"a": "b"}, "parameters": {"region": "eu-central-1"}}
+
+
+def app(db: str) -> Starlette:
+    conn = sqlite3.connect(db, check_same_thread=False)
+    conn.execute("CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT OR REPLACE INTO rows VALUES (?, ?)", (ROW["id"], json.dumps(ROW)))
+    conn.commit()
+
+    def hello(_: Request) -> Response:
+        return JSONResponse({"hello": "world"})
+
+    def read_row(_: Request) -> Response:
+        body: Any = json.loads(conn.execute("SELECT body FROM rows WHERE id = ?", (ROW["id"],)).fetchone()[0])
+        return JSONResponse(body)
+
+    async def threaded_hello(request: Request) -> Response:
+        return await run_in_threadpool(hello, request)
+
+    async def threaded_row(request: Request) -> Response:
+        return await run_in_threadpool(read_row, request)
+
+    return Starlette(routes=[Route("/hello", threaded_hello), Route("/row", threaded_row)])
+
+
+if __name__ == "__main__":
+    uvicorn.run(app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
