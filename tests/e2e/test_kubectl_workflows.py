@@ -549,7 +549,11 @@ subjects: [{kind: ServiceAccount, name: limited, namespace: team}]
 def test_rbac_can_i_and_escalation_refused(kubectl: Kubectl) -> None:
     can = kubectl("auth", "can-i", "*", "*", "--all-namespaces")
     assert (can.returncode, can.stdout) == (0, "yes\n"), can.stderr
-    for check in (("create", "deployments", "-n", "kube-system"), ("delete", "clusterroles")):
+    checks: list[tuple[str, ...]] = [
+        ("create", "deployments", "-n", "kube-system"),
+        ("delete", "clusterroles"),
+    ]
+    for check in checks:
         assert kubectl.ok("auth", "can-i", *check) == "yes\n", check
 
     if kubectl("get", "namespace", "team").returncode != 0:

@@ -377,23 +377,29 @@ def test_python_client_custom_objects(tmp_path: Path, access: ClusterAccess) -> 
     from kubernetes import config as k8s_config
 
     api_client = k8s_config.new_client_from_config(config_file=str(write_kubeconfig(tmp_path / "kc", access)))
-    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(WIDGET_CRD)
+    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(
+        k8s.V1CustomResourceDefinition.model_validate(WIDGET_CRD)
+    )
     custom = k8s.CustomObjectsApi(api_client)
     args = ("example.com", "v1", "default", "widgets")
     made = custom.create_namespaced_custom_object(*args, widget("py", color="red"))
+    assert isinstance(made, dict)
     assert made["spec"] == {"color": "red", "replicas": 1}
     custom.patch_namespaced_custom_object(*args, "py", {"spec": {"replicas": 4}})
     custom.patch_namespaced_custom_object_status(*args, "py", {"status": {"phase": "Done"}})
     got = custom.get_namespaced_custom_object(*args, "py")
+    assert isinstance(got, dict)
     assert (got["spec"]["replicas"], got["status"]["phase"]) == (4, "Done")
     listed = custom.list_namespaced_custom_object(*args)
+    assert isinstance(listed, dict)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["py"]
     with pytest.raises(k8s.ApiException) as refused:
         custom.create_namespaced_custom_object(*args, widget("bad", color="red", replicas=-1))
     assert refused.value.status == 422
-    assert "spec.replicas in body should be greater than or equal to 0" in refused.value.body
+    assert "spec.replicas in body should be greater than or equal to 0" in str(refused.value.body)
     custom.delete_namespaced_custom_object(*args, "py")
-    assert custom.list_namespaced_custom_object(*args)["items"] == []
+    emptied = custom.list_namespaced_custom_object(*args)
+    assert isinstance(emptied, dict) and emptied["items"] == []
 
 
 @requires_postgres

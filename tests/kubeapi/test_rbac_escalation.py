@@ -149,7 +149,7 @@ def test_binding_rules_the_writer_holds_and_missing_roles(admin: Kube) -> None:
     pods = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
     binder = account_with(admin, "binder", [BINDING_WRITER, pods])
     admin.create(f"{RBAC}/namespaces/default/roles", {"metadata": {"name": "pod-reader"}, "rules": [pods]})
-    binding = {
+    binding: dict[str, Any] = {
         "metadata": {"name": "readers"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
         "subjects": [{"kind": "Group", "name": "readers"}],
@@ -163,7 +163,10 @@ def test_binding_rules_the_writer_holds_and_missing_roles(admin: Kube) -> None:
 
 def test_role_writer_cannot_grant_what_it_does_not_hold(admin: Kube) -> None:
     writer = account_with(admin, "writer", [ROLE_WRITER])
-    star = {"metadata": {"name": "star"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+    star: dict[str, Any] = {
+        "metadata": {"name": "star"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+    }
     refused = writer.post(f"{RBAC}/namespaces/default/roles", star)
     assert refused.status_code == 403, refused.text
     assert refused.json()["message"] == (
@@ -263,7 +266,10 @@ def test_escalate_verb_allows_granting_anything(admin: Kube, scope: str) -> None
         "verbs": ["escalate"],
     }
     writer = account_with(admin, "escalator", [ROLE_WRITER, escalate])
-    star = {"metadata": {"name": "star"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+    star: dict[str, Any] = {
+        "metadata": {"name": "star"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+    }
     assert writer.post(f"{RBAC}/{scope}", star).status_code == 201
     aggregated = {
         "metadata": {"name": "agg"},

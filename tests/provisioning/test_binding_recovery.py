@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,7 +79,7 @@ class Runtime:
     def make_objects(self, binding_id: str) -> None:
         """What a PUT creates before its TokenRequest, through the real API."""
         name = f"kyma-binding-{binding_id}"
-        bodies = {
+        bodies: dict[str, dict[str, Any]] = {
             "ServiceAccount": {"metadata": {"name": name, "labels": LABELS}},
             "ClusterRole": {
                 "metadata": {"name": name, "labels": LABELS},
