@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.conftest import RunningServer, free_port
+from tests.support.server import RunningServer, free_port
 
 IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
 MANAGED_BY = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
