@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -91,24 +92,49 @@ def wait_for(what: str, check: Any, timeout: float = 20) -> None:
 # --- kubectl ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ("1.27", "1.30", "1.33"))
-def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: str) -> None:
-    kubectl = Kubectl(tmp_path, access, version=version)
-    crd_file = tmp_path / "crd.yaml"
-    crd_file.write_text(yaml.safe_dump(WIDGET_CRD))
-    applied = kubectl("apply", "-f", str(crd_file))
-    assert applied.returncode == 0, applied.stderr
+class WidgetsKubectl:
+    """A kubectl of one version on a fresh cluster where it applied WIDGET_CRD and waited for it."""
+
+    def __init__(self, tmp_path: Path, access: ClusterAccess, version: str) -> None:
+        self.tmp_path, self.access, self.version = tmp_path, access, version
+        self.kubectl = Kubectl(tmp_path, access, version=version)
+        self.crd_file = tmp_path / "crd.yaml"
+        self.crd_file.write_text(yaml.safe_dump(WIDGET_CRD))
+        self.applied = self.kubectl("apply", "-f", str(self.crd_file))
+        assert self.applied.returncode == 0, self.applied.stderr
+        self.waited = self.kubectl(
+            "wait", "--for", "condition=established", "--timeout=20s", "crd/widgets.example.com"
+        )
+        assert self.waited.returncode == 0, self.waited.stderr
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.kubectl(*args)
+
+    def apply(self, *args: str, **spec: Any) -> subprocess.CompletedProcess[str]:
+        """Write widget ``w1`` with ``spec`` to a file and ``kubectl apply`` it (``args`` go before -f)."""
+        manifest = self.tmp_path / "w1.yaml"
+        manifest.write_text(yaml.safe_dump(widget("w1", **spec)))
+        return self.kubectl("apply", *args, "-f", str(manifest))
+
+
+@pytest.fixture(params=("1.27", "1.30", "1.33"))
+def widgets_kubectl(request: pytest.FixtureRequest, tmp_path: Path, access: ClusterAccess) -> WidgetsKubectl:
+    return WidgetsKubectl(tmp_path, access, request.param)
+
+
+def test_kubectl_applies_a_crd_and_waits_until_established(widgets_kubectl: WidgetsKubectl) -> None:
+    applied, waited = widgets_kubectl.applied, widgets_kubectl.waited
     assert "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created" in applied.stdout
-    waited = kubectl("wait", "--for", "condition=established", "--timeout=20s", "crd/widgets.example.com")
-    assert waited.returncode == 0, waited.stderr
     assert "condition met" in waited.stdout
 
-    cr = tmp_path / "w1.yaml"
-    cr.write_text(yaml.safe_dump(widget("w1", color="red", replicas=3)))
-    created = kubectl("apply", "-f", str(cr))
+
+def test_kubectl_lists_custom_resources_with_printer_columns_and_short_name(
+    widgets_kubectl: WidgetsKubectl,
+) -> None:
+    kubectl = widgets_kubectl
+    created = kubectl.apply(color="red", replicas=3)
     assert created.returncode == 0, created.stderr
     assert "widget.example.com/w1 created" in created.stdout
-
     listed = kubectl("get", "widgets")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.strip().splitlines()
@@ -117,12 +143,19 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     short = kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.replicas}")
     assert (short.returncode, short.stdout) == (0, "3"), short.stderr
 
+
+def test_kubectl_reapply_of_a_changed_custom_resource_configures_it(widgets_kubectl: WidgetsKubectl) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="red", replicas=3).returncode == 0
     # a second apply of the same file with a change: client-side apply's merge patch
-    cr.write_text(yaml.safe_dump(widget("w1", color="blue", replicas=3)))
-    reapplied = kubectl("apply", "-f", str(cr))
+    reapplied = kubectl.apply(color="blue", replicas=3)
     assert reapplied.returncode == 0, reapplied.stderr
     assert "widget.example.com/w1 configured" in reapplied.stdout
+    assert kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.color}").stdout == "blue"
 
+
+def test_kubectl_shows_the_schemas_errors(widgets_kubectl: WidgetsKubectl, tmp_path: Path) -> None:
+    kubectl = widgets_kubectl
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(widget("w2", color="red", replicas="three")))
     refused = kubectl("apply", "-f", str(bad))
@@ -140,10 +173,16 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     assert unknown.returncode == 1
     assert 'unknown field "spec.replicaz"' in unknown.stderr, unknown.stderr
 
-    explained = kubectl("explain", "widget.spec")
+
+def test_kubectl_explain_shows_the_crds_schema(widgets_kubectl: WidgetsKubectl) -> None:
+    explained = widgets_kubectl("explain", "widget.spec")
     assert explained.returncode == 0, explained.stderr
     assert "replicas" in explained.stdout and "How many widgets to run." in explained.stdout
 
+
+def test_kubectl_patches_the_status_subresource_and_scales(widgets_kubectl: WidgetsKubectl) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="blue", replicas=3).returncode == 0
     status = kubectl(
         "patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Ready"}}'
     )
@@ -154,12 +193,21 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     assert scaled.returncode == 0, scaled.stderr
     assert kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.replicas}").stdout == "5"
 
-    deleted = kubectl("delete", "-f", str(crd_file))
+
+def test_kubectl_after_the_crd_is_deleted_a_stale_cache_lists_404_a_fresh_one_knows_no_type(
+    widgets_kubectl: WidgetsKubectl,
+) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="red").returncode == 0
+    assert kubectl("get", "widgets").returncode == 0  # discovery now cached
+    deleted = kubectl("delete", "-f", str(kubectl.crd_file))
     assert deleted.returncode == 0, deleted.stderr
     stale = kubectl("get", "widgets")  # kubectl trusts its discovery cache (6 h), so the list is a 404
     assert stale.returncode == 1
     assert 'Unable to list "example.com/v1, Resource=widgets": the server could not find' in stale.stderr
-    gone = Kubectl(tmp_path, access, version=version)("get", "widgets")  # a fresh cache
+    gone = Kubectl(kubectl.tmp_path, kubectl.access, version=kubectl.version)(
+        "get", "widgets"
+    )  # a fresh cache
     assert gone.returncode == 1
     assert 'the server doesn\'t have a resource type "widgets"' in gone.stderr, gone.stderr
 
