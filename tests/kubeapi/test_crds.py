@@ -215,7 +215,7 @@ def test_kubectl_after_the_crd_is_deleted_a_stale_cache_lists_404_a_fresh_one_kn
 # --- the API ------------------------------------------------------------------------------------------
 
 
-def test_crd_validation_is_kubes(admin: Kube) -> None:
+def test_crd_validation_names_each_invalid_field_as_kube_does(admin: Kube) -> None:
     bad = json.loads(json.dumps(WIDGET_CRD))
     bad["metadata"]["name"] = "gadgets.example.com"
     bad["spec"]["group"] = "example"
@@ -239,6 +239,10 @@ def test_crd_validation_is_kubes(admin: Kube) -> None:
         fields["spec.versions[0].schema.openAPIV3Schema.properties[spec].type"]
         == "Required value: must not be empty for specified object fields"
     )
+    assert admin.get("/apis/example.com/v1").status_code == 404  # nothing was stored
+
+
+def test_a_crd_without_a_schema_is_422(admin: Kube) -> None:
     no_schema = json.loads(json.dumps(WIDGET_CRD))
     del no_schema["spec"]["versions"][0]["schema"]
     r = admin.post(CRDS, no_schema)
@@ -250,6 +254,10 @@ def test_crd_validation_is_kubes(admin: Kube) -> None:
             "field": "spec.versions[0].schema.openAPIV3Schema",
         }
     ]
+    assert admin.get("/apis/example.com/v1").status_code == 404  # nothing was stored
+
+
+def test_a_crd_default_of_the_wrong_type_is_422(admin: Kube) -> None:
     bad_default = json.loads(json.dumps(WIDGET_CRD))
     spec_schema = bad_default["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     spec_schema["properties"]["replicas"]["default"] = "one"
