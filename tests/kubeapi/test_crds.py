@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -340,18 +341,47 @@ def test_custom_resource_schema_validation_and_pruning(admin: Kube) -> None:
     assert "bogus" not in warned.json()["spec"]
 
 
-def test_custom_resource_subresources_patch_watch_and_delete(admin: Kube) -> None:
+@pytest.fixture
+def w1(admin: Kube) -> dict[str, Any]:
+    """WIDGET_CRD and widget ``w1`` (red) created with a status the create must ignore; the create's answer."""
     admin.create(CRDS, WIDGET_CRD)
-    created = admin.create(WIDGETS, {**widget("w1", color="red"), "status": {"phase": "Ignored"}})
-    assert "status" not in created  # the status subresource owns status
-    since = created["metadata"]["resourceVersion"]
-    status = admin.request(
+    return admin.create(WIDGETS, {**widget("w1", color="red"), "status": {"phase": "Ignored"}})
+
+
+def _put_status(admin: Kube, w1: dict[str, Any]) -> httpx.Response:
+    """PUT w1's status subresource with a changed spec (ignored there) and status Ready, 2 replicas."""
+    return admin.request(
         "PUT",
         f"{WIDGETS}/w1/status",
-        json={**created, "spec": {"color": "blue"}, "status": {"phase": "Ready", "replicas": 2}},
+        json={**w1, "spec": {"color": "blue"}, "status": {"phase": "Ready", "replicas": 2}},
     )
+
+
+def _merge_blue(admin: Kube) -> httpx.Response:
+    return admin.request(
+        "PATCH",
+        f"{WIDGETS}/w1",
+        content=b'{"spec":{"color":"blue"}}',
+        headers={"content-type": "application/merge-patch+json"},
+    )
+
+
+def _ready_blue_w1_and_three_more(admin: Kube, w1: dict[str, Any]) -> None:
+    """w1 made Ready through its status, then blue by a merge patch; p0, p1, p2 created."""
+    assert _put_status(admin, w1).status_code == 200
+    assert _merge_blue(admin).status_code == 200
+    for i in range(3):
+        admin.create(WIDGETS, widget(f"p{i}", color="red"))
+
+
+def test_the_status_subresource_owns_status(admin: Kube, w1: dict[str, Any]) -> None:
+    assert "status" not in w1  # the status subresource owns status
+    status = _put_status(admin, w1)
     assert status.status_code == 200, status.text
     assert status.json()["spec"]["color"] == "red" and status.json()["status"]["phase"] == "Ready"
+
+
+def test_custom_resources_refuse_strategic_merge_patch_and_protobuf(admin: Kube, w1: dict[str, Any]) -> None:
     smp = admin.request(
         "PATCH",
         f"{WIDGETS}/w1",
@@ -367,33 +397,45 @@ def test_custom_resource_subresources_patch_watch_and_delete(admin: Kube) -> Non
         "POST", WIDGETS, content=b"k8s\x00", headers={"content-type": "application/vnd.kubernetes.protobuf"}
     )
     assert protobuf.status_code == 415  # custom resources have no protobuf form
-    merged = admin.request(
-        "PATCH",
-        f"{WIDGETS}/w1",
-        content=b'{"spec":{"color":"blue"}}',
-        headers={"content-type": "application/merge-patch+json"},
-    )
+
+
+def test_a_spec_change_bumps_generation_and_scale_reads_spec_and_status(
+    admin: Kube, w1: dict[str, Any]
+) -> None:
+    assert _put_status(admin, w1).status_code == 200
+    merged = _merge_blue(admin)
     assert merged.status_code == 200 and merged.json()["metadata"]["generation"] == 2
     scale = admin.get(f"{WIDGETS}/w1/scale").json()
     assert (scale["kind"], scale["spec"], scale["status"]) == ("Scale", {"replicas": 1}, {"replicas": 2})
-    for i in range(3):
-        admin.create(WIDGETS, widget(f"p{i}", color="red"))
+
+
+def test_custom_resources_page_and_print_their_columns(admin: Kube, w1: dict[str, Any]) -> None:
+    _ready_blue_w1_and_three_more(admin, w1)
     page = admin.get(WIDGETS, params={"limit": 2}).json()
     assert len(page["items"]) == 2 and page["metadata"]["continue"]
     table = admin.get(WIDGETS, params={"limit": 10}, headers={"accept": TABLE}).json()
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Replicas", "Color", "Phase"]
     assert table["rows"][-1]["cells"] == ["w1", 1, "blue", "Ready"]
 
+
+def test_a_watch_from_the_creation_sees_every_change_in_order(admin: Kube, w1: dict[str, Any]) -> None:
+    _ready_blue_w1_and_three_more(admin, w1)
     with admin.client.stream(
         "GET",
         WIDGETS,
-        params={"watch": "1", "resourceVersion": since, "timeoutSeconds": "2"},
+        params={"watch": "1", "resourceVersion": w1["metadata"]["resourceVersion"], "timeoutSeconds": "2"},
         extensions={"sni_hostname": admin.access.tls_server_name},
     ) as events:
         admin.delete(f"{WIDGETS}/p0")
         seen = [json.loads(line)["type"] for line in events.iter_lines() if line]
     assert seen == ["MODIFIED", "MODIFIED", "ADDED", "ADDED", "ADDED", "DELETED"]
 
+
+def test_delete_collection_and_a_deleted_crd_takes_its_resources_along(
+    admin: Kube, w1: dict[str, Any]
+) -> None:
+    for i in range(2):
+        admin.create(WIDGETS, widget(f"p{i}", color="red"))
     collection = admin.delete(WIDGETS, params={"labelSelector": ""})
     assert collection.status_code == 200
     assert len(collection.json()["items"]) == 3
