@@ -93,7 +93,8 @@ def test_deleting_the_cluster_revokes_everything(tmp_path: Path, kube_server: Ku
     token = binding_token(admin)
     kubectl = Kubectl(tmp_path, access, token=token)
     assert kubectl("get", "pods").returncode == 0
-    kube_server.runtimes.delete_cluster(access.tls_server_name.split(".")[0])  # type: ignore[union-attr]
+    assert access.tls_server_name is not None
+    kube_server.runtimes.delete_cluster(access.tls_server_name.split(".")[0])
     kube_server.runtimes.delete_cluster("never-existed")  # idempotent
     gone = kubectl("get", "pods")
     assert "You must be logged in to the server (Unauthorized)" in gone.stderr
