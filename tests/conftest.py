@@ -58,3 +58,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     srv = RunningServer(base / "data", free_port(), free_port(), provisioning_seconds=0.5).start()
     yield srv
     srv.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos runs first: they keep one worker busy for minutes, so started last (as collected)
+    they alone would decide when a parallel run ends."""
+    items.sort(key=lambda item: item.path.name != "test_chaos.py")
