@@ -14,8 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.cli.conftest import seed_variables
-from tests.conftest import Api, RunningServer, free_port, kubectl_binary
+from tests.support.server import Api, RunningServer, free_port, kubectl_binary, seed_variables
 
 from bench.bench_service import report, timed
 

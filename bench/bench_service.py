@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from tests.conftest import Api, RunningServer, free_port
+from tests.support.server import Api, RunningServer, free_port
 
 
 def timed(fn: Callable[[], object], rounds: int) -> list[float]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.conftest import RunningServer, free_port
+from tests.support.server import RunningServer, free_port
 
 from bench.bench_service import report
 

@@ -23,8 +23,7 @@ from typing import Any
 
 import httpx
 import yaml
-from tests.cli.conftest import seed_variables
-from tests.conftest import RunningServer, free_port
+from tests.support.server import RunningServer, free_port, seed_variables
 
 from bench.bench_service import report, timed
 

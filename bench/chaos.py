@@ -1,7 +1,7 @@
 """The long chaos run: random traffic while replicas are killed with SIGKILL, then the invariants.
 
 Run: ``python -m bench.chaos [--seconds 300] [--replicas 2 --database-url URL] [--seed N]``.
-Prints the run's figures and every violated invariant; exits 1 if any (see ``tests/chaos.py``).
+Prints the run's figures and every violated invariant; exits 1 if any (see ``tests/support/chaos.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from tests.chaos import ChaosConfig, run
+from tests.support.chaos import ChaosConfig, run
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The chaos run in its short form: random traffic, SIGKILLs, then every invariant of ``tests/chaos.py``.
+"""The chaos run in its short form: random traffic, SIGKILLs, then every invariant of ``tests/support/chaos.py``.
 
 It runs as ``python -m bench.chaos`` (the long form's entry point) in a process of its own, so its
 hundreds of connections and TLS contexts share nothing with the rest of the test session. The seed is

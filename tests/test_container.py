@@ -138,7 +138,7 @@ def test_the_compose_command_runs_against_postgresql(postgres_database: str, tmp
     proc, server = start_subprocess(tmp_path / "data", extra_args=args, extra_env=env)
     try:
         assert run_check(healthcheck_command(), int(server.url.rsplit(":", 1)[1])) == 0
-        assert "postgresql+psycopg://" in server.log_path.read_text()
+        assert server.log_path is not None and "postgresql+psycopg://" in server.log_path.read_text()
     finally:
         stop_subprocess(proc)
 

@@ -50,7 +50,7 @@ class Echo(BaseHTTPRequestHandler):
     """Answers who the client certificate says the caller is, and any Authorization header it sent."""
 
     def do_GET(self) -> None:
-        peer = self.connection.getpeercert()  # type: ignore[attr-defined]
+        peer = self.connection.getpeercert()
         subject = dict(pair[0] for pair in peer["subject"])
         body = json.dumps({"user": subject["commonName"], "authorization": self.headers.get("authorization")})
         self.send_response(200)

@@ -136,8 +136,10 @@ def test_duplicate_names_and_delete_order(server: RunningServer) -> None:
     assert r.returncode == 1 and "delete them first" in r.stderr
     assert btp(server, "delete", "services/binding", "--name", "dup-b", "--confirm").returncode == 0
     # the deleted binding's client is gone, and so are its tokens
-    r = httpx.get(f"{server.url}/provisioning/v1/environments", headers={"authorization": f"Bearer {token}"})
-    assert r.status_code == 401
+    gone = httpx.get(
+        f"{server.url}/provisioning/v1/environments", headers={"authorization": f"Bearer {token}"}
+    )
+    assert gone.status_code == 401
     assert btp(server, "delete", "services/instance", "--name", "dup").returncode == 0
 
 
@@ -226,7 +228,7 @@ def test_cis_api_rejects_bad_bodies_with_400(server: RunningServer, body: bytes)
         {"name": "b1"},
     ],
 )
-def test_cis_bindings_reject_wrong_types_with_400(server: RunningServer, body: dict) -> None:  # type: ignore[type-arg]
+def test_cis_bindings_reject_wrong_types_with_400(server: RunningServer, body: dict[str, Any]) -> None:
     sub = server.login["subaccount"]
     r = httpx.post(
         f"{server.url}/cis/v1/subaccounts/{sub}/service_bindings",

@@ -12,20 +12,11 @@ from click.testing import CliRunner, Result
 
 from kymaprov.cli.main import cli
 from tests.conftest import RunningServer
+from tests.support.server import seed_variables as seed_variables
 
 _subaccounts = itertools.count()
 
 Run = Callable[..., Result]
-
-
-def seed_variables(credentials: dict[str, Any]) -> dict[str, str]:
-    """The four variables of the documented procedure, from a cis binding's credentials."""
-    return {
-        "CLIENT_ID": credentials["uaa"]["clientid"],
-        "CLIENT_SECRET": credentials["uaa"]["clientsecret"],
-        "UAA_URL": credentials["uaa"]["url"],
-        "PROVISIONING_SERVICE_URL": credentials["endpoints"]["provisioning_service_url"],
-    }
 
 
 @pytest.fixture

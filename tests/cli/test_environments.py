@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
@@ -75,7 +76,7 @@ def test_usage_errors_exit_2(run: Run) -> None:
     assert run("env", "update", "x").exit_code == 2
 
 
-def test_credentials_and_connection_errors(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_credentials_and_connection_errors(run: Run, tmp_path: Path) -> None:
     key = tmp_path / "key.json"
     key.write_text('{"uaa": {}}')
     result = run("--service-key", str(key), "env", "list")

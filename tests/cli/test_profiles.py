@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -12,7 +13,7 @@ from kymaprov.cli.main import cli
 from tests.cli.conftest import Run
 
 
-def test_profile_save_list_use_delete(run: Run, credentials: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+def test_profile_save_list_use_delete(run: Run, credentials: dict[str, Any], tmp_path: Path) -> None:
     key = tmp_path / "key.json"
     key.write_text(json.dumps({"credentials": credentials}))
     assert run("profile", "save", "dev", "--from-key", str(key)).exit_code == 0

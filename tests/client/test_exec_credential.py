@@ -22,8 +22,8 @@ import yaml
 
 from kymaprov.client import ClientCredentialsAuth, Credentials, ProvisioningClient
 from kymaprov.client.exec_credential import ExecState, RotatingCredential
-from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, run_kubectl
+from tests.support.server import seed_variables
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ class Cli:
         url = f"{self.server.url}/command/{self.version}/{command}?{action}"
         return httpx.post(url, json={"paramValues": params}, headers=headers, timeout=30)
 
-    def run(self, command: str, action: str, backend: int = 200, **params: Any) -> Any:
+    def run(self, command: str, action: str, backend: int = 200, /, **params: Any) -> Any:
         r = self.raw(command, action, **params)
         assert r.status_code == 200, (r.status_code, r.headers, r.text)
         assert r.headers["x-cpcli-backend-status"] == str(backend), r.text

@@ -323,49 +323,105 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 20) -> None:
 # --- the declarative workflow -----------------------------------------------------------------------
 
 
-def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> None:
-    """The whole loop on one app: apply, re-apply, diff, change, create, edit, get, imperative edits, delete."""
-    manifest = tmp_path / "app.yaml"
-    manifest.write_text(NAMESPACE + APP)
+def app_in(namespace: str, manifest: str = NAMESPACE + APP) -> str:
+    """The manifest (by default the Namespace and the app) with ``namespace`` in place of ``shop``."""
+    return manifest.replace("name: shop\n", f"name: {namespace}\n").replace(
+        "namespace: shop", f"namespace: {namespace}"
+    )
 
-    created = kubectl.ok("apply", "-f", str(manifest))
-    assert created.splitlines() == [f"{kind}/{name} created" for kind, _, name in OBJECTS]
 
+@dataclass
+class App:
+    """The app applied by one kubectl version to its own namespace, and what kubectl printed."""
+
+    namespace: str
+    manifest: Path
+    created: str
+
+    def objects(self) -> list[tuple[str, str, str]]:
+        return [(k, r, self.namespace if k == "namespace" else n) for k, r, n in OBJECTS]
+
+
+def apply_app(kubectl: Kubectl, directory: Path, namespace: str) -> App:
+    manifest = directory / f"{namespace}.yaml"
+    manifest.write_text(app_in(namespace))
+    return App(namespace, manifest, kubectl.ok("apply", "-f", str(manifest)))
+
+
+@pytest.fixture(scope="module")
+def shared_apps() -> dict[str, App]:
+    """Per kubectl version, the app in ``shop``, applied once for the tests that only read it."""
+    return {}
+
+
+@pytest.fixture
+def shared_app(
+    kubectl: Kubectl, shared_apps: dict[str, App], tmp_path_factory: pytest.TempPathFactory
+) -> App:
+    """The app in ``shop`` of this version's runtime; tests using it must not change it."""
+    if kubectl.version not in shared_apps:
+        shared_apps[kubectl.version] = apply_app(kubectl, tmp_path_factory.mktemp("app"), "shop")
+    return shared_apps[kubectl.version]
+
+
+@pytest.fixture
+def own_app(kubectl: Kubectl, tmp_path: Path) -> App:
+    """The app in a namespace of this test's own, which the test may change and delete."""
+    return apply_app(kubectl, tmp_path, f"shop-{uuid.uuid4().hex[:6]}")
+
+
+def test_apply_creates_every_kind_and_a_second_apply_changes_nothing(
+    kubectl: Kubectl, shared_app: App
+) -> None:
+    assert shared_app.created.splitlines() == [f"{kind}/{name} created" for kind, _, name in OBJECTS]
     # kubectl's own three-way merge sends a patch for the PDB every time (policy/v1 selector has
     # x-kubernetes-patch-strategy: replace), so a real cluster says "configured" there too.
-    again = kubectl.ok("apply", "-f", str(manifest))
+    again = kubectl.ok("apply", "-f", str(shared_app.manifest))
     assert again.splitlines() == [
         f"{kind}/{name} {'configured' if kind == 'poddisruptionbudget.policy' else 'unchanged'}"
         for kind, _, name in OBJECTS
     ]
+    assert kubectl.ok("diff", "-f", str(shared_app.manifest)) == ""
 
-    assert kubectl.ok("diff", "-f", str(manifest)) == ""
+
+def test_diff_shows_only_the_changed_configmap_and_apply_configures_it(
+    kubectl: Kubectl, own_app: App, tmp_path: Path
+) -> None:
+    namespace = own_app.namespace
     changed = tmp_path / "app-v2.yaml"
-    changed.write_text((NAMESPACE + APP).replace("mode: production", "mode: staging"))
+    changed.write_text(app_in(namespace).replace("mode: production", "mode: staging"))
     diff = kubectl("diff", "-f", str(changed))
     assert diff.returncode == 1, diff.stderr
-    assert re.search(r"^diff -u -N \S+/v1\.ConfigMap\.shop\.shop-config \S+", diff.stdout, re.M)
+    assert re.search(rf"^diff -u -N \S+/v1\.ConfigMap\.{namespace}\.shop-config \S+", diff.stdout, re.M)
     assert "\n-  mode: production\n+  mode: staging\n" in diff.stdout
     assert len(re.findall(r"^diff -u -N ", diff.stdout, re.M)) == 1  # only the ConfigMap differs
     configured = kubectl.ok("apply", "-f", str(changed))
     assert "configmap/shop-config configured" in configured.splitlines()
     assert "deployment.apps/web unchanged" in configured.splitlines()
-    assert kubectl.ok("get", "cm", "shop-config", "-n", "shop", "-o", "jsonpath={.data.mode}") == "staging"
+    assert kubectl.ok("get", "cm", "shop-config", "-n", namespace, "-o", "jsonpath={.data.mode}") == "staging"
     assert kubectl.ok("diff", "-f", str(changed)) == ""
 
+
+def test_create_of_existing_objects_names_each_one(kubectl: Kubectl, shared_app: App) -> None:
+    manifest = shared_app.manifest
     exists = kubectl.fails("create", "-f", str(manifest))
     assert exists.splitlines() == [
         f'Error from server (AlreadyExists): error when creating "{manifest}": {resource} "{name}" already exists'
         for _, resource, name in OBJECTS
     ]
 
-    editor = tmp_path / "editor.sh"
-    editor.write_text("#!/bin/sh\nsed -i 's/mode: staging/mode: edited/' \"$1\"\n")
-    editor.chmod(0o755)
-    edited = kubectl.ok("edit", "configmap", "shop-config", "-n", "shop", env={"KUBE_EDITOR": str(editor)})
-    assert edited.strip() == "configmap/shop-config edited"
-    assert kubectl.ok("get", "cm", "shop-config", "-n", "shop", "-o", "jsonpath={.data.mode}") == "edited"
 
+def test_edit_through_kube_editor(kubectl: Kubectl, own_app: App, tmp_path: Path) -> None:
+    namespace = own_app.namespace
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/mode: production/mode: edited/' \"$1\"\n")
+    editor.chmod(0o755)
+    edited = kubectl.ok("edit", "configmap", "shop-config", "-n", namespace, env={"KUBE_EDITOR": str(editor)})
+    assert edited.strip() == "configmap/shop-config edited"
+    assert kubectl.ok("get", "cm", "shop-config", "-n", namespace, "-o", "jsonpath={.data.mode}") == "edited"
+
+
+def test_get_prints_each_kinds_table(kubectl: Kubectl, shared_app: App) -> None:
     # the runtime's controllers roll the workloads out and run the Job to completion
     kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=45s")
     kubectl.ok("rollout", "status", "sts/db", "-n", "shop", "--timeout=45s")
@@ -377,11 +433,15 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     namespaces = rows(kubectl.ok("get", "namespace", "shop"))
     assert namespaces[0] == ["NAME", "STATUS", "AGE"] and namespaces[1][:2] == ["shop", "Active"]
 
+
+def test_rollout_status_and_wait_for_available(kubectl: Kubectl, shared_app: App) -> None:
     rollout = kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=10s")
     assert rollout == 'deployment "web" successfully rolled out\n'
     available = kubectl.ok("wait", "--for=condition=Available", "deploy/web", "-n", "shop", "--timeout=10s")
     assert available == "deployment.apps/web condition met\n"
 
+
+def test_get_as_yaml_json_and_jsonpath(kubectl: Kubectl, shared_app: App) -> None:
     as_yaml = yaml.safe_load(kubectl.ok("get", "deploy", "web", "-n", "shop", "-o", "yaml"))
     assert (as_yaml["apiVersion"], as_yaml["kind"]) == ("apps/v1", "Deployment")
     assert as_yaml["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
@@ -391,17 +451,20 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     names = kubectl.ok("get", "deploy,sts,svc", "-n", "shop", "-o", "jsonpath={.items[*].metadata.name}")
     assert names == "web db web"
 
-    assert kubectl.ok("label", "deploy", "web", "-n", "shop", "tier=frontend").strip() == (
+
+def test_label_annotate_scale_set_image_and_each_patch_type(kubectl: Kubectl, own_app: App) -> None:
+    namespace = own_app.namespace
+    assert kubectl.ok("label", "deploy", "web", "-n", namespace, "tier=frontend").strip() == (
         "deployment.apps/web labeled"
     )
     # kubectl 1.27 prints "annotate", later versions "annotated"
-    assert kubectl.ok("annotate", "deploy", "web", "-n", "shop", "owner=team-a").startswith(
+    assert kubectl.ok("annotate", "deploy", "web", "-n", namespace, "owner=team-a").startswith(
         "deployment.apps/web annotate"
     )
-    assert kubectl.ok("scale", "deploy", "web", "-n", "shop", "--replicas=4").strip() == (
+    assert kubectl.ok("scale", "deploy", "web", "-n", namespace, "--replicas=4").strip() == (
         "deployment.apps/web scaled"
     )
-    assert kubectl.ok("set", "image", "deploy/web", "-n", "shop", "web=nginx:1.27").strip() == (
+    assert kubectl.ok("set", "image", "deploy/web", "-n", namespace, "web=nginx:1.27").strip() == (
         "deployment.apps/web image updated"
     )
     patches = [
@@ -410,9 +473,9 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
         ("strategic", '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"X","value":"1"}]}]}}}}'),
     ]  # fmt: skip
     for kind, patch in patches:
-        patched = kubectl.ok("patch", "deploy", "web", "-n", "shop", f"--type={kind}", "-p", patch)
+        patched = kubectl.ok("patch", "deploy", "web", "-n", namespace, f"--type={kind}", "-p", patch)
         assert patched.strip() == "deployment.apps/web patched", kind
-    deployment = json.loads(kubectl.ok("get", "deploy", "web", "-n", "shop", "-o", "json"))
+    deployment = json.loads(kubectl.ok("get", "deploy", "web", "-n", namespace, "-o", "json"))
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     assert deployment["metadata"]["labels"] == {"app": "web", "tier": "frontend"}
     assert deployment["metadata"]["annotations"]["owner"] == "team-a"
@@ -421,15 +484,25 @@ def test_apply_diff_edit_get_patch_delete(kubectl: Kubectl, tmp_path: Path) -> N
     assert container["image"] == "nginx:1.27" and container["env"] == [{"name": "X", "value": "1"}]
     assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]  # kept by the strategic merge
 
+
+def test_delete_the_apps_objects_then_its_namespace(kubectl: Kubectl, own_app: App, tmp_path: Path) -> None:
+    namespace = own_app.namespace
+    assert own_app.created.splitlines() == [f"{kind}/{name} created" for kind, _, name in own_app.objects()]
     # The app's objects first, then the namespace: deleting the namespace first races the namespace
     # controller on a real cluster (the later deletes may or may not find their objects).
     app = tmp_path / "objects.yaml"
-    app.write_text(APP)
+    app.write_text(app_in(namespace, APP))
     deleted = kubectl.ok("delete", "-f", str(app))
     assert deleted.splitlines() == [f'{kind} "{name}" deleted' for kind, _, name in OBJECTS[1:]]
-    gone = kubectl("get", "deploy,sts,job,cronjob,svc,ing,netpol,pvc,hpa,pdb,role,rolebinding", "-n", "shop")
-    assert (gone.returncode, gone.stdout, gone.stderr) == (0, "", "No resources found in shop namespace.\n")
-    assert kubectl.ok("delete", "namespace", "shop").strip() == 'namespace "shop" deleted'
+    gone = kubectl(
+        "get", "deploy,sts,job,cronjob,svc,ing,netpol,pvc,hpa,pdb,role,rolebinding", "-n", namespace
+    )
+    assert (gone.returncode, gone.stdout, gone.stderr) == (
+        0,
+        "",
+        f"No resources found in {namespace} namespace.\n",
+    )
+    assert kubectl.ok("delete", "namespace", namespace).strip() == f'namespace "{namespace}" deleted'
 
 
 def test_explain(kubectl: Kubectl) -> None:
@@ -553,7 +626,11 @@ subjects: [{kind: ServiceAccount, name: limited, namespace: team}]
 def test_rbac_can_i_and_escalation_refused(kubectl: Kubectl) -> None:
     can = kubectl("auth", "can-i", "*", "*", "--all-namespaces")
     assert (can.returncode, can.stdout) == (0, "yes\n"), can.stderr
-    for check in (("create", "deployments", "-n", "kube-system"), ("delete", "clusterroles")):
+    checks: list[tuple[str, ...]] = [
+        ("create", "deployments", "-n", "kube-system"),
+        ("delete", "clusterroles"),
+    ]
+    for check in checks:
         assert kubectl.ok("auth", "can-i", *check) == "yes\n", check
 
     if kubectl("get", "namespace", "team").returncode != 0:

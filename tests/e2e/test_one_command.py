@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, kubectl_binary
+from tests.support.server import seed_variables
 
 
 def kymaprov(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

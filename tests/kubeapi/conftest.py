@@ -7,7 +7,6 @@ free port; ``kubectl`` runs the versioned Google Cloud SDK binaries with a fresh
 from __future__ import annotations
 
 import base64
-import socket
 import ssl
 import subprocess
 import threading
@@ -28,14 +27,7 @@ from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.kubeapi.app import create_app
 from kymaprov.kubeapi.controllers.manager import ControllerManager
-
-KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.server import KUBECTL_DIR, free_port
 
 
 def kubectl_path(version: str) -> str:
@@ -111,7 +103,6 @@ class KubeServer:
         )
         self.runtimes.configure_server(config)
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 15

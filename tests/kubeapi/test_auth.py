@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -92,14 +93,20 @@ def test_deleting_the_cluster_revokes_everything(tmp_path: Path, kube_server: Ku
     token = binding_token(admin)
     kubectl = Kubectl(tmp_path, access, token=token)
     assert kubectl("get", "pods").returncode == 0
-    kube_server.runtimes.delete_cluster(access.tls_server_name.split(".")[0])  # type: ignore[union-attr]
+    assert access.tls_server_name is not None
+    kube_server.runtimes.delete_cluster(access.tls_server_name.split(".")[0])
     kube_server.runtimes.delete_cluster("never-existed")  # idempotent
     gone = kubectl("get", "pods")
     assert "You must be logged in to the server (Unauthorized)" in gone.stderr
     assert admin.get("/api/v1/namespaces").status_code == 401
 
 
-def test_rbac_forbidden_messages(admin: Kube) -> None:
+VIEWER = 'User "system:serviceaccount:kyma-system:viewer"'
+
+
+@pytest.fixture
+def viewer(admin: Kube) -> Iterator[Kube]:
+    """ServiceAccount kyma-system/viewer bound to ClusterRole ``view`` in ``default``, and a client for it."""
     admin.create("/api/v1/namespaces/kyma-system/serviceaccounts", {"metadata": {"name": "viewer"}})
     admin.create(
         "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
@@ -110,11 +117,18 @@ def test_rbac_forbidden_messages(admin: Kube) -> None:
         },
     )
     token = admin.create("/api/v1/namespaces/kyma-system/serviceaccounts/viewer/token", {})["status"]["token"]
-    viewer = Kube(admin.access, token=token)
-    user = 'User "system:serviceaccount:kyma-system:viewer"'
+    client = Kube(admin.access, token=token)
+    yield client
+    client.close()
+
+
+def test_rbac_allows_what_the_binding_grants_and_discovery(viewer: Kube) -> None:
     assert viewer.get("/api/v1/namespaces/default/pods").status_code == 200
     assert viewer.get("/api").status_code == 200  # discovery for every authenticated user
 
+
+def test_rbac_forbidden_is_kubes_status_for_namespaced_named_and_cluster_requests(viewer: Kube) -> None:
+    user = VIEWER
     denied = viewer.get("/api/v1/namespaces/kube-system/pods")
     assert denied.status_code == 403
     assert denied.json() == {
@@ -137,6 +151,9 @@ def test_rbac_forbidden_messages(admin: Kube) -> None:
         f"clusterroles.rbac.authorization.k8s.io is forbidden: {user} cannot list resource "
         '"clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope'
     )
+
+
+def test_self_subject_access_review_answers_allowed_and_the_reason(viewer: Kube) -> None:
     review = viewer.post(
         "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
         {"spec": {"resourceAttributes": {"namespace": "default", "verb": "delete", "resource": "pods"}}},
@@ -150,6 +167,9 @@ def test_rbac_forbidden_messages(admin: Kube) -> None:
     assert allowed["allowed"] is True
     assert allowed["reason"].startswith('RBAC: allowed by RoleBinding "viewer/default" of ClusterRole "view"')
 
+
+def test_a_binding_to_a_deleted_cluster_role_names_it_in_the_refusal(admin: Kube, viewer: Kube) -> None:
+    assert viewer.get("/api/v1/namespaces/default/pods").status_code == 200
     admin.delete("/apis/rbac.authorization.k8s.io/v1/clusterroles/view")
     dangling = viewer.get("/api/v1/namespaces/default/pods").json()
     assert dangling["message"].endswith(': RBAC: clusterrole.rbac.authorization.k8s.io "view" not found')

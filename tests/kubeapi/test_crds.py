@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -91,24 +93,49 @@ def wait_for(what: str, check: Any, timeout: float = 20) -> None:
 # --- kubectl ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ("1.27", "1.30", "1.33"))
-def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: str) -> None:
-    kubectl = Kubectl(tmp_path, access, version=version)
-    crd_file = tmp_path / "crd.yaml"
-    crd_file.write_text(yaml.safe_dump(WIDGET_CRD))
-    applied = kubectl("apply", "-f", str(crd_file))
-    assert applied.returncode == 0, applied.stderr
+class WidgetsKubectl:
+    """A kubectl of one version on a fresh cluster where it applied WIDGET_CRD and waited for it."""
+
+    def __init__(self, tmp_path: Path, access: ClusterAccess, version: str) -> None:
+        self.tmp_path, self.access, self.version = tmp_path, access, version
+        self.kubectl = Kubectl(tmp_path, access, version=version)
+        self.crd_file = tmp_path / "crd.yaml"
+        self.crd_file.write_text(yaml.safe_dump(WIDGET_CRD))
+        self.applied = self.kubectl("apply", "-f", str(self.crd_file))
+        assert self.applied.returncode == 0, self.applied.stderr
+        self.waited = self.kubectl(
+            "wait", "--for", "condition=established", "--timeout=20s", "crd/widgets.example.com"
+        )
+        assert self.waited.returncode == 0, self.waited.stderr
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.kubectl(*args)
+
+    def apply(self, *args: str, **spec: Any) -> subprocess.CompletedProcess[str]:
+        """Write widget ``w1`` with ``spec`` to a file and ``kubectl apply`` it (``args`` go before -f)."""
+        manifest = self.tmp_path / "w1.yaml"
+        manifest.write_text(yaml.safe_dump(widget("w1", **spec)))
+        return self.kubectl("apply", *args, "-f", str(manifest))
+
+
+@pytest.fixture(params=("1.27", "1.30", "1.33"))
+def widgets_kubectl(request: pytest.FixtureRequest, tmp_path: Path, access: ClusterAccess) -> WidgetsKubectl:
+    return WidgetsKubectl(tmp_path, access, request.param)
+
+
+def test_kubectl_applies_a_crd_and_waits_until_established(widgets_kubectl: WidgetsKubectl) -> None:
+    applied, waited = widgets_kubectl.applied, widgets_kubectl.waited
     assert "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created" in applied.stdout
-    waited = kubectl("wait", "--for", "condition=established", "--timeout=20s", "crd/widgets.example.com")
-    assert waited.returncode == 0, waited.stderr
     assert "condition met" in waited.stdout
 
-    cr = tmp_path / "w1.yaml"
-    cr.write_text(yaml.safe_dump(widget("w1", color="red", replicas=3)))
-    created = kubectl("apply", "-f", str(cr))
+
+def test_kubectl_lists_custom_resources_with_printer_columns_and_short_name(
+    widgets_kubectl: WidgetsKubectl,
+) -> None:
+    kubectl = widgets_kubectl
+    created = kubectl.apply(color="red", replicas=3)
     assert created.returncode == 0, created.stderr
     assert "widget.example.com/w1 created" in created.stdout
-
     listed = kubectl("get", "widgets")
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.strip().splitlines()
@@ -117,12 +144,19 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     short = kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.replicas}")
     assert (short.returncode, short.stdout) == (0, "3"), short.stderr
 
+
+def test_kubectl_reapply_of_a_changed_custom_resource_configures_it(widgets_kubectl: WidgetsKubectl) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="red", replicas=3).returncode == 0
     # a second apply of the same file with a change: client-side apply's merge patch
-    cr.write_text(yaml.safe_dump(widget("w1", color="blue", replicas=3)))
-    reapplied = kubectl("apply", "-f", str(cr))
+    reapplied = kubectl.apply(color="blue", replicas=3)
     assert reapplied.returncode == 0, reapplied.stderr
     assert "widget.example.com/w1 configured" in reapplied.stdout
+    assert kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.color}").stdout == "blue"
 
+
+def test_kubectl_shows_the_schemas_errors(widgets_kubectl: WidgetsKubectl, tmp_path: Path) -> None:
+    kubectl = widgets_kubectl
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(widget("w2", color="red", replicas="three")))
     refused = kubectl("apply", "-f", str(bad))
@@ -140,10 +174,16 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     assert unknown.returncode == 1
     assert 'unknown field "spec.replicaz"' in unknown.stderr, unknown.stderr
 
-    explained = kubectl("explain", "widget.spec")
+
+def test_kubectl_explain_shows_the_crds_schema(widgets_kubectl: WidgetsKubectl) -> None:
+    explained = widgets_kubectl("explain", "widget.spec")
     assert explained.returncode == 0, explained.stderr
     assert "replicas" in explained.stdout and "How many widgets to run." in explained.stdout
 
+
+def test_kubectl_patches_the_status_subresource_and_scales(widgets_kubectl: WidgetsKubectl) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="blue", replicas=3).returncode == 0
     status = kubectl(
         "patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Ready"}}'
     )
@@ -154,12 +194,21 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
     assert scaled.returncode == 0, scaled.stderr
     assert kubectl("get", "wd", "w1", "-o", "jsonpath={.spec.replicas}").stdout == "5"
 
-    deleted = kubectl("delete", "-f", str(crd_file))
+
+def test_kubectl_after_the_crd_is_deleted_a_stale_cache_lists_404_a_fresh_one_knows_no_type(
+    widgets_kubectl: WidgetsKubectl,
+) -> None:
+    kubectl = widgets_kubectl
+    assert kubectl.apply(color="red").returncode == 0
+    assert kubectl("get", "widgets").returncode == 0  # discovery now cached
+    deleted = kubectl("delete", "-f", str(kubectl.crd_file))
     assert deleted.returncode == 0, deleted.stderr
     stale = kubectl("get", "widgets")  # kubectl trusts its discovery cache (6 h), so the list is a 404
     assert stale.returncode == 1
     assert 'Unable to list "example.com/v1, Resource=widgets": the server could not find' in stale.stderr
-    gone = Kubectl(tmp_path, access, version=version)("get", "widgets")  # a fresh cache
+    gone = Kubectl(kubectl.tmp_path, kubectl.access, version=kubectl.version)(
+        "get", "widgets"
+    )  # a fresh cache
     assert gone.returncode == 1
     assert 'the server doesn\'t have a resource type "widgets"' in gone.stderr, gone.stderr
 
@@ -167,7 +216,7 @@ def test_kubectl_crd_workflow(tmp_path: Path, access: ClusterAccess, version: st
 # --- the API ------------------------------------------------------------------------------------------
 
 
-def test_crd_validation_is_kubes(admin: Kube) -> None:
+def test_crd_validation_names_each_invalid_field_as_kube_does(admin: Kube) -> None:
     bad = json.loads(json.dumps(WIDGET_CRD))
     bad["metadata"]["name"] = "gadgets.example.com"
     bad["spec"]["group"] = "example"
@@ -191,6 +240,10 @@ def test_crd_validation_is_kubes(admin: Kube) -> None:
         fields["spec.versions[0].schema.openAPIV3Schema.properties[spec].type"]
         == "Required value: must not be empty for specified object fields"
     )
+    assert admin.get("/apis/example.com/v1").status_code == 404  # nothing was stored
+
+
+def test_a_crd_without_a_schema_is_422(admin: Kube) -> None:
     no_schema = json.loads(json.dumps(WIDGET_CRD))
     del no_schema["spec"]["versions"][0]["schema"]
     r = admin.post(CRDS, no_schema)
@@ -202,6 +255,10 @@ def test_crd_validation_is_kubes(admin: Kube) -> None:
             "field": "spec.versions[0].schema.openAPIV3Schema",
         }
     ]
+    assert admin.get("/apis/example.com/v1").status_code == 404  # nothing was stored
+
+
+def test_a_crd_default_of_the_wrong_type_is_422(admin: Kube) -> None:
     bad_default = json.loads(json.dumps(WIDGET_CRD))
     spec_schema = bad_default["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     spec_schema["properties"]["replicas"]["default"] = "one"
@@ -284,18 +341,47 @@ def test_custom_resource_schema_validation_and_pruning(admin: Kube) -> None:
     assert "bogus" not in warned.json()["spec"]
 
 
-def test_custom_resource_subresources_patch_watch_and_delete(admin: Kube) -> None:
+@pytest.fixture
+def w1(admin: Kube) -> dict[str, Any]:
+    """WIDGET_CRD and widget ``w1`` (red) created with a status the create must ignore; the create's answer."""
     admin.create(CRDS, WIDGET_CRD)
-    created = admin.create(WIDGETS, {**widget("w1", color="red"), "status": {"phase": "Ignored"}})
-    assert "status" not in created  # the status subresource owns status
-    since = created["metadata"]["resourceVersion"]
-    status = admin.request(
+    return admin.create(WIDGETS, {**widget("w1", color="red"), "status": {"phase": "Ignored"}})
+
+
+def _put_status(admin: Kube, w1: dict[str, Any]) -> httpx.Response:
+    """PUT w1's status subresource with a changed spec (ignored there) and status Ready, 2 replicas."""
+    return admin.request(
         "PUT",
         f"{WIDGETS}/w1/status",
-        json={**created, "spec": {"color": "blue"}, "status": {"phase": "Ready", "replicas": 2}},
+        json={**w1, "spec": {"color": "blue"}, "status": {"phase": "Ready", "replicas": 2}},
     )
+
+
+def _merge_blue(admin: Kube) -> httpx.Response:
+    return admin.request(
+        "PATCH",
+        f"{WIDGETS}/w1",
+        content=b'{"spec":{"color":"blue"}}',
+        headers={"content-type": "application/merge-patch+json"},
+    )
+
+
+def _ready_blue_w1_and_three_more(admin: Kube, w1: dict[str, Any]) -> None:
+    """w1 made Ready through its status, then blue by a merge patch; p0, p1, p2 created."""
+    assert _put_status(admin, w1).status_code == 200
+    assert _merge_blue(admin).status_code == 200
+    for i in range(3):
+        admin.create(WIDGETS, widget(f"p{i}", color="red"))
+
+
+def test_the_status_subresource_owns_status(admin: Kube, w1: dict[str, Any]) -> None:
+    assert "status" not in w1  # the status subresource owns status
+    status = _put_status(admin, w1)
     assert status.status_code == 200, status.text
     assert status.json()["spec"]["color"] == "red" and status.json()["status"]["phase"] == "Ready"
+
+
+def test_custom_resources_refuse_strategic_merge_patch_and_protobuf(admin: Kube, w1: dict[str, Any]) -> None:
     smp = admin.request(
         "PATCH",
         f"{WIDGETS}/w1",
@@ -311,33 +397,45 @@ def test_custom_resource_subresources_patch_watch_and_delete(admin: Kube) -> Non
         "POST", WIDGETS, content=b"k8s\x00", headers={"content-type": "application/vnd.kubernetes.protobuf"}
     )
     assert protobuf.status_code == 415  # custom resources have no protobuf form
-    merged = admin.request(
-        "PATCH",
-        f"{WIDGETS}/w1",
-        content=b'{"spec":{"color":"blue"}}',
-        headers={"content-type": "application/merge-patch+json"},
-    )
+
+
+def test_a_spec_change_bumps_generation_and_scale_reads_spec_and_status(
+    admin: Kube, w1: dict[str, Any]
+) -> None:
+    assert _put_status(admin, w1).status_code == 200
+    merged = _merge_blue(admin)
     assert merged.status_code == 200 and merged.json()["metadata"]["generation"] == 2
     scale = admin.get(f"{WIDGETS}/w1/scale").json()
     assert (scale["kind"], scale["spec"], scale["status"]) == ("Scale", {"replicas": 1}, {"replicas": 2})
-    for i in range(3):
-        admin.create(WIDGETS, widget(f"p{i}", color="red"))
+
+
+def test_custom_resources_page_and_print_their_columns(admin: Kube, w1: dict[str, Any]) -> None:
+    _ready_blue_w1_and_three_more(admin, w1)
     page = admin.get(WIDGETS, params={"limit": 2}).json()
     assert len(page["items"]) == 2 and page["metadata"]["continue"]
     table = admin.get(WIDGETS, params={"limit": 10}, headers={"accept": TABLE}).json()
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Replicas", "Color", "Phase"]
     assert table["rows"][-1]["cells"] == ["w1", 1, "blue", "Ready"]
 
+
+def test_a_watch_from_the_creation_sees_every_change_in_order(admin: Kube, w1: dict[str, Any]) -> None:
+    _ready_blue_w1_and_three_more(admin, w1)
     with admin.client.stream(
         "GET",
         WIDGETS,
-        params={"watch": "1", "resourceVersion": since, "timeoutSeconds": "2"},
+        params={"watch": "1", "resourceVersion": w1["metadata"]["resourceVersion"], "timeoutSeconds": "2"},
         extensions={"sni_hostname": admin.access.tls_server_name},
     ) as events:
         admin.delete(f"{WIDGETS}/p0")
         seen = [json.loads(line)["type"] for line in events.iter_lines() if line]
     assert seen == ["MODIFIED", "MODIFIED", "ADDED", "ADDED", "ADDED", "DELETED"]
 
+
+def test_delete_collection_and_a_deleted_crd_takes_its_resources_along(
+    admin: Kube, w1: dict[str, Any]
+) -> None:
+    for i in range(2):
+        admin.create(WIDGETS, widget(f"p{i}", color="red"))
     collection = admin.delete(WIDGETS, params={"labelSelector": ""})
     assert collection.status_code == 200
     assert len(collection.json()["items"]) == 3
@@ -377,23 +475,29 @@ def test_python_client_custom_objects(tmp_path: Path, access: ClusterAccess) -> 
     from kubernetes import config as k8s_config
 
     api_client = k8s_config.new_client_from_config(config_file=str(write_kubeconfig(tmp_path / "kc", access)))
-    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(WIDGET_CRD)
+    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(
+        k8s.V1CustomResourceDefinition.model_validate(WIDGET_CRD)
+    )
     custom = k8s.CustomObjectsApi(api_client)
     args = ("example.com", "v1", "default", "widgets")
     made = custom.create_namespaced_custom_object(*args, widget("py", color="red"))
+    assert isinstance(made, dict)
     assert made["spec"] == {"color": "red", "replicas": 1}
     custom.patch_namespaced_custom_object(*args, "py", {"spec": {"replicas": 4}})
     custom.patch_namespaced_custom_object_status(*args, "py", {"status": {"phase": "Done"}})
     got = custom.get_namespaced_custom_object(*args, "py")
+    assert isinstance(got, dict)
     assert (got["spec"]["replicas"], got["status"]["phase"]) == (4, "Done")
     listed = custom.list_namespaced_custom_object(*args)
+    assert isinstance(listed, dict)
     assert [i["metadata"]["name"] for i in listed["items"]] == ["py"]
     with pytest.raises(k8s.ApiException) as refused:
         custom.create_namespaced_custom_object(*args, widget("bad", color="red", replicas=-1))
     assert refused.value.status == 422
-    assert "spec.replicas in body should be greater than or equal to 0" in refused.value.body
+    assert "spec.replicas in body should be greater than or equal to 0" in str(refused.value.body)
     custom.delete_namespaced_custom_object(*args, "py")
-    assert custom.list_namespaced_custom_object(*args)["items"] == []
+    emptied = custom.list_namespaced_custom_object(*args)
+    assert isinstance(emptied, dict) and emptied["items"] == []
 
 
 @requires_postgres

@@ -26,7 +26,7 @@ def client(access: ClusterAccess) -> Iterator[Kube]:
     admin.close()
 
 
-def pod(name: str, image: str = "nginx:1.27", **spec: Any) -> dict[str, Any]:
+def pod(name: str, image: str = "nginx:1.27", /, **spec: Any) -> dict[str, Any]:
     containers = spec.pop("containers", None) or [{"name": name, "image": image, **spec.pop("container", {})}]
     return {"metadata": {"name": name, "labels": spec.pop("labels", {"app": name})},
             "spec": {"containers": containers, **spec}}  # fmt: skip
@@ -164,7 +164,7 @@ def test_readiness_delay_ends_with_a_clock_advance(kube_server: KubeServer, clie
 
 
 def test_init_containers_run_first(client: Kube) -> None:
-    spec = {
+    spec: dict[str, Any] = {
         "initContainers": [{"name": "setup", "image": "busybox", "command": ["sh", "-c", "echo migrate"]}],
         "containers": [{"name": "app", "image": "nginx"}],
     }
@@ -181,7 +181,7 @@ def test_init_containers_run_first(client: Kube) -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_unschedulable_pod_stays_pending(tmp_path: Path, access: ClusterAccess, version: str) -> None:
     kubectl = Kubectl(tmp_path, access, version=version)
-    overrides = {
+    overrides: dict[str, Any] = {
         "spec": {"containers": [{"name": "huge", "image": "nginx", "resources": {"requests": {"cpu": "64"}}}]}
     }
     assert kubectl("run", "huge", "--image=nginx", "--overrides", json.dumps(overrides)).returncode == 0
@@ -279,8 +279,12 @@ def test_endpoints_and_services(client: Kube) -> None:
     def endpoints() -> dict[str, Any] | None:
         r = client.get("/api/v1/namespaces/default/endpoints/web")
         subsets = r.json().get("subsets") if r.status_code == 200 else None
-        ready = subsets and subsets[0].get("addresses")
-        return r.json() if ready and len(ready) == 2 and subsets[0].get("notReadyAddresses") else None
+        ready = subsets[0].get("addresses") if subsets else None
+        return (
+            r.json()
+            if subsets and ready and len(ready) == 2 and subsets[0].get("notReadyAddresses")
+            else None
+        )
 
     found = until(endpoints, "the endpoints never listed the two ready pods")
     subset = found["subsets"][0]

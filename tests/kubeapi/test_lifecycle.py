@@ -238,25 +238,32 @@ def test_python_client_delete_options(admin: Kube, access: ClusterAccess, tmp_pa
     core = k8s.CoreV1Api(
         k8s_config.new_client_from_config(config_file=str(write_kubeconfig(tmp_path / "kc", access)))
     )
-    owner = core.create_namespaced_config_map("default", cm("py-owner"))
+    owner = core.create_namespaced_config_map("default", k8s.V1ConfigMap.model_validate(cm("py-owner")))
+    assert owner.metadata is not None
     core.create_namespaced_config_map(
         "default",
-        cm("py-dep", ownerReferences=[{"apiVersion": "v1", "kind": "ConfigMap", "name": "py-owner",
-                                       "uid": owner.metadata.uid, "blockOwnerDeletion": True}]),
+        k8s.V1ConfigMap.model_validate(
+            cm("py-dep", ownerReferences=[{"apiVersion": "v1", "kind": "ConfigMap", "name": "py-owner",
+                                           "uid": owner.metadata.uid, "blockOwnerDeletion": True}])
+        ),
     )  # fmt: skip
     dry = core.delete_namespaced_config_map(
         "py-owner", "default", dry_run="All", propagation_policy="Foreground"
     )
     # the client expects a V1Status and hands back the object kube answers as a dict
+    assert isinstance(dry, dict)
     assert dry["metadata"]["deletionTimestamp"] and dry["metadata"]["finalizers"] == ["foregroundDeletion"]
-    assert core.read_namespaced_config_map("py-owner", "default").metadata.deletion_timestamp is None
+    still = core.read_namespaced_config_map("py-owner", "default")
+    assert still.metadata is not None and still.metadata.deletion_timestamp is None
     kept = core.delete_namespaced_config_map("py-owner", "default", propagation_policy="Foreground")
+    assert isinstance(kept, dict)
     assert kept["metadata"]["finalizers"] == ["foregroundDeletion"]
     wait("both to go", lambda: admin.get(f"{CM}/py-owner").status_code == 404)
     assert admin.get(f"{CM}/py-dep").status_code == 404
     with pytest.raises(k8s.ApiException) as refused:
         core.delete_namespaced_config_map("py-none", "default", propagation_policy="Sideways")
     assert refused.value.status == 422
+    assert refused.value.body is not None
     assert json.loads(refused.value.body)["message"] == (
         'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "Sideways": '
         'supported values: "Foreground", "Background", "Orphan", "nil"'

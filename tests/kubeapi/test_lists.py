@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -33,7 +34,7 @@ def _fill(admin: Kube, count: int) -> None:
         admin.create(CM, {"metadata": {"name": f"cm-{i:02d}"}, "data": {"i": str(i)}})
 
 
-def _token(value: str) -> dict[str, object]:
+def _token(value: str) -> dict[str, Any]:
     return dict(json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))))
 
 
@@ -45,6 +46,7 @@ def test_python_client_pages_35_objects_by_10(tmp_path: Path, access: ClusterAcc
     while True:
         page = core.list_namespaced_config_map("default", limit=10, _continue=token)
         pages.append(page)
+        assert page.metadata is not None
         token = page.metadata._continue
         if not token:
             break
@@ -53,14 +55,16 @@ def test_python_client_pages_35_objects_by_10(tmp_path: Path, access: ClusterAcc
             assert admin.delete(f"{CM}/cm-34").status_code == 200
     # 36: default also holds kube-root-ca.crt (the root CA publisher's), which sorts last
     assert [len(p.items) for p in pages] == [10, 10, 10, 6]
-    assert {p.metadata.resource_version for p in pages} == {pages[0].metadata.resource_version}
-    assert [p.metadata.remaining_item_count for p in pages] == [26, 16, 6, None]
-    names = [i.metadata.name for p in pages for i in p.items]
+    metas = [p.metadata for p in pages if p.metadata is not None]
+    assert {m.resource_version for m in metas} == {metas[0].resource_version}
+    assert [m.remaining_item_count for m in metas] == [26, 16, 6, None]
+    names = [i.metadata.name for p in pages for i in p.items if i.metadata is not None]
     assert names == [f"cm-{i:02d}" for i in range(35)] + [ROOT_CA]
-    first = _token(pages[0].metadata._continue)
+    assert metas[0]._continue is not None and metas[0].resource_version is not None
+    first = _token(metas[0]._continue)
     assert first == {
         "v": "meta.k8s.io/v1",
-        "rv": int(pages[0].metadata.resource_version),
+        "rv": int(metas[0].resource_version),
         "start": "cm-09\x00",
     }
 
@@ -69,7 +73,7 @@ def test_pages_across_namespaces_and_tables(admin: Kube) -> None:
     _fill(admin, 12)
     listed = admin.get("/api/v1/configmaps", params={"limit": "5"}).json()
     assert len(listed["items"]) == 5 and listed["metadata"]["continue"]
-    assert _token(listed["metadata"]["continue"])["start"].endswith("\x00")  # type: ignore[union-attr]
+    assert _token(listed["metadata"]["continue"])["start"].endswith("\x00")
     assert "/" in str(_token(listed["metadata"]["continue"])["start"])  # namespace/name keys
     table = admin.get(CM, params={"limit": "5"}, headers={"accept": TABLE}).json()
     assert table["kind"] == "Table" and len(table["rows"]) == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -229,30 +228,45 @@ SWAGGER: dict[str, Any] = {
 }
 
 
-def test_encoding_decodes_with_an_independent_parser() -> None:
-    data = encode(SWAGGER)
-    doc = decode(data)
+@pytest.fixture(scope="module")
+def doc() -> Any:
+    """SWAGGER encoded here and decoded by protobuf's own parser with gnostic's message classes."""
+    return decode(encode(SWAGGER))
+
+
+def test_encoding_decodes_with_an_independent_parser_in_canonical_order(doc: Any) -> None:
     assert _unknown_fields(doc) == []
     # written in field-number order, as Go's proto.Marshal (and this canonical serializer) writes it
-    assert doc.SerializeToString() == data
+    assert doc.SerializeToString() == encode(SWAGGER)
 
+
+def test_encoded_info_and_paths(doc: Any) -> None:
     assert (doc.swagger, doc.info.title, doc.info.version) == ("2.0", "Kubernetes", "v1.33.0")
     assert [(e.name, e.value.yaml) for e in doc.paths.vendor_extension] == [("x-ignored-by-paths", "true\n")]
     [path] = doc.paths.path
     assert path.name == "/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-    item = path.value
+
+
+def test_encoded_path_parameters(doc: Any) -> None:
+    item = doc.paths.path[0].value
     name_param = item.parameters[0].parameter.non_body_parameter.path_parameter_sub_schema
     assert (name_param.name, getattr(name_param, "in")) == ("name", "path")
     assert name_param.required and name_param.unique_items and name_param.description == "name"
     assert item.parameters[1].json_reference._ref == "#/parameters/namespace-vgWSWtn3"
-    patch = item.patch
+
+
+def test_encoded_operation(doc: Any) -> None:
+    patch = doc.paths.path[0].value.patch
     assert list(patch.consumes) == ["application/json-patch+json", "application/apply-patch+yaml"]
     assert (list(patch.schemes), list(patch.tags), patch.operation_id) == (
         ["https"],
         ["apps_v1"],
         "patchAppsV1NamespacedDeployment",
     )
-    body, field_validation, n, mode = patch.parameters
+
+
+def test_encoded_operation_parameters_of_each_kind(doc: Any) -> None:
+    body, field_validation, n, mode = doc.paths.path[0].value.patch.parameters
     assert body.parameter.body_parameter.schema.type.value == ["object"]
     assert body.parameter.body_parameter.required
     query = field_validation.parameter.non_body_parameter.query_parameter_sub_schema
@@ -269,6 +283,10 @@ def test_encoding_decodes_with_an_independent_parser() -> None:
         "Warn\n",
         '""\n',
     ]
+
+
+def test_encoded_operation_responses_and_vendor_extensions(doc: Any) -> None:
+    patch = doc.paths.path[0].value.patch
     codes = {r.name: r.value for r in patch.responses.response_code}
     assert codes["200"].response.schema.schema._ref == "#/definitions/io.k8s.api.apps.v1.Deployment"
     assert codes["401"].response.description == "Unauthorized" and not codes["401"].response.HasField(
@@ -281,6 +299,8 @@ def test_encoding_decodes_with_an_independent_parser() -> None:
         "x-kubernetes-group-version-kind": "group: apps\nversion: v1\nkind: Deployment\n",
     }
 
+
+def test_encoded_definition(doc: Any) -> None:
     [definition] = doc.definitions.additional_properties
     schema = definition.value
     assert definition.name == "io.k8s.api.apps.v1.Deployment"
@@ -299,6 +319,13 @@ def test_encoding_decodes_with_an_independent_parser() -> None:
         "intOrString",
         "empty",
     ]
+
+
+def test_encoded_schema_properties_of_each_kind(doc: Any) -> None:
+    props = {
+        p.name: p.value
+        for p in doc.definitions.additional_properties[0].value.properties.additional_properties
+    }
     assert props["metadata"]._ref == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     assert props["metadata"].default.yaml == "{}\n"
     assert props["spec"].all_of[0]._ref == "#/definitions/Spec"
@@ -318,6 +345,8 @@ def test_encoding_decodes_with_an_independent_parser() -> None:
     assert props["intOrString"].type.value == ["string", "integer"]
     assert props["empty"].HasField("properties") and not props["empty"].properties.additional_properties
 
+
+def test_encoded_shared_parameters_responses_and_security(doc: Any) -> None:
     namespace = doc.parameters.additional_properties[0]
     assert namespace.value.non_body_parameter.path_parameter_sub_schema.name == "namespace"
     assert doc.responses.additional_properties[0].value.description == "error"
@@ -401,8 +430,9 @@ def test_negotiation(accept: str, form: str | None) -> None:
     assert negotiate(accept) == form
 
 
-def test_full_size_document_encodes_quickly() -> None:
-    """~700 definitions with nested properties (the size of kube's document) encode well under a second."""
+def test_full_size_document_encodes_and_decodes() -> None:
+    """~700 definitions with nested properties (the size of kube's document); how long encoding takes is
+    measured by ``bench/bench_openapi_v2_proto.py``."""
     definitions = {
         f"io.k8s.api.group{i}.v1.Kind{i}": {
             "description": "A kind. " * 20,
@@ -420,13 +450,10 @@ def test_full_size_document_encodes_quickly() -> None:
         }
         for i in range(700)
     }
-    started = time.perf_counter()
     data = encode(
         {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "definitions": definitions}
     )
-    elapsed = time.perf_counter() - started
     assert len(decode(data).definitions.additional_properties) == 700
-    assert elapsed < 2.0, elapsed
 
 
 def test_served_bodies_are_built_once() -> None:

@@ -149,7 +149,7 @@ def test_binding_rules_the_writer_holds_and_missing_roles(admin: Kube) -> None:
     pods = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}
     binder = account_with(admin, "binder", [BINDING_WRITER, pods])
     admin.create(f"{RBAC}/namespaces/default/roles", {"metadata": {"name": "pod-reader"}, "rules": [pods]})
-    binding = {
+    binding: dict[str, Any] = {
         "metadata": {"name": "readers"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
         "subjects": [{"kind": "Group", "name": "readers"}],
@@ -161,9 +161,21 @@ def test_binding_rules_the_writer_holds_and_missing_roles(admin: Kube) -> None:
     assert reply.json()["message"] == 'roles.rbac.authorization.k8s.io "ghost" not found'
 
 
-def test_role_writer_cannot_grant_what_it_does_not_hold(admin: Kube) -> None:
-    writer = account_with(admin, "writer", [ROLE_WRITER])
-    star = {"metadata": {"name": "star"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+STAR: dict[str, Any] = {
+    "metadata": {"name": "star"},
+    "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+}
+HELD = {"metadata": {"name": "held"}, "rules": [{**ROLE_WRITER, "verbs": ["get"]}]}
+
+
+@pytest.fixture
+def writer(admin: Kube) -> Kube:
+    """A ServiceAccount that may write roles and cluster roles, and holds nothing else."""
+    return account_with(admin, "writer", [ROLE_WRITER])
+
+
+def test_role_writer_cannot_create_a_role_granting_what_it_does_not_hold(writer: Kube) -> None:
+    star = STAR
     refused = writer.post(f"{RBAC}/namespaces/default/roles", star)
     assert refused.status_code == 403, refused.text
     assert refused.json()["message"] == (
@@ -177,6 +189,9 @@ def test_role_writer_cannot_grant_what_it_does_not_hold(admin: Kube) -> None:
         "group": "rbac.authorization.k8s.io",
         "kind": "clusterroles",
     }
+
+
+def test_the_refusal_lists_each_missing_rule_with_compacted_verbs(writer: Kube) -> None:
     # missing rules are broken down and their verbs compacted per resource, sorted
     mixed = {
         "metadata": {"name": "mixed"},
@@ -196,9 +211,12 @@ def test_role_writer_cannot_grant_what_it_does_not_hold(admin: Kube) -> None:
         '{APIGroups:[""], Resources:["secrets"], ResourceNames:["b"], Verbs:["get"]}',
         '{APIGroups:["rbac.authorization.k8s.io"], Resources:["roles"], Verbs:["delete" "list"]}',
     )
-    held = {"metadata": {"name": "held"}, "rules": [{**ROLE_WRITER, "verbs": ["get"]}]}
-    assert writer.post(f"{RBAC}/namespaces/default/roles", held).status_code == 201
+    assert writer.post(f"{RBAC}/namespaces/default/roles", HELD).status_code == 201
 
+
+def test_role_writer_cannot_escalate_by_update_patch_or_apply(admin: Kube, writer: Kube) -> None:
+    star, held = STAR, HELD
+    assert writer.post(f"{RBAC}/namespaces/default/roles", held).status_code == 201
     # updates and patches are checked too; the role stays as it was
     updated = writer.get(f"{RBAC}/namespaces/default/roles/held").json()
     updated["rules"] = star["rules"]
@@ -224,6 +242,10 @@ def test_role_writer_cannot_grant_what_it_does_not_hold(admin: Kube) -> None:
     assert applied.status_code == 403, applied.text
     assert admin.get(f"{RBAC}/namespaces/default/roles/held").json()["rules"] == held["rules"]
     assert admin.get(f"{RBAC}/namespaces/default/roles/applied").status_code == 404
+
+
+def test_role_writer_may_change_labels_of_a_role_it_holds(writer: Kube) -> None:
+    assert writer.post(f"{RBAC}/namespaces/default/roles", HELD).status_code == 201
     # a label change only (no new rules) is fine
     labelled = writer.request(
         "PATCH",
@@ -263,7 +285,10 @@ def test_escalate_verb_allows_granting_anything(admin: Kube, scope: str) -> None
         "verbs": ["escalate"],
     }
     writer = account_with(admin, "escalator", [ROLE_WRITER, escalate])
-    star = {"metadata": {"name": "star"}, "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}
+    star: dict[str, Any] = {
+        "metadata": {"name": "star"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+    }
     assert writer.post(f"{RBAC}/{scope}", star).status_code == 201
     aggregated = {
         "metadata": {"name": "agg"},

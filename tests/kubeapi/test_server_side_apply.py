@@ -292,18 +292,28 @@ def _deployment_yaml(replicas: int) -> str:
     return yaml.safe_dump(deployment(replicas))
 
 
-@pytest.mark.parametrize("version", ["1.27", "1.30", "1.33"])
-def test_kubectl_server_side_apply(tmp_path: Path, access: ClusterAccess, version: str) -> None:
-    kubectl = Kubectl(tmp_path, access, version=version)
+@pytest.fixture(params=["1.27", "1.30", "1.33"])
+def kubectl(request: pytest.FixtureRequest, tmp_path: Path, access: ClusterAccess) -> Kubectl:
+    """A kubectl of each version on a fresh cluster."""
+    return Kubectl(tmp_path, access, version=request.param)
+
+
+def _apply_as_a(kubectl: Kubectl) -> None:
     first = kubectl("apply", "--server-side", "--field-manager=A", "-f", "-", stdin=_deployment_yaml(2))
     assert first.returncode == 0, first.stderr
     assert "serverside-applied" in first.stdout
 
+
+def test_kubectl_server_side_apply_conflict_names_the_other_manager(kubectl: Kubectl) -> None:
+    _apply_as_a(kubectl)
     conflict = kubectl("apply", "--server-side", "--field-manager=B", "-f", "-", stdin=_deployment_yaml(4))
     assert conflict.returncode != 0
     assert 'error: Apply failed with 1 conflict: conflict with "A": .spec.replicas' in conflict.stderr
     assert "--force-conflicts" in conflict.stderr
 
+
+def test_kubectl_server_side_apply_force_conflicts_takes_the_field_over(kubectl: Kubectl) -> None:
+    _apply_as_a(kubectl)
     forced = kubectl(
         "apply",
         "--server-side",
@@ -323,7 +333,8 @@ def test_kubectl_server_side_apply(tmp_path: Path, access: ClusterAccess, versio
     hidden = yaml.safe_load(kubectl("get", "deployment", "web", "-o", "yaml").stdout)
     assert "managedFields" not in hidden["metadata"]
 
-    # client-side apply still works and records its Update entry
+
+def test_kubectl_client_side_apply_records_its_update_entry(kubectl: Kubectl) -> None:
     created = kubectl("apply", "-f", "-", stdin=CLIENT_SIDE)
     assert created.returncode == 0, created.stderr
     changed = kubectl("apply", "-f", "-", stdin=CLIENT_SIDE.replace('"1"', '"2"'))
@@ -340,9 +351,12 @@ def test_kubectl_server_side_apply(tmp_path: Path, access: ClusterAccess, versio
         "f:kubectl.kubernetes.io/last-applied-configuration",
     )
 
-    diff = kubectl("diff", "--server-side", "--field-manager=B", "-f", "-", stdin=_deployment_yaml(6))
+
+def test_kubectl_server_side_diff_shows_the_change(kubectl: Kubectl) -> None:
+    _apply_as_a(kubectl)
+    diff = kubectl("diff", "--server-side", "--field-manager=A", "-f", "-", stdin=_deployment_yaml(6))
     assert diff.returncode == 1, diff.stderr  # 1: differences found
-    assert "-  replicas: 4" in diff.stdout and "+  replicas: 6" in diff.stdout
+    assert "-  replicas: 2" in diff.stdout and "+  replicas: 6" in diff.stdout
 
 
 def test_kubectl_upgrades_client_side_apply_to_server_side(tmp_path: Path, access: ClusterAccess) -> None:

@@ -17,7 +17,7 @@ CM = "/api/v1/namespaces/default/configmaps"
 
 
 def _watch(
-    client: Kube, params: dict[str, str] | None = None, during: Callable[[], None] | None = None
+    client: Kube, params: dict[str, str] | None = None, during: Callable[[], object] | None = None
 ) -> tuple[list[dict[str, Any]], float]:
     """Stream a ConfigMap watch to its end; ``during`` runs once the first event (or a second) passed.
 

@@ -69,9 +69,14 @@ def test_watch_from_a_lists_version_delivers_a_delete_made_in_between(
     tmp_path: Path, access: ClusterAccess
 ) -> None:
     core = _core(tmp_path, access)
-    core.create_namespaced_config_map("default", {"metadata": {"name": "gone"}, "data": {"a": "1"}})
-    core.create_namespaced_config_map("default", {"metadata": {"name": "kept"}})
+    core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="gone"), data={"a": "1"})
+    )
+    core.create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="kept"))
+    )
     listed = core.list_namespaced_config_map("default")
+    assert listed.metadata is not None and listed.metadata.resource_version is not None
     core.delete_namespaced_config_map("gone", "default")
     stream = watch.Watch()
     events = []

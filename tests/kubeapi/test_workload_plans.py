@@ -19,7 +19,7 @@ def template(image: str = "nginx:1.25") -> Obj:
 
 
 def make_deployment(replicas: int = 4, image: str = "nginx:1.25", **extra: Any) -> Obj:
-    d = {
+    d: Obj = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -437,7 +437,7 @@ def test_forbid_skips_a_schedule_while_a_job_runs_and_history_is_trimmed() -> No
     c["status"] = {"lastScheduleTime": rfc3339(T0)}
 
     def owned(name: str, outcome: str | None, start: float) -> Obj:
-        j = {
+        j: Obj = {
             "apiVersion": "batch/v1",
             "kind": "Job",
             "metadata": {
@@ -519,7 +519,7 @@ def test_a_daemon_set_puts_one_pod_on_each_node_it_tolerates() -> None:
         "metadata": {"name": "agent", "namespace": "kube-system", "uid": "ds-uid", "generation": 1},
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": template()},
     }
-    nodes = [
+    nodes: list[Obj] = [
         {"metadata": {"name": "n1", "labels": {}}, "spec": {}},
         {"metadata": {"name": "n2", "labels": {}}, "spec": {"unschedulable": True}},
         {"metadata": {"name": "n3"}, "spec": {"taints": [{"key": "dedicated", "effect": "NoSchedule"}]}},

@@ -145,14 +145,17 @@ def test_kopf_operator_handles_configmaps(kubeconfig: str, kubeconfig_file: Path
 
     core = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(kubeconfig_file)))
 
-    def watched(name: str) -> dict[str, Any]:
-        return {"metadata": {"name": name, "labels": {"watched": "yes"}}, "data": {"a": "1"}}
+    def watched(name: str) -> k8s.V1ConfigMap:
+        return k8s.V1ConfigMap(
+            metadata=k8s.V1ObjectMeta(name=name, labels={"watched": "yes"}), data={"a": "1"}
+        )
 
     def lines() -> list[str]:
         return log.read_text().splitlines() if log.exists() else []
 
     def annotated() -> bool:
-        annotations = core.read_namespaced_config_map("cm", "default").metadata.annotations or {}
+        metadata = core.read_namespaced_config_map("cm", "default").metadata
+        annotations = (metadata.annotations if metadata else None) or {}
         return annotations.get("operator/seen") == "created"
 
     try:
@@ -218,7 +221,9 @@ def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path:
     from tests.kubeapi.test_crds import WIDGET_CRD, widget
 
     api_client = k8s_config.new_client_from_config(config_file=str(kubeconfig_file))
-    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(WIDGET_CRD)
+    k8s.ApiextensionsV1Api(api_client).create_custom_resource_definition(
+        k8s.V1CustomResourceDefinition.model_validate(WIDGET_CRD)
+    )
     custom = k8s.CustomObjectsApi(api_client)
     args = ("example.com", "v1", "default", "widgets")
     operator = tmp_path / "operator.py"
@@ -231,8 +236,13 @@ def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path:
     def lines() -> list[str]:
         return log.read_text().splitlines() if log.exists() else []
 
+    def w1() -> dict[str, Any]:
+        got = custom.get_namespaced_custom_object(*args, "w1")
+        assert isinstance(got, dict)
+        return got
+
     def phase() -> Any:
-        return (custom.get_namespaced_custom_object(*args, "w1").get("status") or {}).get("phase")
+        return (w1().get("status") or {}).get("phase")
 
     try:
         custom.create_namespaced_custom_object(*args, widget("marker", color="red"))
@@ -242,7 +252,7 @@ def test_kopf_operator_handles_a_crds_resources(kubeconfig_file: Path, tmp_path:
         wait_for("the create handler's status patch", lambda: phase() == "Seen")
         custom.patch_namespaced_custom_object(*args, "w1", {"spec": {"color": "blue"}})
         wait_for("the update handler", lambda: "update w1 blue" in lines())
-        finalizers = custom.get_namespaced_custom_object(*args, "w1")["metadata"].get("finalizers", [])
+        finalizers = w1()["metadata"].get("finalizers", [])
         assert "kopf.zalando.org/KopfFinalizerMarker" in finalizers
         custom.delete_namespaced_custom_object(*args, "w1")
         wait_for("the delete handler", lambda: "delete w1" in lines())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kymaprov.uaa import ratelimit
 from kymaprov.uaa.ratelimit import FailureLimiter
 
@@ -29,7 +31,7 @@ def test_blocked_after_limit_failures_until_the_oldest_leaves_the_window() -> No
     assert limiter.retry_after(["other", "k"]) == 10
 
 
-def test_memory_is_bounded_under_a_spray_of_new_keys(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_memory_is_bounded_under_a_spray_of_new_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ratelimit, "MAX_KEYS", 100)
     clock = FakeClock()
     limiter = FailureLimiter(10, clock=clock)

@@ -6,6 +6,7 @@ local proxy address 127.0.0.1), so the per-address limit of one test never block
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 
@@ -14,9 +15,13 @@ import pytest
 
 from tests.conftest import RunningServer
 
+_hosts = itertools.count(1)
+
 
 def address() -> dict[str, str]:
-    return {"x-forwarded-for": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    """An address no other request of this module used (a random one collided now and then with an address
+    an earlier test had throttled)."""
+    return {"x-forwarded-for": f"198.51.100.{next(_hosts)}"}
 
 
 def client_token(url: str, client_id: str, secret: str, headers: dict[str, str]) -> httpx.Response:

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.conftest import RunningServer, free_port
+from tests.support.server import RunningServer, free_port
 
 IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
 MANAGED_BY = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
@@ -42,7 +42,7 @@ MANAGED_BY = "app.kubernetes.io/managed-by=kcp-kyma-environment-broker"
 
 @dataclass
 class ChaosConfig:
-    seconds: float = 20.0  # how long the random traffic runs
+    seconds: float = 20.0  # how long the random traffic runs, not counting the time a killed replica was down
     replicas: int = 1
     database_url: str | None = None  # None: SQLite in the first replica's data dir
     subaccounts: int = 3
@@ -50,6 +50,7 @@ class ChaosConfig:
     kill_interval: tuple[float, float] = (0.5, 2.0)  # seconds between kills, uniform
     provisioning_seconds: float = 0.3
     settle_seconds: float = 120.0  # the longest the system may take to settle after the traffic
+    max_downtime_credit: float = 120.0  # the most the traffic is lengthened by replicas' restarts
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(1 << 30))
 
 
@@ -97,6 +98,7 @@ class Chaos:
         self._stats_lock = threading.Lock()
         self._server_locks: list[threading.Lock] = []
         self._stop = threading.Event()
+        self._deadline = 0.0  # when the traffic stops (monotonic); the killer moves it on
         self._http = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -223,38 +225,44 @@ class Chaos:
         else:
             self._request(tenant, "GET", f"/environments/{env_id}", rng=rng)
 
-    def _worker(self, index: int, deadline: float) -> None:
+    def _worker(self, index: int) -> None:
         rng = random.Random(self.config.seed * 100 + index)
-        while time.monotonic() < deadline and not self._stop.is_set():
+        while time.monotonic() < self._deadline and not self._stop.is_set():
             try:
                 self._step(rng)
             except Exception as exc:  # a client-side surprise is a finding, not a crash of the run
                 with self._stats_lock:
                     self.report.violations.append(f"worker {index}: {type(exc).__name__}: {exc}")
 
-    def _killer(self, deadline: float) -> None:
+    def _killer(self) -> None:
+        """SIGKILL a random replica at random moments; the traffic is lengthened by the time it was down
+        (up to ``max_downtime_credit``), so a slow restart on a busy machine does not leave a run that
+        did nothing."""
         rng = random.Random(self.config.seed * 100 + 99)
+        credit = self.config.max_downtime_credit
         while not self._stop.is_set():
             pause = rng.uniform(*self.config.kill_interval)
-            if time.monotonic() + pause >= deadline or self._stop.wait(pause):
+            if time.monotonic() + pause >= self._deadline or self._stop.wait(pause):
                 return
             srv = rng.choice(self.servers)
+            killed = time.monotonic()
             srv.stop(signal.SIGKILL)
             with self._stats_lock:
                 self.report.kills += 1
             self._stop.wait(rng.uniform(0.0, 0.5))
             srv.start()
+            down = min(time.monotonic() - killed, credit)
+            credit -= down
+            self._deadline += down
 
     def run_traffic(self) -> None:
-        deadline = time.monotonic() + self.config.seconds
-        threads = [
-            threading.Thread(target=self._worker, args=(i, deadline)) for i in range(self.config.workers)
-        ]
-        threads.append(threading.Thread(target=self._killer, args=(deadline,)))
+        self._deadline = time.monotonic() + self.config.seconds
+        threads = [threading.Thread(target=self._worker, args=(i,)) for i in range(self.config.workers)]
+        threads.append(threading.Thread(target=self._killer))
         for t in threads:
             t.start()
         for t in threads:
-            t.join(self.config.seconds + 120)
+            t.join(self.config.seconds + self.config.max_downtime_credit + 120)
         self._stop.set()
         for srv in self.servers:  # every replica up for the checks
             if srv.proc is None or srv.proc.poll() is not None:
