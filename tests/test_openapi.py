@@ -120,6 +120,28 @@ def test_the_document_is_served_with_the_serving_url_and_names_every_route(serve
         assert expected in paths
 
 
+@pytest.mark.parametrize(
+    ("action", "backend"), [("list", "200"), ("get", "404")], ids=["ran", "backend-refused"]
+)
+def test_a_command_that_ran_answers_as_documented(
+    api_schema: Any,
+    headers_by_prefix: dict[str, dict[str, str]],
+    server: RunningServer,
+    action: str,
+    backend: str,
+) -> None:
+    """The generated requests cannot name the bare ``?action``; these real commands check its 200 answer."""
+    url = f"{server.url}/command/v2.106.1/accounts/subaccount?{action}"
+    params = {"globalAccount": "kymaprov-ga", "subaccount": "no-such-subaccount"}
+    response = httpx.post(url, json={"paramValues": params}, headers=headers_by_prefix["/command"])
+    assert response.status_code == 200 and response.headers["x-cpcli-backend-status"] == backend
+    documented = openapi.document()["paths"]["/command/{version}/{group}/{object}"]["post"]["responses"][
+        "200"
+    ]
+    assert all(name.lower() in response.headers for name in documented["headers"])
+    api_schema["/command/{version}/{group}/{object}"]["POST"].validate_response(response)
+
+
 # (method, path template) of the API app that the document leaves out, each with why; none so far. HEAD
 # needs no entry: Starlette answers it for every GET route, and the document describes the GET.
 UNDOCUMENTED: dict[tuple[str, str], str] = {}
