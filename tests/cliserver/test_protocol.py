@@ -119,6 +119,15 @@ def test_password_guesses_are_limited_with_the_token_endpoints(server: RunningSe
     assert c.login().status_code == 200  # another user is not blocked
 
 
+def test_a_refusal_quoting_unicode_or_control_characters_keeps_its_empty_body_form(
+    server: RunningServer,
+) -> None:
+    """The reason quotes the URL; its header escapes what a header cannot carry, rather than a 500."""
+    r = httpx.post(f"{server.url}/login/v%E8%A5%A7%0A", json={})
+    assert r.status_code == 404 and r.content == b""
+    assert r.headers["x-cpcli-server-message"] == "'v\\u8967\\n' is not a protocol version"
+
+
 @pytest.mark.parametrize(
     ("version", "status"), [("v2.64.0", 200), ("v2.107.0", 200), ("v2.10.0", 412), ("v1.0.0", 412)]
 )

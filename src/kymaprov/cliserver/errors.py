@@ -27,6 +27,12 @@ SERVER_MESSAGE = "X-Cpcli-Server-Message"
 SM_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
 
 
+def header_text(text: str) -> str:
+    """``text`` as a header value: printable ASCII, the rest escaped (``\\u8967``), since a message may
+    quote the request's URL and a header cannot carry a control character or most of Unicode."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text)
+
+
 class ProtocolError(ServiceError):
     status = 400
 
@@ -37,7 +43,7 @@ class ProtocolError(ServiceError):
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str] | None:
-        headers = {SERVER_MESSAGE: self.message}
+        headers = {SERVER_MESSAGE: header_text(self.message)}
         if self.retry_after > 0:
             headers["Retry-After"] = str(math.ceil(self.retry_after))
         return headers
