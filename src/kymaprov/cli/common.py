@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from kymaprov.cli.hints import RootOptionHints
 from kymaprov.client import (
     AvailableEnvironment,
     ClientError,
@@ -34,16 +33,6 @@ from kymaprov.client.files import read_text_file
 F = TypeVar("F", bound=Callable[..., Any])
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
-
-
-class ClientGroup(RootOptionHints):
-    """A group whose commands turn SDK errors into a message and the error's exit code."""
-
-    misplaced = {"--format": "The output format is '-o json|yaml|table', after the command."}
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with client_errors(ctx):
-            return super().invoke(ctx)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from typing import Any, cast
 import click
 
 from kymaprov import __version__
+from kymaprov.cli.hints import RootOptionHints
 
 SERVER_HINT = "kymaprov serve needs the server: pip install 'kymaprov[server]'"
 
@@ -105,8 +106,11 @@ COMMANDS: dict[str, tuple[str, Callable[[], Any]]] = {
 SESSIONLESS = frozenset({"exec-credential", "serve"})
 
 
-class KymaprovGroup(click.Group):
-    """The commands of ``COMMANDS``: listed from their summaries, imported when run."""
+class KymaprovGroup(RootOptionHints):
+    """The commands of ``COMMANDS``: listed from their summaries, imported when run; a root option
+    given after the command says where it belongs."""
+
+    misplaced = {"--format": "The output format is '-o json|yaml|table', after the command."}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
