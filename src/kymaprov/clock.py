@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from kymaprov.listeners import Listeners
 from kymaprov.store import Store, settings
 
 _OFFSET_KEY = "clock.offset_seconds"
@@ -28,26 +29,15 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = float(store.get_setting(_OFFSET_KEY, 0.0))
         self._read_at = time.monotonic()
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: Listeners[[]] = Listeners()
 
     def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` after every ``advance`` or ``reset`` made through this object (the
         runtimes' controllers move workloads at once); returns the function that stops it."""
-        with self._lock:
-            self._listeners.append(callback)
-
-        def stop() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return stop
+        return self._listeners.add(callback)
 
     def _notify(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for callback in listeners:
-            callback()
+        self._listeners.call()
 
     def _current_offset(self) -> float:
         with self._lock:

@@ -39,6 +39,7 @@ import httpx
 import pytest
 
 from kymaprov.client import Credentials, ProvisioningClient
+from kymaprov.client.faults import fault_rule
 from kymaprov.paths import LOGIN_FILE
 
 __all__ = ["Clock", "Faults", "Kymaprov", "start_subprocess"]
@@ -142,17 +143,16 @@ class Faults:
     ) -> dict[str, Any]:
         """Make ``method`` (or ``*``) requests whose path matches ``path`` (a glob) answer ``status``
         and/or come ``delay`` seconds late, for ``count`` requests and/or ``seconds`` of service time."""
-        rule: dict[str, Any] = {"method": method, "path": path}
-        for key, value in (
-            ("status", status),
-            ("delayMs", None if delay is None else int(delay * 1000)),
-            ("retryAfter", retry_after),
-            ("count", count),
-            ("seconds", seconds),
-            ("message", message),
-        ):
-            if value is not None:
-                rule[key] = value
+        rule = fault_rule(
+            method,
+            path,
+            status=status,
+            delay=delay,
+            retry_after=retry_after,
+            count=count,
+            seconds=seconds,
+            message=message,
+        )
         result: dict[str, Any] = self.server.admin("POST", "/admin/faults", rule)
         return result
 

@@ -19,6 +19,7 @@ import click
 import httpx
 
 from kymaprov.cli.common import emit, output_option
+from kymaprov.client.faults import fault_rule
 from kymaprov.paths import LOGIN_FILE, default_data_dir
 
 
@@ -272,17 +273,16 @@ def faults_add(
     """Fault METHOD (or '*') requests whose path matches PATH (a glob: '/provisioning/v1/environments*')."""
     if status is None and not delay:
         raise click.UsageError("give --status, --delay or both")
-    rule: dict[str, Any] = {"method": method, "path": path}
-    for key, value in (
-        ("status", status),
-        ("delayMs", None if delay is None else int(delay * 1000)),
-        ("retryAfter", retry_after),
-        ("count", count),
-        ("seconds", window),
-        ("message", message),
-    ):
-        if value is not None:
-            rule[key] = value
+    rule = fault_rule(
+        method,
+        path,
+        status=status,
+        delay=delay,
+        retry_after=retry_after,
+        count=count,
+        seconds=window,
+        message=message,
+    )
     data = api("POST", "/admin/faults", rule)
     emit(output, data, _FAULT_COLUMNS, [_fault_row(data)])
 

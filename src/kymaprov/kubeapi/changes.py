@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from kymaprov.kubeapi.models import clusters
+from kymaprov.listeners import Listeners
 
 log = logging.getLogger("kymaprov.kubeapi")
 
@@ -70,20 +71,12 @@ class Hub:
         self._seen: dict[str, int] = {}
         self._poller: threading.Thread | None = None
         self.compacted_at: dict[str, float] = {}  # cluster -> service time of its last compaction
-        self._listeners: list[Callable[[str], None]] = []  # in-process controllers, called per write
+        self._listeners: Listeners[[str]] = Listeners()  # in-process controllers, called per write
 
     def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
         """Call ``callback(cluster_id)`` after each commit of a write here (from the writer's thread,
         so it must only note the cluster and return); the returned function stops it."""
-        with self._lock:
-            self._listeners.append(callback)
-
-        def stop() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return stop
+        return self._listeners.add(callback)
 
     def notify(self, cluster_id: str, rv: int) -> None:
         """A write committed ``rv`` (or the cluster is ``GONE``): wake the cluster's watchers."""
@@ -92,11 +85,9 @@ class Hub:
                 return
             self._seen[cluster_id] = rv
             subscribers = list(self._subscribers.get(cluster_id, ()))
-            listeners = list(self._listeners)
         for sub in subscribers:
             sub.ring()
-        for listener in listeners:
-            listener(cluster_id)
+        self._listeners.call(cluster_id)
 
     def seen(self, cluster_id: str) -> int:
         """The newest version this process knows of (0 if none yet, ``GONE`` once deleted)."""
