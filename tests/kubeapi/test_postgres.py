@@ -5,15 +5,23 @@ Runs when ``KYMAPROV_TEST_POSTGRES`` names a server, as ``tests/test_postgres_re
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from kymaprov.backends.embedded import EmbeddedRuntimes
+from kymaprov.config import Settings
+from kymaprov.context import Context
+from kymaprov.kubeapi.objects import ObjectStore
+from kymaprov.kubeapi.resources import lookup
 from tests.conftest import requires_postgres
 from tests.kubeapi.conftest import Kube, Kubectl, KubeServer, binding_token
 from tests.kubeapi.test_watch_log import CM, Collector
+from tests.support.server import free_port
 
 pytestmark = requires_postgres
 
@@ -54,6 +62,67 @@ def test_two_servers_share_clusters_on_postgres(
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_cluster_deleted_while_a_write_holds_its_row_waits_for_it(
+    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write (a controller's Node Lease renewal) has locked the cluster's row and then updates one of
+    its objects while the cluster is being deleted: the delete waits for it instead of deadlocking."""
+    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
+    ctx = Context.open(
+        Settings(data_dir=tmp_path, port=free_port(), kube_port=free_port(), database_url=postgres_database)
+    )
+    runtimes = EmbeddedRuntimes(ctx)
+    namespaces = lookup("", "v1", "namespaces")
+    assert namespaces is not None
+    runtimes.create_cluster("pg-delete", "pg")
+    locked = threading.Event()
+    failures: list[BaseException] = []
+
+    def delete() -> None:
+        locked.wait()
+        try:
+            runtimes.delete_cluster("pg-delete")
+        except BaseException as exc:
+            failures.append(exc)
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    try:
+        with ctx.store.write() as conn:
+            store = ObjectStore(conn, "pg-delete", ctx.clock.now(), ctx.sealer)
+            store._lock()
+            locked.set()
+            _until_another_waits(ctx, conn)
+            default = store.get(namespaces, "", "default")
+            default["metadata"].setdefault("labels", {})["renewed"] = "yes"
+            store.update(namespaces, "", "default", default)
+    finally:
+        deleter.join()
+    assert not failures, failures
+    assert runtimes.access("pg-delete") is None
+    with ctx.store.read() as conn:
+        left = conn.exec_driver_sql("SELECT count(*) FROM kube_objects WHERE cluster_id = 'pg-delete'")
+        assert left.scalar() == 0
+    ctx.store.dispose()
+
+
+def _until_another_waits(ctx: Context, holder: sa.Connection) -> None:
+    """Return once another session of the test database waits for a lock (the delete, queued behind
+    ``holder``'s transaction)."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> :pid"
+    )
+    mine = holder.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with ctx.store.read() as conn:
+            if conn.execute(query, {"pid": mine}).scalar():
+                return
+        time.sleep(0.02)
+    raise AssertionError("the delete never waited for a lock")
 
 
 def test_a_watch_on_one_replica_sees_writes_made_on_the_other(

@@ -118,10 +118,13 @@ class EmbeddedRuntimes:
 
         The row stays as a tombstone with only the serving certificate, so kubeconfigs of the deleted
         cluster still complete the TLS handshake and see ``Unauthorized`` rather than a TLS error.
+
+        The cluster's row is tombstoned first: that locks it before any of its objects, in the order
+        every object write takes (``ObjectStore._lock``), so a write in flight (a Node Lease renewal)
+        finishes first and the writes queued behind this one find no live cluster. Deleting the
+        objects first would lock them while a writer holding the row waits for one of them: a deadlock.
         """
         with self.ctx.store.write() as conn:
-            conn.execute(sa.delete(objects).where(objects.c.cluster_id == cluster_id))
-            conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
             conn.execute(
                 sa.update(clusters)
                 .where(clusters.c.id == cluster_id, LIVE)
@@ -133,12 +136,18 @@ class EmbeddedRuntimes:
                     admin_token="",
                 )
             )
+            conn.execute(sa.delete(objects).where(objects.c.cluster_id == cluster_id))
+            conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
         self._forget(cluster_id)
 
     def reset(self) -> None:
         """Delete every cluster with its objects, change log and controller leases, tombstones included."""
-        with self.ctx.store.write() as conn:
-            cluster_ids = conn.execute(sa.select(clusters.c.id)).scalars().all()
+        with self.ctx.store.write() as conn:  # the rows locked first, in id order, as writers do
+            cluster_ids = (
+                conn.execute(sa.select(clusters.c.id).order_by(clusters.c.id).with_for_update())
+                .scalars()
+                .all()
+            )
             for table in (objects, change_log, controller_leases, clusters):
                 conn.execute(sa.delete(table))
         for cluster_id in cluster_ids:

@@ -446,8 +446,19 @@ class LifecycleWorker:
         The operation row is locked and must still be pending and hold our token; otherwise the
         result is dropped (another worker took the lease over, or a newer operation superseded this
         one) and the lease is released, so the superseding operation may start at once.
+
+        The environment's row is locked before the operation's, the order of the API's writes (which
+        lock the environment, then supersede its pending operations): the other order deadlocks.
         """
         with self._ctx.store.write() as conn:
+            env_id = operations.c.environment_id
+            conn.execute(
+                sa.select(environments.c.id)
+                .where(
+                    environments.c.id == sa.select(env_id).where(operations.c.id == op_id).scalar_subquery()
+                )
+                .with_for_update()
+            )
             row = conn.execute(
                 sa.select(operations.c.state, operations.c.lease_owner)
                 .where(operations.c.id == op_id)
