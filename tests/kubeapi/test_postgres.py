@@ -146,9 +146,9 @@ def test_a_watch_on_one_replica_sees_writes_made_on_the_other(
         on_a.create(CM, {"metadata": {"name": "before"}})
         listed = on_b.get(CM).json()["metadata"]["resourceVersion"]
         assert on_a.delete(f"{CM}/before").status_code == 200  # between B's list and B's watch
-        watcher = Collector(on_b, {"resourceVersion": listed})
-        on_a.create(CM, {"metadata": {"name": "after"}, "data": {"secret": "no"}})
-        events = watcher.wait_for(2)
+        with Collector(on_b, {"resourceVersion": listed}) as watcher:
+            on_a.create(CM, {"metadata": {"name": "after"}, "data": {"secret": "no"}})
+            events = watcher.wait_for(2)
         assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
             ("DELETED", "before"),
             ("ADDED", "after"),

@@ -62,12 +62,14 @@ def test_watch_decrypts_and_clear_rows_of_before_still_read(kube_server: KubeSer
         )  # fmt: skip
         assert r.status_code == 200, r.text
 
-    threading.Thread(target=later).start()
+    writer = threading.Thread(target=later)
+    writer.start()
     with admin.client.stream(
         "GET", SECRETS, params={"watch": "true", "timeoutSeconds": "2"},
         extensions={"sni_hostname": admin.access.tls_server_name},
     ) as r:  # fmt: skip
         events: list[dict[str, Any]] = [json.loads(line) for line in r.iter_lines() if line.strip()]
+    writer.join()  # before the fixture closes the client it uses
     seen = {(e["type"], e["object"]["metadata"]["name"]): e["object"] for e in events}
     assert {("ADDED", "old"), ("ADDED", "new"), ("MODIFIED", "old")} <= set(seen)
     assert all(obj["data"]["password"] == ENCODED for obj in seen.values())

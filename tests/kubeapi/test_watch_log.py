@@ -4,6 +4,7 @@ every write after the watch's resourceVersion arrives, in order, once; compacted
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -27,17 +28,33 @@ def _core(tmp_path: Path, access: ClusterAccess) -> client.CoreV1Api:
 
 
 class Collector:
-    """A raw watch stream read in a thread; ``wait_for(n)`` returns once ``n`` events arrived."""
+    """A raw watch stream read in a thread; ``wait_for(n)`` returns once ``n`` events arrived.
+
+    Use it as a context manager: leaving ends the stream and joins the thread before the test's client
+    is closed. Closing a connection that another thread still reads frees its descriptor; the next test's
+    connection gets that number and the reader's TLS consumes its bytes (``BAD_RECORD_MAC``, "peer closed
+    connection") under parallel runs.
+    """
 
     def __init__(self, kube: Kube, params: dict[str, str]) -> None:
         self.events: list[dict[str, Any]] = []
         self._kube = kube
         self._params = {"watch": "true", "timeoutSeconds": "5", **params}
+        self._socket: socket.socket | None = None
         self._done = threading.Event()
         self.connected = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Collector:
         self._thread.start()
         assert self.connected.wait(5), "the watch did not connect"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._socket is not None:  # unblocks the reader; unlike close, keeps the descriptor taken
+            socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+        self._thread.join(10)
+        assert not self._thread.is_alive(), "the watch reader did not stop"
 
     def _run(self) -> None:
         try:
@@ -45,11 +62,12 @@ class Collector:
                 "GET", CM, params=self._params, extensions={"sni_hostname": self._kube.access.tls_server_name}
             ) as r:
                 assert r.status_code == 200
+                self._socket = r.extensions["network_stream"].get_extra_info("socket")
                 self.connected.set()
                 for line in r.iter_lines():
                     if line.strip():
                         self.events.append(json.loads(line))
-        except httpx.HTTPError:  # the test ended and closed its client first
+        except httpx.HTTPError:  # the stream was shut down by __exit__
             pass
         finally:
             self._done.set()
@@ -96,16 +114,16 @@ def test_watch_from_a_lists_version_delivers_a_delete_made_in_between(
 
 def test_rapid_patches_arrive_as_one_modified_each_in_order(admin: Kube) -> None:
     created = admin.create(CM, {"metadata": {"name": "rapid"}, "data": {"n": "0"}})
-    watcher = Collector(admin, {"resourceVersion": created["metadata"]["resourceVersion"]})
-    for i in range(1, 6):
-        r = admin.request(
-            "PATCH",
-            f"{CM}/rapid",
-            content=json.dumps({"data": {"n": str(i)}}),
-            headers={"content-type": "application/merge-patch+json"},
-        )
-        assert r.status_code == 200, r.text
-    events = watcher.wait_for(5)
+    with Collector(admin, {"resourceVersion": created["metadata"]["resourceVersion"]}) as watcher:
+        for i in range(1, 6):
+            r = admin.request(
+                "PATCH",
+                f"{CM}/rapid",
+                content=json.dumps({"data": {"n": str(i)}}),
+                headers={"content-type": "application/merge-patch+json"},
+            )
+            assert r.status_code == 200, r.text
+        events = watcher.wait_for(5)
     assert [(e["type"], e["object"]["data"]["n"]) for e in events] == [
         ("MODIFIED", str(i)) for i in range(1, 6)
     ]
@@ -115,26 +133,26 @@ def test_rapid_patches_arrive_as_one_modified_each_in_order(admin: Kube) -> None
 
 def test_a_short_lived_object_is_seen_added_and_deleted(admin: Kube) -> None:
     rv = admin.get(CM).json()["metadata"]["resourceVersion"]
-    watcher = Collector(admin, {"resourceVersion": rv})
-    admin.create(CM, {"metadata": {"name": "blink"}})
-    assert admin.delete(f"{CM}/blink").status_code == 200
-    assert _summary(watcher.wait_for(2)) == [("ADDED", "blink"), ("DELETED", "blink")]
+    with Collector(admin, {"resourceVersion": rv}) as watcher:
+        admin.create(CM, {"metadata": {"name": "blink"}})
+        assert admin.delete(f"{CM}/blink").status_code == 200
+        assert _summary(watcher.wait_for(2)) == [("ADDED", "blink"), ("DELETED", "blink")]
 
 
 def test_selectors_turn_label_changes_into_added_and_deleted(admin: Kube) -> None:
     admin.create(CM, {"metadata": {"name": "sel", "labels": {"app": "x"}}})
     rv = admin.get(CM).json()["metadata"]["resourceVersion"]
-    watcher = Collector(admin, {"resourceVersion": rv, "labelSelector": "app=y"})
-    for app in ("y", "y", "x"):
-        body = {"metadata": {"labels": {"app": app}}, "data": {"at": str(time.monotonic())}}
-        r = admin.request(
-            "PATCH",
-            f"{CM}/sel",
-            content=json.dumps(body),
-            headers={"content-type": "application/merge-patch+json"},
-        )
-        assert r.status_code == 200, r.text
-    events = watcher.wait_for(3)
+    with Collector(admin, {"resourceVersion": rv, "labelSelector": "app=y"}) as watcher:
+        for app in ("y", "y", "x"):
+            body = {"metadata": {"labels": {"app": app}}, "data": {"at": str(time.monotonic())}}
+            r = admin.request(
+                "PATCH",
+                f"{CM}/sel",
+                content=json.dumps(body),
+                headers={"content-type": "application/merge-patch+json"},
+            )
+            assert r.status_code == 200, r.text
+        events = watcher.wait_for(3)
     assert _summary(events) == [("ADDED", "sel"), ("MODIFIED", "sel"), ("DELETED", "sel")]
     assert events[2]["object"]["metadata"]["labels"] == {"app": "y"}  # the last state that matched
 
@@ -175,8 +193,8 @@ def test_a_compacted_version_is_410_expired(
             pass
     assert gone.value.status == 410
     # the retained window still serves: from the compaction point on, the new object is ADDED
-    recent = Collector(admin, {"resourceVersion": str(compacted), "timeoutSeconds": "1"})
-    assert _summary(recent.wait_for(1)) == [("ADDED", "new")]
+    with Collector(admin, {"resourceVersion": str(compacted), "timeoutSeconds": "1"}) as recent:
+        assert _summary(recent.wait_for(1)) == [("ADDED", "new")]
 
 
 @contextmanager
