@@ -5,14 +5,17 @@ Runs when ``KYMAPROV_TEST_POSTGRES`` names a server, as ``tests/test_postgres_re
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from kymaprov.backends.base import ClusterAccess
 from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.config import Settings
 from kymaprov.context import Context
@@ -26,42 +29,52 @@ from tests.support.server import free_port
 pytestmark = requires_postgres
 
 
-def test_two_servers_share_clusters_on_postgres(
+@pytest.fixture
+def replicas(
     tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[tuple[KubeServer, KubeServer]]:
+    """Two servers on one database, sharing the master key as replicas do."""
     monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
     a = KubeServer(tmp_path / "a", postgres_database)
     b = KubeServer(tmp_path / "b", postgres_database)
     try:
-        access = a.runtimes.create_cluster("pg-cluster", "pg")
-        assert b.runtimes.create_cluster("pg-cluster", "pg").token == access.token
-        admin = Kube(access)
-        token = binding_token(admin)
-        on_b = access.__class__(
-            access.server.replace(str(a.kube_port), str(b.kube_port)),
-            access.ca_data,
-            token,
-            access.tls_server_name,
-        )
-        with ThreadPoolExecutor(8) as pool:  # concurrent writers get distinct resourceVersions
-            created = list(
-                pool.map(
-                    lambda i: admin.create(
-                        "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"cm{i}"}}
-                    ),
-                    range(16),
-                )
-            )
-        versions = {c["metadata"]["resourceVersion"] for c in created}
-        assert len(versions) == 16
-        result = Kubectl(tmp_path, on_b)("get", "configmaps")
-        assert result.returncode == 0, result.stderr
-        assert "cm15" in result.stdout
-        b.runtimes.delete_cluster("pg-cluster")
-        assert admin.get("/api/v1/namespaces").status_code == 401
+        yield a, b
     finally:
         a.stop()
         b.stop()
+
+
+def through(access: ClusterAccess, a: KubeServer, b: KubeServer, token: str | None = None) -> ClusterAccess:
+    """``access`` (made on ``a``) pointed at replica ``b``'s listener, optionally with another token."""
+    server = access.server.replace(str(a.kube_port), str(b.kube_port))
+    return dataclasses.replace(access, server=server, token=token or access.token)
+
+
+def test_two_servers_share_clusters_on_postgres(
+    tmp_path: Path, replicas: tuple[KubeServer, KubeServer]
+) -> None:
+    a, b = replicas
+    access = a.runtimes.create_cluster("pg-cluster", "pg")
+    assert b.runtimes.create_cluster("pg-cluster", "pg").token == access.token
+    admin = Kube(access)
+    token = binding_token(admin)
+    on_b = through(access, a, b, token)
+    with ThreadPoolExecutor(8) as pool:  # concurrent writers get distinct resourceVersions
+        created = list(
+            pool.map(
+                lambda i: admin.create(
+                    "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"cm{i}"}}
+                ),
+                range(16),
+            )
+        )
+    versions = {c["metadata"]["resourceVersion"] for c in created}
+    assert len(versions) == 16
+    result = Kubectl(tmp_path, on_b)("get", "configmaps")
+    assert result.returncode == 0, result.stderr
+    assert "cm15" in result.stdout
+    b.runtimes.delete_cluster("pg-cluster")
+    assert admin.get("/api/v1/namespaces").status_code == 401
 
 
 def test_a_cluster_deleted_while_a_write_holds_its_row_waits_for_it(
@@ -126,77 +139,49 @@ def _until_another_waits(ctx: Context, holder: sa.Connection) -> None:
 
 
 def test_a_watch_on_one_replica_sees_writes_made_on_the_other(
-    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+    replicas: tuple[KubeServer, KubeServer],
 ) -> None:
     """Replica B's watchers hear of A's writes through B's shared poll, and read them from the log."""
-    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
-    a = KubeServer(tmp_path / "a", postgres_database)
-    b = KubeServer(tmp_path / "b", postgres_database)
-    try:
-        access = a.runtimes.create_cluster("pg-watch", "pg")
-        on_a = Kube(access)
-        on_b = Kube(
-            access.__class__(
-                access.server.replace(str(a.kube_port), str(b.kube_port)),
-                access.ca_data,
-                access.token,
-                access.tls_server_name,
-            )
-        )
-        on_a.create(CM, {"metadata": {"name": "before"}})
-        listed = on_b.get(CM).json()["metadata"]["resourceVersion"]
-        assert on_a.delete(f"{CM}/before").status_code == 200  # between B's list and B's watch
-        with Collector(on_b, {"resourceVersion": listed}) as watcher:
-            on_a.create(CM, {"metadata": {"name": "after"}, "data": {"secret": "no"}})
-            events = watcher.wait_for(2)
-        assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-            ("DELETED", "before"),
-            ("ADDED", "after"),
-        ]
-        on_a.close()
-        on_b.close()
-    finally:
-        a.stop()
-        b.stop()
+    a, b = replicas
+    access = a.runtimes.create_cluster("pg-watch", "pg")
+    on_a = Kube(access)
+    on_b = Kube(through(access, a, b))
+    on_a.create(CM, {"metadata": {"name": "before"}})
+    listed = on_b.get(CM).json()["metadata"]["resourceVersion"]
+    assert on_a.delete(f"{CM}/before").status_code == 200  # between B's list and B's watch
+    with Collector(on_b, {"resourceVersion": listed}) as watcher:
+        on_a.create(CM, {"metadata": {"name": "after"}, "data": {"secret": "no"}})
+        events = watcher.wait_for(2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("DELETED", "before"),
+        ("ADDED", "after"),
+    ]
+    on_a.close()
+    on_b.close()
 
 
-def test_controllers_act_once_across_replicas(
-    tmp_path: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_controllers_act_once_across_replicas(replicas: tuple[KubeServer, KubeServer]) -> None:
     """Two replicas' controllers on one database: one holds the cluster's lease; a namespace deleted
     through either replica is emptied and goes, and an owner's dependent is collected."""
-    monkeypatch.setenv("KYMAPROV_SECRET_KEY", "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
-    a = KubeServer(tmp_path / "a", postgres_database)
-    b = KubeServer(tmp_path / "b", postgres_database)
-    try:
-        access = a.runtimes.create_cluster("pg-gc", "pg")
-        on_a = Kube(access)
-        on_b = Kube(
-            access.__class__(
-                access.server.replace(str(a.kube_port), str(b.kube_port)),
-                access.ca_data,
-                access.token,
-                access.tls_server_name,
-            )
-        )
-        owner = on_a.create(CM, {"metadata": {"name": "owner"}})
-        ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
-        on_a.create(CM, {"metadata": {"name": "dependent", "ownerReferences": [ref]}})
-        on_a.create("/api/v1/namespaces", {"metadata": {"name": "team"}})
-        on_a.create("/api/v1/namespaces/team/configmaps", {"metadata": {"name": "c"}})
-        assert on_b.delete(f"{CM}/owner").status_code == 200
-        assert on_b.delete("/api/v1/namespaces/team").status_code == 200
-        deadline = time.monotonic() + 15
-        while (
-            on_a.get(f"{CM}/dependent").status_code != 404
-            or on_a.get("/api/v1/namespaces/team").status_code != 404
-        ):
-            assert time.monotonic() < deadline, "the replicas' controllers did not finish"
-            time.sleep(0.1)
-        holders = [m for m in (a.controllers, b.controllers) if m._lease("pg-gc")]
-        assert len(holders) == 1  # the lease holder renews; the other is refused
-        on_a.close()
-        on_b.close()
-    finally:
-        a.stop()
-        b.stop()
+    a, b = replicas
+    access = a.runtimes.create_cluster("pg-gc", "pg")
+    on_a = Kube(access)
+    on_b = Kube(through(access, a, b))
+    owner = on_a.create(CM, {"metadata": {"name": "owner"}})
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    on_a.create(CM, {"metadata": {"name": "dependent", "ownerReferences": [ref]}})
+    on_a.create("/api/v1/namespaces", {"metadata": {"name": "team"}})
+    on_a.create("/api/v1/namespaces/team/configmaps", {"metadata": {"name": "c"}})
+    assert on_b.delete(f"{CM}/owner").status_code == 200
+    assert on_b.delete("/api/v1/namespaces/team").status_code == 200
+    deadline = time.monotonic() + 15
+    while (
+        on_a.get(f"{CM}/dependent").status_code != 404
+        or on_a.get("/api/v1/namespaces/team").status_code != 404
+    ):
+        assert time.monotonic() < deadline, "the replicas' controllers did not finish"
+        time.sleep(0.1)
+    holders = [m for m in (a.controllers, b.controllers) if m._lease("pg-gc")]
+    assert len(holders) == 1  # the lease holder renews; the other is refused
+    on_a.close()
+    on_b.close()
