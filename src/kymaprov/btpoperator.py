@@ -44,7 +44,7 @@ import httpx
 import jwt
 
 from kymaprov.backends.base import ClusterAccess
-from kymaprov.backends.kubeclient import KubeClient, KubeClientError
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError, KubeClients
 
 log = logging.getLogger("kymaprov.btpoperator")
 
@@ -496,6 +496,7 @@ class BtpOperator:
         self.min_interval = min_interval
         self._last: dict[str, float] = {}
         self._managers: dict[str, ServiceManager] = {}
+        self._kube = KubeClients()  # one keep-alive client per runtime, not a TLS handshake per pass
         self._cond = threading.Condition()
         self._dirty: set[str] = set()
         self._retry_at: dict[str, float] = {}
@@ -571,10 +572,9 @@ class BtpOperator:
             access = self._access(cluster_id)
             if access is None:
                 return False
-            with KubeClient(access) as kube:
-                operator = RuntimeOperator(kube, self._managers)
-                operator.run()
-                return operator.pending
+            operator = RuntimeOperator(self._kube.get(access), self._managers)
+            operator.run()
+            return operator.pending
         except Exception:
             log.exception("btp-operator: a pass over runtime %s failed", cluster_id)
             return True
