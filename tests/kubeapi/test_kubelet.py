@@ -318,10 +318,15 @@ def test_get_endpoints_with_kubectl(tmp_path: Path, access: ClusterAccess, versi
     assert kubectl("run", "web", "--image=nginx", "--port=80", "--expose=true").returncode == 0
     assert kubectl("wait", "--for=condition=Ready", "pod/web", "--timeout=20s").returncode == 0
     client = Kube(access)
-    until(
-        lambda: client.get("/api/v1/namespaces/default/endpoints/web").json().get("subsets"), "no endpoints"
-    )
     ip = client.get(f"{PODS}/web").json()["status"]["podIP"]
+
+    def ready_addresses() -> list[str]:
+        # The endpoints controller catches up with the pod's Ready condition asynchronously, as in
+        # Kubernetes: until it does, the pod is listed under notReadyAddresses.
+        subsets = client.get("/api/v1/namespaces/default/endpoints/web").json().get("subsets") or []
+        return [a["ip"] for s in subsets for a in s.get("addresses", [])]
+
+    until(lambda: ready_addresses() == [ip], "the ready pod never reached the endpoints")
     listed = kubectl("get", "endpoints", "web")
     assert listed.stdout.splitlines()[1].split()[:2] == ["web", f"{ip}:80"]
     slices = kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web")
