@@ -321,7 +321,11 @@ class LifecycleWorker:
         return self._backend.create(env.cluster_id, env.cluster_name, shape)
 
     def _update_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
-        shape = shape_of(str(env.row.get("plan_name", "")), _parameters(env.row.get("parameters")))
+        """The shape of the update's parameters (the environment's row keeps the old ones until finish)."""
+        parameters = data.get("parameters")
+        if not isinstance(parameters, dict):
+            parameters = _parameters(env.row.get("parameters"))
+        shape = shape_of(str(env.row.get("plan_name", "")), parameters)
         return self._backend.update(env.cluster_id, shape)
 
     def _wait_for_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
