@@ -36,7 +36,28 @@ def kubeconfig(path: Path, user: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("backends: {lab: {type: gke}}", "backends/lab/type: 'gke' is not one of ['pool']"),
+        ("backends: {lab: {type: gke}}", "backends/lab/type: 'gke' is not one of ['pool', 'gardener']"),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml}}",
+            "backends/g: 'project' is a required property",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: dev, providers: {alibaba: {}}}}",
+            "backends/g/providers: 'alibaba' is not one of ['aws', 'azure', 'gcp', 'openstack']",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: dev, providers: {aws: {}}}}",
+            "backends/g/providers/aws: 'credentialsBindingName' is a required property",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: Dev_1, providers: {gcp: {secretBindingName: g}}}}",
+            "backends/g/project: 'Dev_1' does not match",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: none.yaml, project: dev,"
+            " providers: {aws: {credentialsBindingName: aws}}}}",
+            "backends/g: cannot read kubeconfig",
+        ),
         ("backends: {lab: {type: pool}}", "backends/lab: 'clusters' is a required property"),
         ("plans: {aws: lab}", "plans/aws: no backend named 'lab'"),
         ("plans: {nope: embedded}", "plans/nope: no such plan"),

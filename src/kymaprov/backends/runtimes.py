@@ -28,6 +28,7 @@ import jsonschema
 import sqlalchemy as sa
 import yaml
 
+from kymaprov.backends import gardener
 from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress, RuntimeBackend
 from kymaprov.backends.kubeconfig import KubeconfigError, load_access
 from kymaprov.backends.pool import PoolMember, PoolRuntimes
@@ -56,7 +57,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "required": ["type"],
-                "properties": {"type": {"enum": ["pool"]}},
+                "properties": {"type": {"enum": ["pool", "gardener"]}},
                 "allOf": [
                     {
                         "if": {"properties": {"type": {"const": "pool"}}},
@@ -81,7 +82,8 @@ SCHEMA: dict[str, Any] = {
                                 },
                             },
                         },
-                    }
+                    },
+                    {"if": {"properties": {"type": {"const": "gardener"}}}, "then": gardener.SCHEMA},
                 ],
             },
         },
@@ -104,6 +106,7 @@ class RuntimesConfig:
     default: str = EMBEDDED
     plans: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolSpec] = field(default_factory=dict)
+    gardeners: dict[str, gardener.GardenerSpec] = field(default_factory=dict)
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -137,8 +140,11 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
             raise RuntimesConfigError(f"{path}: plans/{plan}: no such plan (plans: {listed})")
         if backend not in names:
             raise RuntimesConfigError(f"{path}: plans/{plan}: no backend named {backend!r}")
-    pools = {}
+    pools, gardeners = {}, {}
     for name, spec in backends.items():
+        if spec["type"] == "gardener":
+            gardeners[name] = _gardener(path, name, spec)
+            continue
         members, seen = [], set()
         for i, cluster in enumerate(spec["clusters"]):
             if cluster["name"] in seen:
@@ -152,7 +158,14 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
                 raise RuntimesConfigError(f"{path}: backends/{name}/clusters/{i}: {exc}") from None
             members.append(PoolMember(cluster["name"], access))
         pools[name] = PoolSpec(members, bool(spec.get("cleanNamespaces", False)))
-    return RuntimesConfig(default=default, plans=plans, pools=pools)
+    return RuntimesConfig(default=default, plans=plans, pools=pools, gardeners=gardeners)
+
+
+def _gardener(path: Path, name: str, spec: dict[str, Any]) -> gardener.GardenerSpec:
+    try:
+        return gardener.load_spec(spec, path.parent)
+    except KubeconfigError as exc:
+        raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
 
 
 class RuntimeRouter:
@@ -168,6 +181,8 @@ class RuntimeRouter:
         backends: dict[str, RuntimeBackend] = {EMBEDDED: embedded}
         for name, spec in config.pools.items():
             backends[name] = PoolRuntimes(ctx, name, spec.members, clean_namespaces=spec.clean_namespaces)
+        for name, garden in config.gardeners.items():
+            backends[name] = gardener.GardenerRuntimes(name, garden)
         return cls(ctx, backends, config)
 
     def _recorded(self, cluster_id: str) -> str | None:
