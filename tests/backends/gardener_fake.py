@@ -261,6 +261,10 @@ class GardenProxy:
                 is_shoot = len(parts) == 8 and parts[1:3] == ["apis", "core.gardener.cloud"]
                 is_shoot = is_shoot and parts[6] == "shoots"
                 if self.command == "POST" and len(parts) == 9 and parts[-1] == "adminkubeconfig":
+                    shoot = proxy.forward("GET", "/".join(parts[:-1]), headers, b"")
+                    if shoot.status_code != 200:
+                        self._answer(shoot.status_code, shoot.content)
+                        return
                     status, answer = proxy.admin_kubeconfig(body)
                     self._answer(status, json.dumps(answer).encode())
                     return

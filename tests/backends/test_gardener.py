@@ -8,6 +8,8 @@ and hands out the kubeconfig of B's "shoot" runtime as the shoot's admin kubecon
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +18,19 @@ from typing import Any
 import pytest
 import yaml
 
-from kymaprov.backends.gardener import shoot_name
+from kymaprov.backends.base import DONE, ClusterShape
+from kymaprov.backends.gardener import RUNTIME_LABEL, GardenerRuntimes, load_spec, shoot_name
 from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.backends.kubeconfig import load_access
-from tests.backends.gardener_fake import FAILED, SHOOT_CRD, SHOOTS, FakeGardener, GardenProxy, wait_for
+from tests.backends.gardener_fake import (
+    CREATE_MINUTES,
+    FAILED,
+    SHOOT_CRD,
+    SHOOTS,
+    FakeGardener,
+    GardenProxy,
+    wait_for,
+)
 from tests.conftest import Api, RunningServer, free_port, new_api, run_kubectl
 from tests.provisioning.test_bindings_api import put_binding
 
@@ -34,6 +45,7 @@ class Garden:
     b: RunningServer
     garden: KubeClient  # B's garden runtime, directly
     shoot_kubeconfig: Path
+    proxy_kubeconfig: Path
     proxy: GardenProxy
     gardener: FakeGardener
 
@@ -117,7 +129,7 @@ def garden(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Garden]:
         stack.append(a)
         fake = FakeGardener(access, NAMESPACE, a).start()
         stack.append(fake)
-        yield Garden(a, b, garden, shoot_config, proxy, fake)
+        yield Garden(a, b, garden, shoot_config, base / "garden.yaml", proxy, fake)
         garden.close()
     finally:
         for item in reversed(stack):
@@ -271,3 +283,56 @@ def test_a_failing_shoot_is_creation_failed_with_gardeners_description(garden: G
     garden.advance(10)
     env = api.wait_state(env_id, ("CREATION_FAILED",), timeout=60)
     assert env["stateMessage"] == f"Gardener failed creating shoot {NAMESPACE}/{name}: {FAILED}"
+
+
+def test_a_create_killed_midway_resumes_on_restart_without_a_second_shoot(garden: Garden) -> None:
+    api = new_api(garden.a, "gardener-restart")
+    env_id = create(api, "resumed", {})
+    wait_for(lambda: operation(garden, env_id).get("type") == "Create", "Gardener to start creating")
+    garden.advance(60)
+    wait_for(lambda: operation(garden, env_id).get("progress") == 25, "the create at 25%")
+    garden.a.stop(signal.SIGKILL)
+    garden.a.start()
+    garden.advance(10)
+    wait_for(lambda: "25%" in environment(api, env_id)["stateMessage"], "the resumed create at 25%")
+    for _ in range(CREATE_MINUTES - 1):
+        garden.advance(60)
+    wait_for(lambda: operation(garden, env_id).get("state") == "Succeeded", "the create to succeed")
+    garden.advance(10)
+    assert api.wait_state(env_id, timeout=60)["stateMessage"] == "Environment instance created."
+    mine = [s for s in garden.garden.list(SHOOT_PATH, f"{RUNTIME_LABEL}={env_id.lower()}")]
+    assert [s["metadata"]["name"] for s in mine] == [shoot_name(env_id.lower())]
+
+
+def test_the_backend_is_idempotent_and_renews_admin_access(garden: Garden) -> None:
+    spec = load_spec(
+        {
+            "kubeconfig": str(garden.proxy_kubeconfig),
+            "project": "kyma-dev",
+            "kubeconfigExpirationSeconds": 600,
+            "providers": {"aws": {"secretBindingName": "aws-old"}},
+        },
+        garden.proxy_kubeconfig.parent,
+    )
+    now = [time.monotonic()]
+    backend = GardenerRuntimes("direct", spec, monotonic=lambda: now[0])
+    shape = ClusterShape(plan="aws")
+    assert backend.create("direct-1", "one", shape) == DONE
+    assert backend.create("direct-1", "one", shape) == DONE  # found, not made again
+    mine = garden.garden.list(SHOOT_PATH, f"{RUNTIME_LABEL}=direct-1")
+    assert len(mine) == 1 and mine[0]["spec"]["secretBindingName"] == "aws-old"
+    assert "credentialsBindingName" not in mine[0]["spec"] and "kubernetes" not in mine[0]["spec"]
+
+    requests = len(garden.proxy.admin_requests)
+    assert backend.access("direct-absent") is None  # no Shoot: Gardener answers 404
+    first = backend.access("direct-1")
+    assert first is not None and first.server == load_access(garden.shoot_kubeconfig).server
+    assert backend.access("direct-1") == first
+    assert len(garden.proxy.admin_requests) == requests + 1  # kept ...
+    now[0] += 0.6 * 600 + 1
+    assert backend.access("direct-1") == first
+    assert len(garden.proxy.admin_requests) == requests + 2  # ... until 60 % of its life has passed
+
+    assert backend.create("direct-2", "two", ClusterShape(plan="gcp", provider="gcp")).failed == (
+        "The Gardener backend 'direct' has no credentials for provider 'gcp' (configured: aws)"
+    )

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,13 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 class GardenerRuntimes:
     """A ``RuntimeBackend`` over one Gardener project."""
 
-    def __init__(self, name: str, spec: GardenerSpec) -> None:
+    def __init__(
+        self, name: str, spec: GardenerSpec, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.name = name
+        self._monotonic = (
+            monotonic  # when admin kubeconfigs are renewed (the garden's time, not the service's)
+        )
         self.spec = spec
         self._shoots = f"{API}/namespaces/{spec.namespace}/shoots"
         self._lock = threading.Lock()
@@ -321,7 +327,7 @@ class GardenerRuntimes:
         shoot = shoot_name(cluster_id)
         with self._lock:
             held = self._access.get(shoot)
-        if held is not None and time.monotonic() < held[1]:
+        if held is not None and self._monotonic() < held[1]:
             return held[0]
         seconds = self.spec.kubeconfig_expiration_seconds
         request = {
@@ -344,7 +350,7 @@ class GardenerRuntimes:
             log.warning("gardener %s: unusable admin kubeconfig: %s", self.name, exc)
             return None
         with self._lock:
-            self._access[shoot] = (access, time.monotonic() + 0.6 * seconds)
+            self._access[shoot] = (access, self._monotonic() + 0.6 * seconds)
         return access
 
     def _forget(self, shoot: str) -> None:
