@@ -8,6 +8,7 @@ and hands out the kubeconfig of B's "shoot" runtime as the shoot's admin kubecon
 
 from __future__ import annotations
 
+import base64
 import signal
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import yaml
 from kymaprov.backends.base import DONE, ClusterShape
 from kymaprov.backends.gardener import RUNTIME_LABEL, GardenerRuntimes, load_spec, shoot_name
 from kymaprov.backends.kubeclient import KubeClient, KubeClientError
-from kymaprov.backends.kubeconfig import load_access
+from kymaprov.backends.kubeconfig import KubeconfigError, load_access, parse_access
 from tests.backends.gardener_fake import (
     CREATE_MINUTES,
     FAILED,
@@ -336,3 +337,22 @@ def test_the_backend_is_idempotent_and_renews_admin_access(garden: Garden) -> No
     assert backend.create("direct-2", "two", ClusterShape(plan="gcp", provider="gcp")).failed == (
         "The Gardener backend 'direct' has no credentials for provider 'gcp' (configured: aws)"
     )
+
+
+def test_an_admin_kubeconfig_must_be_self_contained(tmp_path: Path) -> None:
+    """A kubeconfig from the network naming local files is refused, not read from this machine."""
+    text = yaml.safe_dump(
+        {
+            "current-context": "c",
+            "clusters": [
+                {"name": "c", "cluster": {"server": "https://x", "certificate-authority": "/etc/ca"}}
+            ],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+        }
+    )
+    with pytest.raises(KubeconfigError, match="certificate-authority names a file; only inline"):
+        parse_access(text, "the admin kubeconfig")
+    (tmp_path / "ca.pem").write_text("pem")  # a kubeconfig file may name files next to it
+    local = text.replace("/etc/ca", "ca.pem")
+    assert parse_access(local, "a file", tmp_path).ca_data == base64.b64encode(b"pem").decode()

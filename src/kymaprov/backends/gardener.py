@@ -124,14 +124,14 @@ class GardenerRuntimes:
     def __init__(
         self, name: str, spec: GardenerSpec, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
+        """``monotonic`` times the renewal of admin kubeconfigs: they expire in the garden's (real) time,
+        not in the service clock's."""
         self.name = name
-        self._monotonic = (
-            monotonic  # when admin kubeconfigs are renewed (the garden's time, not the service's)
-        )
         self.spec = spec
+        self._monotonic = monotonic
         self._shoots = f"{API}/namespaces/{spec.namespace}/shoots"
         self._lock = threading.Lock()
-        self._access: dict[str, tuple[ClusterAccess, float]] = {}  # shoot -> (access, renew at, monotonic)
+        self._access: dict[str, tuple[ClusterAccess, float]] = {}  # shoot -> (access, when to renew it)
 
     def _garden(self) -> KubeClient:
         return KubeClient(self.spec.garden, timeout=30.0)
