@@ -66,7 +66,7 @@ class FakeGardener:
     A new Shoot gets the ``gardener`` finalizer and a ``Create`` operation; a spec change (a newer
     ``metadata.generation``) a ``Reconcile``; a deletion a ``Delete`` that removes the finalizer at the
     end. Progress advances a step per service-clock minute. Shoots whose runtime name is in ``failing``
-    fail their create after a minute.
+    err after a minute (``Error``: Gardener retries) and fail their create after two.
     """
 
     def __init__(self, garden: ClusterAccess, namespace: str, service: RunningServer) -> None:
@@ -133,14 +133,17 @@ class FakeGardener:
             self._set_status(shoot, new)
             return
         kind = str(operation.get("type"))
-        if operation.get("state") != "Processing" or (name, kind) not in self.started:
+        if operation.get("state") not in ("Processing", "Error") or (name, kind) not in self.started:
             return
         minutes = int((offset - self.started[(name, kind)]) // 60)
         runtime = (meta.get("annotations") or {}).get("kymaprov.io/runtime-name")
         if kind == "Create" and runtime in self.failing and minutes >= 1:
-            errors = [{"description": FAILED, "codes": ["ERR_INFRA_QUOTA_EXCEEDED"], "taskID": "infra"}]
-            failed = {**_operation(kind, "Failed", 25), "description": "Flow failed"}
-            self._set_status(shoot, {"lastOperation": failed, "lastErrors": errors})
+            # an error Gardener retries for a minute, then gives up
+            state = "Error" if minutes == 1 else "Failed"
+            if operation.get("state") != state:
+                errors = [{"description": FAILED, "codes": ["ERR_INFRA_QUOTA_EXCEEDED"], "taskID": "infra"}]
+                failed = {**_operation(kind, state, 25), "description": "Flow failed"}
+                self._set_status(shoot, {"lastOperation": failed, "lastErrors": errors})
             return
         total = CREATE_MINUTES if kind == "Create" else 1
         progress = min(100, 100 * minutes // total)

@@ -253,6 +253,8 @@ def test_a_shoot_is_created_shown_bound_updated_and_deleted(garden: Garden, tmp_
     assert worker["machine"]["image"] == {"name": "gardenlinux"}  # the rest of the pool is kept
     wait_for(lambda: operation(garden, env_id).get("type") == "Reconcile", "the reconcile")
     garden.advance(10)
+    reconciling = f"Gardener is reconciling shoot {NAMESPACE}/{name}: 0%"
+    wait_for(lambda: reconciling in environment(api, env_id)["stateMessage"], "the reconcile in stateMessage")
     assert environment(api, env_id)["state"] == "UPDATING"
     garden.advance(60)
     wait_for(lambda: operation(garden, env_id).get("state") == "Succeeded", "the reconcile to succeed")
@@ -273,12 +275,18 @@ def test_a_shoot_is_created_shown_bound_updated_and_deleted(garden: Garden, tmp_
     api.wait_gone(env_id, timeout=60)
 
 
-def test_a_failing_shoot_is_creation_failed_with_gardeners_description(garden: Garden) -> None:
+def test_a_failing_shoot_shows_its_errors_then_is_creation_failed_with_them(garden: Garden) -> None:
     api = new_api(garden.a, "gardener-failing")
     garden.gardener.failing.add("doomed")
     env_id = create(api, "doomed", {})
     name = shoot_name(env_id.lower())
     wait_for(lambda: operation(garden, env_id).get("type") == "Create", "Gardener to start creating")
+    garden.advance(60)
+    wait_for(lambda: operation(garden, env_id).get("state") == "Error", "the error")
+    garden.advance(10)
+    erring = f"Gardener is creating shoot {NAMESPACE}/{name}: 25% Flow failed (error, retrying: {FAILED})"
+    wait_for(lambda: environment(api, env_id)["stateMessage"] == erring, "the error in stateMessage")
+    assert environment(api, env_id)["state"] == "CREATING"
     garden.advance(60)
     wait_for(lambda: operation(garden, env_id).get("state") == "Failed", "the failure")
     garden.advance(10)
