@@ -163,7 +163,7 @@ def kube_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer
     server.stop()
 
 
-def root_cas_published(access: ClusterAccess, timeout: float = 5) -> None:
+def root_cas_published(access: ClusterAccess, timeout: float = 30) -> None:
     """Wait for the root CA publisher's ``kube-root-ca.crt`` in every seeded namespace, so that a test's
     lists and watches see the cluster as a new real one is once its controllers have started."""
     from kymaprov.kubeapi.seed import NAMESPACE_NAMES

@@ -338,8 +338,15 @@ def test_an_idle_runtime_is_not_written_to(kube_server: KubeServer, client: Kube
     """Once its pods are steady nothing writes to a runtime: no heartbeat, no status rewrites."""
     client.create(PODS, pod("steady"))
     until(lambda: container(client, "steady").get("ready"), "never ready")
-    time.sleep(0.5)
-    version = client.get(PODS).json()["metadata"]["resourceVersion"]
+
+    def settled() -> str | None:
+        """The list version once it held still for half a second: the controllers have finished
+        reacting to the pod's start (a periodic writer would never let it settle)."""
+        before = client.get(PODS).json()["metadata"]["resourceVersion"]
+        time.sleep(0.5)
+        return before if client.get(PODS).json()["metadata"]["resourceVersion"] == before else None
+
+    version = until(settled, "the runtime kept being written to", timeout=20)
     time.sleep(1.5)
     assert client.get(PODS).json()["metadata"]["resourceVersion"] == version
 

@@ -51,6 +51,7 @@ class ChaosConfig:
     provisioning_seconds: float = 0.3
     settle_seconds: float = 120.0  # the longest the system may take to settle after the traffic
     max_downtime_credit: float = 120.0  # the most the traffic is lengthened by replicas' restarts
+    overtime: float = 120.0  # the most the traffic (without kills) goes on until a binding has been made
     seed: int = field(default_factory=lambda: random.SystemRandom().randrange(1 << 30))
 
 
@@ -227,12 +228,20 @@ class Chaos:
 
     def _worker(self, index: int) -> None:
         rng = random.Random(self.config.seed * 100 + index)
-        while time.monotonic() < self._deadline and not self._stop.is_set():
+        while self._traffic_goes_on():
             try:
                 self._step(rng)
             except Exception as exc:  # a client-side surprise is a finding, not a crash of the run
                 with self._stats_lock:
                     self.report.violations.append(f"worker {index}: {type(exc).__name__}: {exc}")
+
+    def _traffic_goes_on(self) -> bool:
+        """Until the deadline; then, without kills, until a binding was made (a busy machine may have
+        spent the whole deadline restarting replicas), so the checks always have bindings to check."""
+        now = time.monotonic()
+        if self._stop.is_set() or now >= self._deadline + self.config.overtime:
+            return False
+        return now < self._deadline or self.report.bindings_created == 0
 
     def _killer(self) -> None:
         """SIGKILL a random replica at random moments; the traffic is lengthened by the time it was down
@@ -262,7 +271,7 @@ class Chaos:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(self.config.seconds + self.config.max_downtime_credit + 120)
+            t.join(self.config.seconds + self.config.max_downtime_credit + self.config.overtime + 120)
         self._stop.set()
         for srv in self.servers:  # every replica up for the checks
             if srv.proc is None or srv.proc.poll() is not None:
