@@ -28,6 +28,7 @@ import jsonschema
 import sqlalchemy as sa
 import yaml
 
+from kymaprov.backends import clusterapi
 from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress, RuntimeBackend
 from kymaprov.backends.kubeconfig import KubeconfigError, load_access
 from kymaprov.backends.pool import PoolMember, PoolRuntimes
@@ -56,8 +57,9 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "required": ["type"],
-                "properties": {"type": {"enum": ["pool"]}},
+                "properties": {"type": {"enum": ["pool", "cluster-api"]}},
                 "allOf": [
+                    {"if": {"properties": {"type": {"const": "cluster-api"}}}, "then": clusterapi.SCHEMA},
                     {
                         "if": {"properties": {"type": {"const": "pool"}}},
                         "then": {
@@ -81,7 +83,7 @@ SCHEMA: dict[str, Any] = {
                                 },
                             },
                         },
-                    }
+                    },
                 ],
             },
         },
@@ -104,6 +106,7 @@ class RuntimesConfig:
     default: str = EMBEDDED
     plans: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolSpec] = field(default_factory=dict)
+    cluster_api: dict[str, clusterapi.ClusterApiConfig] = field(default_factory=dict)
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -137,8 +140,13 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
             raise RuntimesConfigError(f"{path}: plans/{plan}: no such plan (plans: {listed})")
         if backend not in names:
             raise RuntimesConfigError(f"{path}: plans/{plan}: no backend named {backend!r}")
-    pools = {}
+    pools, cluster_api = {}, {}
     for name, spec in backends.items():
+        if spec["type"] == "cluster-api":
+            cluster_api[name] = _cluster_api(
+                path, name, spec, [p for p in known if plans.get(p, default) == name]
+            )
+            continue
         members, seen = [], set()
         for i, cluster in enumerate(spec["clusters"]):
             if cluster["name"] in seen:
@@ -152,7 +160,21 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
                 raise RuntimesConfigError(f"{path}: backends/{name}/clusters/{i}: {exc}") from None
             members.append(PoolMember(cluster["name"], access))
         pools[name] = PoolSpec(members, bool(spec.get("cleanNamespaces", False)))
-    return RuntimesConfig(default=default, plans=plans, pools=pools)
+    return RuntimesConfig(default=default, plans=plans, pools=pools, cluster_api=cluster_api)
+
+
+def _cluster_api(
+    path: Path, name: str, spec: dict[str, Any], plans: list[str]
+) -> clusterapi.ClusterApiConfig:
+    """A ``cluster-api`` backend's management cluster and the ClusterClass of each plan it serves."""
+    kubeconfig = (path.parent / Path(spec["kubeconfig"]).expanduser()).resolve()
+    try:
+        management = load_access(kubeconfig, spec.get("context"))
+        settings = clusterapi.class_settings(spec, sorted({*plans, *(spec.get("plans") or {})}))
+    except (KubeconfigError, ValueError) as exc:
+        raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
+    poll = float(spec.get("pollSeconds", 10.0))
+    return clusterapi.ClusterApiConfig(management, spec["namespace"], settings, poll_seconds=poll)
 
 
 class RuntimeRouter:
@@ -168,6 +190,8 @@ class RuntimeRouter:
         backends: dict[str, RuntimeBackend] = {EMBEDDED: embedded}
         for name, spec in config.pools.items():
             backends[name] = PoolRuntimes(ctx, name, spec.members, clean_namespaces=spec.clean_namespaces)
+        for name, capi in config.cluster_api.items():
+            backends[name] = clusterapi.ClusterApiRuntimes(name, capi)
         return cls(ctx, backends, config)
 
     def _recorded(self, cluster_id: str) -> str | None:

@@ -321,8 +321,12 @@ class LifecycleWorker:
         return self._backend.create(env.cluster_id, env.cluster_name, shape)
 
     def _update_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
-        shape = shape_of(str(env.row.get("plan_name", "")), _parameters(env.row.get("parameters")))
-        return self._backend.update(env.cluster_id, shape)
+        """The shape of the parameters the update asked for (the environment keeps its old ones until
+        the update finished)."""
+        parameters = data.get("parameters")
+        if not isinstance(parameters, dict):
+            parameters = _parameters(env.row.get("parameters"))
+        return self._backend.update(env.cluster_id, shape_of(str(env.row.get("plan_name", "")), parameters))
 
     def _wait_for_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
         return self._backend.status(env.cluster_id)

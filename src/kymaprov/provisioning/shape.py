@@ -1,6 +1,7 @@
 """The worker pool a plan and the create parameters give a runtime, as KEB hands it to Gardener:
 ``machineType`` (else the plan's default), ``autoScalerMin``/``autoScalerMax`` (else the plan's
-defaults), the region (else the plan's default) and its zones (three with ``haZones``, else one)."""
+defaults), the region (else the plan's default) and its zones (three with ``haZones``, else one), and
+the ``networking`` CIDRs."""
 
 from __future__ import annotations
 
@@ -36,7 +37,14 @@ def cluster_shape(plan: Plan, parameters: dict[str, Any]) -> ClusterShape:
     machine_type = machine if isinstance(machine, str) and machine else plan.default_machine_type
     minimum = _int(parameters.get("autoScalerMin"), plan.default_autoscaler_min)
     maximum = max(_int(parameters.get("autoScalerMax"), plan.default_autoscaler_max), minimum)
+    networking = parameters.get("networking")
+    cidrs = {
+        f"{part}_cidr": networking[part]
+        for part in ("nodes", "pods", "services")
+        if isinstance(networking, dict) and isinstance(networking.get(part), str)
+    }
     return ClusterShape(
+        **cidrs,
         machine_type=machine_type,
         nodes=minimum,
         max_nodes=maximum,
