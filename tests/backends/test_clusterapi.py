@@ -163,7 +163,10 @@ def test_a_runtime_from_a_cluster_class_lives_its_whole_life(
 
     # an update patches the topology and waits until Cluster API rolled it out
     generation = fake.kube.get(f"{CLUSTERS}/{name}")["metadata"]["generation"]
-    update = {"planName": "aws", "parameters": {"autoScalerMin": 4, "autoScalerMax": 8}}
+    update = {
+        "planName": "aws",
+        "parameters": {"autoScalerMin": 4, "autoScalerMax": 8, "machineType": "m6i.2xlarge"},
+    }
     assert api.request("PATCH", f"/environments/{env_id}", json=update).status_code == 202
     message(api, env_id, f"Cluster {name} is Provisioned, waiting for the latest change to be observed")
     cluster = fake.kube.get(f"{CLUSTERS}/{name}")
@@ -181,7 +184,26 @@ def test_a_runtime_from_a_cluster_class_lives_its_whole_life(
             },
         }
     ]
+    assert cluster["spec"]["topology"]["variables"][:4] == [  # the create's other parameters are kept
+        {"name": "region", "value": "eu-central-1"},
+        {"name": "machineType", "value": "m6i.2xlarge"},
+        {"name": "zones", "value": ["eu-central-1a", "eu-central-1b", "eu-central-1c"]},
+        {"name": "nodesCIDR", "value": "10.180.0.0/16"},
+    ]
+    assert cluster["spec"]["clusterNetwork"]["pods"] == {"cidrBlocks": ["10.64.0.0/12"]}  # not patched
     assert api.request("GET", f"/environments/{env_id}").json()["state"] == "UPDATING"
+    server.admin("POST", "/admin/clock/advance", {"seconds": MINUTES * 60})
+    api.wait_state(env_id, timeout=60)
+    # a second update builds on the first: what it omits stays as the first left it
+    update = {"planName": "aws", "parameters": {"autoScalerMax": 10}}
+    assert api.request("PATCH", f"/environments/{env_id}", json=update).status_code == 202
+    message(api, env_id, "waiting for the latest change to be observed")
+    topology = fake.kube.get(f"{CLUSTERS}/{name}")["spec"]["topology"]
+    assert topology["workers"]["machineDeployments"][0]["metadata"]["annotations"] == {
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": "4",
+        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "10",
+    }
+    assert topology["variables"][1] == {"name": "machineType", "value": "m6i.2xlarge"}
     server.admin("POST", "/admin/clock/advance", {"seconds": MINUTES * 60})
     api.wait_state(env_id, timeout=60)
 
