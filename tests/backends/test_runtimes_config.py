@@ -48,6 +48,11 @@ def kubeconfig(path: Path, user: str) -> Path:
             "backends/capi: plans/aws: no clusterClass (set it here or for the whole backend)",
         ),
         (
+            "backends: {capi: {type: cluster-api, kubeconfig: t.yaml, namespace: rt, kubernetesVersion: v1.3.3,"
+            " plans: {mars: {clusterClass: c}}}}",
+            "backends/capi/plans/mars: no such plan",
+        ),
+        (
             "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, namespace: rt, kubernetesVersion: 1.33}}",
             "backends/capi/kubernetesVersion: 1.33 is not of type 'string'",
         ),

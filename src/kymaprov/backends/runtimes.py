@@ -144,7 +144,7 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
     for name, spec in backends.items():
         if spec["type"] == "cluster-api":
             cluster_api[name] = _cluster_api(
-                path, name, spec, [p for p in known if plans.get(p, default) == name]
+                path, name, spec, known, {p for p in known if plans.get(p, default) == name}
             )
             continue
         members, seen = [], set()
@@ -164,13 +164,16 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
 
 
 def _cluster_api(
-    path: Path, name: str, spec: dict[str, Any], plans: list[str]
+    path: Path, name: str, spec: dict[str, Any], known: set[str], served: set[str]
 ) -> clusterapi.ClusterApiConfig:
     """A ``cluster-api`` backend's management cluster and the ClusterClass of each plan it serves."""
+    for plan in spec.get("plans") or {}:
+        if plan not in known:
+            raise RuntimesConfigError(f"{path}: backends/{name}/plans/{plan}: no such plan")
     kubeconfig = (path.parent / Path(spec["kubeconfig"]).expanduser()).resolve()
     try:
         management = load_access(kubeconfig, spec.get("context"))
-        settings = clusterapi.class_settings(spec, sorted({*plans, *(spec.get("plans") or {})}))
+        settings = clusterapi.class_settings(spec, sorted({*served, *(spec.get("plans") or {})}))
     except (KubeconfigError, ValueError) as exc:
         raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
     poll = float(spec.get("pollSeconds", 10.0))
