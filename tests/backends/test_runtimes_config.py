@@ -132,13 +132,18 @@ def test_a_cluster_api_backend_takes_each_plans_class_from_its_own_settings_or_t
         "    kubeconfig: management.yaml\n    namespace: runtimes\n    kubernetesVersion: v1.32.4\n"
         "    clusterClass: kyma\n    variables: {a: 1, b: 2}\n"
         "    plans: {gcp: {clusterClass: kyma-gcp, classNamespace: classes, autoscaler: false,"
-        " kubernetesVersion: v1.33.1, variables: {b: 3}}}\n"
+        " kubernetesVersion: v1.33.1, variables: {b: 3}, shapeVariables: {zones: null, region: location}}}\n"
     )
     capi = load_runtimes_config(config, PLANS).cluster_api["capi"]
     assert (capi.namespace, capi.management.token, capi.poll_seconds) == ("runtimes", "abc", 10.0)
     assert capi.settings("aws") == ClassSettings("kyma", "v1.32.4", variables={"a": 1, "b": 2})
     assert capi.settings("gcp") == ClassSettings(
-        "kyma-gcp", "v1.33.1", class_namespace="classes", autoscaler=False, variables={"a": 1, "b": 3}
+        "kyma-gcp",
+        "v1.33.1",
+        class_namespace="classes",
+        autoscaler=False,
+        variables={"a": 1, "b": 3},
+        shape_variables={"region": "location", "machineType": "machineType", "nodesCIDR": "nodesCIDR"},
     )
 
 

@@ -42,6 +42,22 @@ _SETTINGS: dict[str, Any] = {
     "workerClass": {"type": "string", "minLength": 1},
     "autoscaler": {"type": "boolean"},
     "variables": {"type": "object"},
+    "shapeVariables": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            key: {"type": ["string", "null"], "minLength": 1}
+            for key in ("region", "machineType", "zones", "nodesCIDR")
+        },
+    },
+}
+# the plan's parameters as ClusterClass variables: each named as here unless ``shapeVariables`` renames
+# it or (null) leaves it out, for a ClusterClass that does not declare it
+SHAPE_VARIABLES = {
+    "region": "region",
+    "machineType": "machineType",
+    "zones": "zones",
+    "nodesCIDR": "nodesCIDR",
 }
 SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
@@ -76,6 +92,7 @@ class ClassSettings:
     worker_class: str = "default-worker"
     autoscaler: bool = True
     variables: dict[str, Any] = field(default_factory=dict)  # fixed ClusterClass variables
+    shape_variables: dict[str, str] = field(default_factory=lambda: dict(SHAPE_VARIABLES))
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,11 @@ def class_settings(spec: dict[str, Any], plans: list[str]) -> dict[str, ClassSet
             **spec,
             **own,
             "variables": {**(spec.get("variables") or {}), **(own.get("variables") or {})},
+            "shapeVariables": {
+                **SHAPE_VARIABLES,
+                **(spec.get("shapeVariables") or {}),
+                **(own.get("shapeVariables") or {}),
+            },
         }
         if not merged.get("clusterClass"):
             if plan:
@@ -112,6 +134,7 @@ def class_settings(spec: dict[str, Any], plans: list[str]) -> dict[str, ClassSet
             worker_class=merged.get("workerClass", "default-worker"),
             autoscaler=merged.get("autoscaler", True),
             variables=merged["variables"],
+            shape_variables={k: v for k, v in merged["shapeVariables"].items() if v is not None},
         )
     return result
 
@@ -194,13 +217,14 @@ class ClusterApiRuntimes:
             workers["metadata"] = {"annotations": annotations}
         else:
             workers["replicas"] = shape.nodes
-        variables = {
+        values = {
             "region": shape.region,
             "machineType": shape.machine_type,
             "zones": list(shape.zones),
             "nodesCIDR": shape.nodes_cidr,
-            **settings.variables,
         }
+        variables = {name: values[key] for key, name in settings.shape_variables.items()}
+        variables.update(settings.variables)
         topology: dict[str, Any] = {
             "class": settings.cluster_class,
             "version": settings.kubernetes_version,
