@@ -277,7 +277,7 @@ class FakeClusterApi:
 
 
 CONFIG = """\
-plans: {aws: capi}
+plans: {aws: capi, gcp: misplaced}
 backends:
   capi:
     type: cluster-api
@@ -289,6 +289,12 @@ backends:
     controlPlaneReplicas: 3
     pollSeconds: 1
     variables: {imageRepository: registry.example.com/capi}
+  misplaced:
+    type: cluster-api
+    kubeconfig: management.yaml
+    namespace: no-such-namespace
+    clusterClass: kyma-gcp
+    kubernetesVersion: v1.33.1
 """
 
 

@@ -29,11 +29,11 @@ def capi(
         yield setup
 
 
-def create(api: Api, name: str, **parameters: Any) -> str:
+def create(api: Api, name: str, plan: str = "aws", region: str = "eu-central-1", **parameters: Any) -> str:
     body = {
         "environmentType": "kyma",
-        "parameters": {"name": name, "region": "eu-central-1", **parameters},
-        "planName": "aws",
+        "parameters": {"name": name, "region": region, **parameters},
+        "planName": plan,
         "serviceName": "kymaruntime",
         "user": "dev@example.com",
     }
@@ -65,6 +65,18 @@ def message(api: Api, env_id: str, part: str) -> dict[str, Any]:
     except AssertionError:
         last = api.request("GET", f"/environments/{env_id}").json()
         raise AssertionError(f"stateMessage never contained {part!r}: {last}") from None
+
+
+def rolling_out(fake: FakeClusterApi, name: str) -> None:
+    """Wait until Cluster API saw the topology change (before the clock moves on past its roll-out)."""
+
+    def seen() -> bool:
+        conditions = fake.kube.get(f"{CLUSTERS}/{name}").get("status", {}).get("conditions", [])
+        return {"type": "TopologyReconciled", "status": "False"} in [
+            {"type": c["type"], "status": c["status"]} for c in conditions
+        ]
+
+    wait_for(seen, "TopologyReconciled False")
 
 
 def cluster_of(fake: FakeClusterApi, env_id: str) -> dict[str, Any] | None:
@@ -192,6 +204,7 @@ def test_a_runtime_from_a_cluster_class_lives_its_whole_life(
     ]
     assert cluster["spec"]["clusterNetwork"]["pods"] == {"cidrBlocks": ["10.64.0.0/12"]}  # not patched
     assert api.request("GET", f"/environments/{env_id}").json()["state"] == "UPDATING"
+    rolling_out(fake, name)
     server.admin("POST", "/admin/clock/advance", {"seconds": MINUTES * 60})
     api.wait_state(env_id, timeout=60)
     # a second update builds on the first: what it omits stays as the first left it
@@ -204,6 +217,7 @@ def test_a_runtime_from_a_cluster_class_lives_its_whole_life(
         "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": "10",
     }
     assert topology["variables"][1] == {"name": "machineType", "value": "m6i.2xlarge"}
+    rolling_out(fake, name)
     server.admin("POST", "/admin/clock/advance", {"seconds": MINUTES * 60})
     api.wait_state(env_id, timeout=60)
 
@@ -231,3 +245,15 @@ def test_a_failed_cluster_is_creation_failed_with_its_reason(
         f"Cluster API failed to provision Cluster kyma-{env_id.lower()}: "
         "InvalidConfiguration: machine type not offered in region"
     )
+
+
+def test_a_cluster_the_management_cluster_refuses_is_creation_failed_at_once(
+    capi: tuple[RunningServer, FakeClusterApi, KubeServer],
+) -> None:
+    server, _, _ = capi
+    api = new_api(server, "capi-refused")
+    env_id = create(api, "nowhere", plan="gcp", region="europe-west3")
+    env = api.wait_state(env_id, ("CREATION_FAILED",), timeout=60)
+    assert env["stateMessage"].startswith(
+        'The Cluster API management cluster refused the request: 404: namespaces "no-such-namespace" not found'
+    ), env["stateMessage"]
