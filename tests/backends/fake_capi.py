@@ -301,7 +301,9 @@ backends:
 
 
 @contextmanager
-def capi_kymaprov(base: Path, minutes: float) -> Iterator[tuple[RunningServer, FakeClusterApi, KubeServer]]:
+def capi_kymaprov(
+    base: Path, minutes: float, database_url: str | None = None
+) -> Iterator[tuple[RunningServer, FakeClusterApi, KubeServer]]:
     """kymaprov serving the ``aws`` plan from Cluster API on a management cluster played by an embedded
     runtime (in this process), Cluster API played by ``FakeClusterApi``, a second runtime its workload."""
     kube = KubeServer(base / "kube")
@@ -317,6 +319,7 @@ def capi_kymaprov(base: Path, minutes: float) -> Iterator[tuple[RunningServer, F
             free_port(),
             free_port(),
             provisioning_seconds=0,
+            database_url=database_url,
             extra_env={"KYMAPROV_RUNTIMES_CONFIG": str(base / "runtimes.yaml")},
         ).start()
         running = server

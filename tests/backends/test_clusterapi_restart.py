@@ -8,22 +8,32 @@ the Cluster exists: the next kymaprov repeats the step, finds the Cluster, and w
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from kymaprov.backends.kubeclient import KubeClientError
+from kymaprov.provisioning.models import operations
 from tests.backends.fake_capi import CLUSTERS, capi_kymaprov
 from tests.backends.test_clusterapi import create, message, wait_for
-from tests.conftest import new_api
+from tests.conftest import POSTGRES_URL, new_api
 
 
-@pytest.mark.parametrize("when", ["provisioning", "created"])
-def test_a_killed_worker_resumes_the_create_without_a_second_cluster(tmp_path: Path, when: str) -> None:
-    with capi_kymaprov(tmp_path, minutes=0) as (server, fake, _):
+@pytest.mark.parametrize(
+    ("when", "database"), [("provisioning", "sqlite"), ("created", "sqlite"), ("created", "postgres")]
+)
+def test_a_killed_worker_resumes_the_create_without_a_second_cluster(
+    request: pytest.FixtureRequest, tmp_path: Path, when: str, database: str
+) -> None:
+    url = None
+    if database == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("set KYMAPROV_TEST_POSTGRES to run against PostgreSQL")
+        url = request.getfixturevalue("postgres_database")
+    with capi_kymaprov(tmp_path, minutes=0, database_url=url) as (server, fake, _):
         fake.hold.clear()  # Cluster API keeps the Cluster Provisioning until released
         api = new_api(server, "capi-restart")
         assert server.proc is not None
@@ -44,11 +54,11 @@ def test_a_killed_worker_resumes_the_create_without_a_second_cluster(tmp_path: P
             assert server.stop(signal.SIGKILL) == -signal.SIGKILL
         else:
             assert server.proc.wait(30) == -signal.SIGKILL
-        with sqlite3.connect(tmp_path / "data" / "kymaprov.db") as db:
-            (state,) = db.execute(
-                "SELECT state FROM operations WHERE environment_id = ?", (env_id,)
-            ).fetchone()
-        assert state == "pending"  # the create was cut short
+        engine = sa.create_engine(url or f"sqlite:///{tmp_path / 'data' / 'kymaprov.db'}")
+        with engine.connect() as db:
+            state = db.execute(sa.select(operations.c.state).where(operations.c.environment_id == env_id))
+            assert state.scalar_one() == "pending"  # the create was cut short
+        engine.dispose()
 
         fake.hold.set()  # Cluster API finishes while no kymaprov runs
         wait_for(lambda: ((cluster() or {}).get("status") or {}).get("phase") == "Provisioned", "Provisioned")
