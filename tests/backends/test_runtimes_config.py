@@ -37,7 +37,10 @@ def kubeconfig(path: Path, user: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("backends: {lab: {type: gke}}", "backends/lab/type: 'gke' is not one of ['pool', 'cluster-api']"),
+        (
+            "backends: {lab: {type: gke}}",
+            "backends/lab/type: 'gke' is not one of ['pool', 'gardener', 'cluster-api']",
+        ),
         (
             "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, kubernetesVersion: v1.33.1}}",
             "backends/capi: 'namespace' is a required property",
@@ -65,6 +68,27 @@ def kubeconfig(path: Path, user: str) -> Path:
             "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, namespace: rt,"
             " kubernetesVersion: v1.33.1, clusterClass: c}}",
             "backends/capi: ",  # the management cluster's user has no credentials
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml}}",
+            "backends/g: 'project' is a required property",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: dev, providers: {alibaba: {}}}}",
+            "backends/g/providers: 'alibaba' is not one of ['aws', 'azure', 'gcp', 'openstack']",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: dev, providers: {aws: {}}}}",
+            "backends/g/providers/aws: 'credentialsBindingName' is a required property",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: k.yaml, project: Dev_1, providers: {gcp: {secretBindingName: g}}}}",
+            "backends/g/project: 'Dev_1' does not match",
+        ),
+        (
+            "backends: {g: {type: gardener, kubeconfig: none.yaml, project: dev,"
+            " providers: {aws: {credentialsBindingName: aws}}}}",
+            "backends/g: cannot read kubeconfig",
         ),
         ("backends: {lab: {type: pool}}", "backends/lab: 'clusters' is a required property"),
         ("plans: {aws: lab}", "plans/aws: no backend named 'lab'"),

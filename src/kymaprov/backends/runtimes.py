@@ -28,7 +28,7 @@ import jsonschema
 import sqlalchemy as sa
 import yaml
 
-from kymaprov.backends import clusterapi
+from kymaprov.backends import clusterapi, gardener
 from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress, RuntimeBackend
 from kymaprov.backends.kubeconfig import KubeconfigError, load_access
 from kymaprov.backends.pool import PoolMember, PoolRuntimes
@@ -57,7 +57,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "required": ["type"],
-                "properties": {"type": {"enum": ["pool", "cluster-api"]}},
+                "properties": {"type": {"enum": ["pool", "gardener", "cluster-api"]}},
                 "allOf": [
                     {"if": {"properties": {"type": {"const": "cluster-api"}}}, "then": clusterapi.SCHEMA},
                     {
@@ -84,6 +84,7 @@ SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                    {"if": {"properties": {"type": {"const": "gardener"}}}, "then": gardener.SCHEMA},
                 ],
             },
         },
@@ -107,6 +108,7 @@ class RuntimesConfig:
     plans: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolSpec] = field(default_factory=dict)
     cluster_api: dict[str, clusterapi.ClusterApiConfig] = field(default_factory=dict)
+    gardeners: dict[str, gardener.GardenerSpec] = field(default_factory=dict)
 
 
 def _where(error: jsonschema.ValidationError) -> str:
@@ -140,8 +142,11 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
             raise RuntimesConfigError(f"{path}: plans/{plan}: no such plan (plans: {listed})")
         if backend not in names:
             raise RuntimesConfigError(f"{path}: plans/{plan}: no backend named {backend!r}")
-    pools, cluster_api = {}, {}
+    pools, gardeners, cluster_api = {}, {}, {}
     for name, spec in backends.items():
+        if spec["type"] == "gardener":
+            gardeners[name] = _gardener(path, name, spec)
+            continue
         if spec["type"] == "cluster-api":
             cluster_api[name] = _cluster_api(
                 path, name, spec, known, {p for p in known if plans.get(p, default) == name}
@@ -160,7 +165,16 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
                 raise RuntimesConfigError(f"{path}: backends/{name}/clusters/{i}: {exc}") from None
             members.append(PoolMember(cluster["name"], access))
         pools[name] = PoolSpec(members, bool(spec.get("cleanNamespaces", False)))
-    return RuntimesConfig(default=default, plans=plans, pools=pools, cluster_api=cluster_api)
+    return RuntimesConfig(
+        default=default, plans=plans, pools=pools, gardeners=gardeners, cluster_api=cluster_api
+    )
+
+
+def _gardener(path: Path, name: str, spec: dict[str, Any]) -> gardener.GardenerSpec:
+    try:
+        return gardener.load_spec(spec, path.parent)
+    except KubeconfigError as exc:
+        raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
 
 
 def _cluster_api(
@@ -193,6 +207,8 @@ class RuntimeRouter:
         backends: dict[str, RuntimeBackend] = {EMBEDDED: embedded}
         for name, spec in config.pools.items():
             backends[name] = PoolRuntimes(ctx, name, spec.members, clean_namespaces=spec.clean_namespaces)
+        for name, garden in config.gardeners.items():
+            backends[name] = gardener.GardenerRuntimes(name, garden)
         for name, capi in config.cluster_api.items():
             backends[name] = clusterapi.ClusterApiRuntimes(name, capi)
         return cls(ctx, backends, config)

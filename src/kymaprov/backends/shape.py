@@ -56,7 +56,7 @@ class ClusterShape:
     zones: tuple[str, ...] = field(default=("eu-central-1a", "eu-central-1b", "eu-central-1c"))
     provider: str = "aws"
     plan: str = ""  # the plan's name: the runtimes configuration picks the backend by it
-    # the ``networking`` parameter's CIDRs (KEB's defaults unless given)
+    # the ``networking`` parameter (KEB's defaults): the nodes', pods' and services' CIDRs
     nodes_cidr: str = "10.250.0.0/16"
     pods_cidr: str = "10.96.0.0/13"
     services_cidr: str = "10.104.0.0/13"

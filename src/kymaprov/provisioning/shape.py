@@ -1,7 +1,6 @@
 """The worker pool a plan and the create parameters give a runtime, as KEB hands it to Gardener:
 ``machineType`` (else the plan's default), ``autoScalerMin``/``autoScalerMax`` (else the plan's
-defaults), the region (else the plan's default) and its zones (three with ``haZones``, else one), and
-the ``networking`` CIDRs."""
+defaults), the region (else the plan's default) and its zones (three with ``haZones``, else one)."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from typing import Any
 
 from kymaprov.backends.shape import ClusterShape
 from kymaprov.provisioning.catalog import PLANS, Plan
+from kymaprov.provisioning.schemas import NETWORKING_DEFAULTS
 
 # trial's abstract regions and the AWS regions KEB places them in
 _TRIAL_REGIONS = {"europe": "eu-central-1", "us": "us-east-1", "asia": "ap-southeast-1"}
@@ -37,14 +37,9 @@ def cluster_shape(plan: Plan, parameters: dict[str, Any]) -> ClusterShape:
     machine_type = machine if isinstance(machine, str) and machine else plan.default_machine_type
     minimum = _int(parameters.get("autoScalerMin"), plan.default_autoscaler_min)
     maximum = max(_int(parameters.get("autoScalerMax"), plan.default_autoscaler_max), minimum)
-    networking = parameters.get("networking")
-    cidrs = {
-        f"{part}_cidr": networking[part]
-        for part in ("nodes", "pods", "services")
-        if isinstance(networking, dict) and isinstance(networking.get(part), str)
-    }
+    given = parameters.get("networking")
+    networking = {**NETWORKING_DEFAULTS, **(given if isinstance(given, dict) else {})}
     return ClusterShape(
-        **cidrs,
         machine_type=machine_type,
         nodes=minimum,
         max_nodes=maximum,
@@ -52,6 +47,9 @@ def cluster_shape(plan: Plan, parameters: dict[str, Any]) -> ClusterShape:
         zones=zones(provider, region, 3 if plan.ha_zones and minimum >= 3 else 1),
         provider=provider,
         plan=plan.name,
+        nodes_cidr=str(networking["nodes"]),
+        pods_cidr=str(networking["pods"]),
+        services_cidr=str(networking["services"]),
     )
 
 
