@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from kymaprov.backends.base import ClusterAccess, ClusterShape
+from kymaprov.backends.clusterapi import ClassSettings
 from kymaprov.backends.pool import PoolMember, PoolRuntimes, pool_claims
 from kymaprov.backends.runtimes import RuntimesConfigError, load_runtimes_config
 from kymaprov.config import Settings
@@ -36,7 +37,38 @@ def kubeconfig(path: Path, user: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("backends: {lab: {type: gke}}", "backends/lab/type: 'gke' is not one of ['pool', 'gardener']"),
+        (
+            "backends: {lab: {type: gke}}",
+            "backends/lab/type: 'gke' is not one of ['pool', 'gardener', 'cluster-api']",
+        ),
+        (
+            "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, kubernetesVersion: v1.33.1}}",
+            "backends/capi: 'namespace' is a required property",
+        ),
+        (
+            "plans: {aws: capi}\nbackends: {capi: {type: cluster-api, kubeconfig: t.yaml, namespace: rt,"
+            " kubernetesVersion: v1.33.1, plans: {gcp: {clusterClass: kyma-gcp}}}}",
+            "backends/capi: plans/aws: no clusterClass (set it here or for the whole backend)",
+        ),
+        (
+            "backends: {capi: {type: cluster-api, kubeconfig: t.yaml, namespace: rt, kubernetesVersion: v1.3.3,"
+            " plans: {mars: {clusterClass: c}}}}",
+            "backends/capi/plans/mars: no such plan",
+        ),
+        (
+            "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, namespace: rt, kubernetesVersion: 1.33}}",
+            "backends/capi/kubernetesVersion: 1.33 is not of type 'string'",
+        ),
+        (
+            "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, namespace: rt, kubernetesVersion: v1,"
+            " clusterClass: c}}",
+            "backends/capi/kubernetesVersion: 'v1' does not match",
+        ),
+        (
+            "backends: {capi: {type: cluster-api, kubeconfig: k.yaml, namespace: rt,"
+            " kubernetesVersion: v1.33.1, clusterClass: c}}",
+            "backends/capi: ",  # the management cluster's user has no credentials
+        ),
         (
             "backends: {g: {type: gardener, kubeconfig: k.yaml}}",
             "backends/g: 'project' is a required property",
@@ -75,6 +107,7 @@ def kubeconfig(path: Path, user: str) -> Path:
 )
 def test_a_bad_file_is_one_clear_line(tmp_path: Path, text: str, says: str) -> None:
     kubeconfig(tmp_path / "k.yaml", "{}")
+    kubeconfig(tmp_path / "t.yaml", "{token: abc}")
     config = tmp_path / "runtimes.yaml"
     config.write_text(text)
     with pytest.raises(RuntimesConfigError) as error:
@@ -110,6 +143,31 @@ def test_a_good_file_reads_token_and_certificate_kubeconfigs(tmp_path: Path) -> 
         "",
         "Y2VydA==",
         "a2V5",
+    )
+
+
+def test_a_cluster_api_backend_takes_each_plans_class_from_its_own_settings_or_the_backends(
+    tmp_path: Path,
+) -> None:
+    kubeconfig(tmp_path / "management.yaml", "{token: abc}")
+    config = tmp_path / "runtimes.yaml"
+    config.write_text(
+        "default: capi\nplans: {trial: embedded}\nbackends:\n  capi:\n    type: cluster-api\n"
+        "    kubeconfig: management.yaml\n    namespace: runtimes\n    kubernetesVersion: v1.32.4\n"
+        "    clusterClass: kyma\n    variables: {a: 1, b: 2}\n"
+        "    plans: {gcp: {clusterClass: kyma-gcp, classNamespace: classes, autoscaler: false,"
+        " kubernetesVersion: v1.33.1, variables: {b: 3}, shapeVariables: {zones: null, region: location}}}\n"
+    )
+    capi = load_runtimes_config(config, PLANS).cluster_api["capi"]
+    assert (capi.namespace, capi.management.token, capi.poll_seconds) == ("runtimes", "abc", 10.0)
+    assert capi.settings("aws") == ClassSettings("kyma", "v1.32.4", variables={"a": 1, "b": 2})
+    assert capi.settings("gcp") == ClassSettings(
+        "kyma-gcp",
+        "v1.33.1",
+        class_namespace="classes",
+        autoscaler=False,
+        variables={"a": 1, "b": 3},
+        shape_variables={"region": "location", "machineType": "machineType", "nodesCIDR": "nodesCIDR"},
     )
 
 

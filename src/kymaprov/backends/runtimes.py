@@ -28,7 +28,7 @@ import jsonschema
 import sqlalchemy as sa
 import yaml
 
-from kymaprov.backends import gardener
+from kymaprov.backends import clusterapi, gardener
 from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress, RuntimeBackend
 from kymaprov.backends.kubeconfig import KubeconfigError, load_access
 from kymaprov.backends.pool import PoolMember, PoolRuntimes
@@ -57,8 +57,9 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "required": ["type"],
-                "properties": {"type": {"enum": ["pool", "gardener"]}},
+                "properties": {"type": {"enum": ["pool", "gardener", "cluster-api"]}},
                 "allOf": [
+                    {"if": {"properties": {"type": {"const": "cluster-api"}}}, "then": clusterapi.SCHEMA},
                     {
                         "if": {"properties": {"type": {"const": "pool"}}},
                         "then": {
@@ -106,6 +107,7 @@ class RuntimesConfig:
     default: str = EMBEDDED
     plans: dict[str, str] = field(default_factory=dict)
     pools: dict[str, PoolSpec] = field(default_factory=dict)
+    cluster_api: dict[str, clusterapi.ClusterApiConfig] = field(default_factory=dict)
     gardeners: dict[str, gardener.GardenerSpec] = field(default_factory=dict)
 
 
@@ -140,10 +142,15 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
             raise RuntimesConfigError(f"{path}: plans/{plan}: no such plan (plans: {listed})")
         if backend not in names:
             raise RuntimesConfigError(f"{path}: plans/{plan}: no backend named {backend!r}")
-    pools, gardeners = {}, {}
+    pools, gardeners, cluster_api = {}, {}, {}
     for name, spec in backends.items():
         if spec["type"] == "gardener":
             gardeners[name] = _gardener(path, name, spec)
+            continue
+        if spec["type"] == "cluster-api":
+            cluster_api[name] = _cluster_api(
+                path, name, spec, known, {p for p in known if plans.get(p, default) == name}
+            )
             continue
         members, seen = [], set()
         for i, cluster in enumerate(spec["clusters"]):
@@ -158,7 +165,9 @@ def load_runtimes_config(path: Path, known_plans: Iterable[str]) -> RuntimesConf
                 raise RuntimesConfigError(f"{path}: backends/{name}/clusters/{i}: {exc}") from None
             members.append(PoolMember(cluster["name"], access))
         pools[name] = PoolSpec(members, bool(spec.get("cleanNamespaces", False)))
-    return RuntimesConfig(default=default, plans=plans, pools=pools, gardeners=gardeners)
+    return RuntimesConfig(
+        default=default, plans=plans, pools=pools, gardeners=gardeners, cluster_api=cluster_api
+    )
 
 
 def _gardener(path: Path, name: str, spec: dict[str, Any]) -> gardener.GardenerSpec:
@@ -166,6 +175,23 @@ def _gardener(path: Path, name: str, spec: dict[str, Any]) -> gardener.GardenerS
         return gardener.load_spec(spec, path.parent)
     except KubeconfigError as exc:
         raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
+
+
+def _cluster_api(
+    path: Path, name: str, spec: dict[str, Any], known: set[str], served: set[str]
+) -> clusterapi.ClusterApiConfig:
+    """A ``cluster-api`` backend's management cluster and the ClusterClass of each plan it serves."""
+    for plan in spec.get("plans") or {}:
+        if plan not in known:
+            raise RuntimesConfigError(f"{path}: backends/{name}/plans/{plan}: no such plan")
+    kubeconfig = (path.parent / Path(spec["kubeconfig"]).expanduser()).resolve()
+    try:
+        management = load_access(kubeconfig, spec.get("context"))
+        settings = clusterapi.class_settings(spec, sorted({*served, *(spec.get("plans") or {})}))
+    except (KubeconfigError, ValueError) as exc:
+        raise RuntimesConfigError(f"{path}: backends/{name}: {exc}") from None
+    poll = float(spec.get("pollSeconds", 10.0))
+    return clusterapi.ClusterApiConfig(management, spec["namespace"], settings, poll_seconds=poll)
 
 
 class RuntimeRouter:
@@ -183,6 +209,8 @@ class RuntimeRouter:
             backends[name] = PoolRuntimes(ctx, name, spec.members, clean_namespaces=spec.clean_namespaces)
         for name, garden in config.gardeners.items():
             backends[name] = gardener.GardenerRuntimes(name, garden)
+        for name, capi in config.cluster_api.items():
+            backends[name] = clusterapi.ClusterApiRuntimes(name, capi)
         return cls(ctx, backends, config)
 
     def _recorded(self, cluster_id: str) -> str | None:

@@ -317,16 +317,35 @@ class LifecycleWorker:
     # -- the steps: each idempotent, each returns the backend's or its own Progress ---------------
 
     def _create_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
-        shape = shape_of(str(env.row.get("plan_name", "")), _parameters(env.row.get("parameters")))
+        data["effective"] = _parameters(env.row.get("parameters"))  # recorded with the step's end
+        shape = shape_of(str(env.row.get("plan_name", "")), data["effective"])
         return self._backend.create(env.cluster_id, env.cluster_name, shape)
 
     def _update_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
-        """The shape of the update's parameters (the environment's row keeps the old ones until finish)."""
-        parameters = data.get("parameters")
-        if not isinstance(parameters, dict):
-            parameters = _parameters(env.row.get("parameters"))
-        shape = shape_of(str(env.row.get("plan_name", "")), parameters)
+        """The runtime as the update leaves it: what the last finished create or update made of it, with
+        the parameters this update names (an update keeps the ones it omits; the environment's stored
+        ``parameters`` are only the last request's)."""
+        if not isinstance(data.get("effective"), dict):
+            base = self._last_effective(env) or _parameters(env.row.get("parameters"))
+            data["effective"] = {**base, **dict(data.get("parameters") or {})}
+        shape = shape_of(str(env.row.get("plan_name", "")), data["effective"])
         return self._backend.update(env.cluster_id, shape)
+
+    def _last_effective(self, env: Environment) -> dict[str, Any] | None:
+        with self._ctx.store.read() as conn:
+            rows = conn.execute(
+                sa.select(operations.c.data)
+                .where(
+                    operations.c.environment_id == env.id,
+                    operations.c.state == "succeeded",
+                    operations.c.type.in_(("provision", "update")),
+                )
+                .order_by(operations.c.created_ms.desc())
+            ).scalars()
+            for data in rows:
+                if isinstance(data, dict) and isinstance(data.get("effective"), dict):
+                    return dict(data["effective"])
+        return None
 
     def _wait_for_runtime(self, op: sa.Row[Any], env: Environment, data: dict[str, Any]) -> Progress:
         return self._backend.status(env.cluster_id)
