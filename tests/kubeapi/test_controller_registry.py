@@ -21,6 +21,10 @@ def test_every_controller_module_is_registered() -> None:
     assert names[:3] == ["garbagecollector", "namespace", "rootcacertpublisher"]
     assert {"scheduler", "kubelet", "nodelease", "endpoints"} <= set(names)
     assert ("", "pods") in kept_kinds(all_controllers())
+    # each says which kinds wake it (None: every write); a workload controller is not woken by RBAC
+    assert all(c.watches is None or c.kinds <= c.watches for c in all_controllers())
+    woken = {c.name for c in all_controllers() if c.watches is None or ("", "serviceaccounts") in c.watches}
+    assert woken == {"garbagecollector", "nodelease"}
 
 
 class Probe:
