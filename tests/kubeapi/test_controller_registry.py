@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from kymaprov.backends.base import ClusterAccess
 from kymaprov.kubeapi.controllers.base import Pass, View
 from kymaprov.kubeapi.controllers.client import ApiClient
+from kymaprov.kubeapi.controllers.graph import Graph
 from kymaprov.kubeapi.controllers.manager import ControllerManager
 from kymaprov.kubeapi.controllers.registry import all_controllers, kept_kinds
+from kymaprov.kubeapi.objects import HISTORY_SECONDS
 from tests.kubeapi.conftest import Kube, KubeServer
 
 
@@ -18,6 +21,10 @@ def test_every_controller_module_is_registered() -> None:
     assert names[:3] == ["garbagecollector", "namespace", "rootcacertpublisher"]
     assert {"scheduler", "kubelet", "nodelease", "endpoints"} <= set(names)
     assert ("", "pods") in kept_kinds(all_controllers())
+    # each says which kinds wake it (None: every write); a workload controller is not woken by RBAC
+    assert all(c.watches is None or c.kinds <= c.watches for c in all_controllers())
+    woken = {c.name for c in all_controllers() if c.watches is None or ("", "serviceaccounts") in c.watches}
+    assert woken == {"garbagecollector", "nodelease"}
 
 
 class Probe:
@@ -25,6 +32,7 @@ class Probe:
 
     name = "probe"
     kinds = frozenset({("", "configmaps")})
+    watches: frozenset[tuple[str, str]] | None = kinds
 
     def __init__(self) -> None:
         self.calls: list[float] = []
@@ -40,6 +48,67 @@ class Probe:
         view.events.normal(ping or {}, "Pinged", "pinged", "probe") if ping else None
         self.calls.append(view.now)  # last: the test reads the event once it sees the call
         return view.now + 3600 if len(self.calls) == 1 else None
+
+
+class Watcher:
+    """Never has work; records what the graph held each time it was asked. ``watches`` None: every pass."""
+
+    kinds: frozenset[tuple[str, str]] = frozenset()
+
+    def __init__(self, name: str, watches: frozenset[tuple[str, str]] | None) -> None:
+        self.name = name
+        self.watches = watches
+        self.asked: list[set[str]] = []
+
+    def needs_work(self, view: View) -> bool:
+        graph = view.graph
+        names = {n.name for n in graph.of_kind("", "configmaps", "default")}
+        self.asked.append(names | {n.name for n in graph.of_kind("", "serviceaccounts", "default")})
+        return False
+
+    def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
+        return None
+
+
+def test_a_controller_is_asked_again_only_when_a_kind_it_watches_changed(
+    kube_server: KubeServer, access: ClusterAccess
+) -> None:
+    """Writes to kinds a controller does not watch (a binding's ServiceAccount, roles) cost it nothing:
+    the manager passes over the cluster (``every`` sees each write) without asking it."""
+    configmaps = Watcher("configmaps-only", frozenset({("", "configmaps")}))
+    every = Watcher("every-change", None)
+    runtimes = kube_server.runtimes
+    kube_server.controllers.stop()
+    manager = ControllerManager(kube_server.ctx, runtimes.authenticator, runtimes.admin_token,
+                                (*all_controllers(), configmaps, every))  # fmt: skip
+    manager.start()
+    admin = Kube(access)
+
+    def seen_by(watcher: Watcher, name: str) -> None:
+        deadline = time.monotonic() + 10
+        while not any(name in names for names in watcher.asked):
+            assert time.monotonic() < deadline, f"{watcher.name} never saw {name}"
+            time.sleep(0.02)
+
+    try:
+        admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "first"}})
+        seen_by(configmaps, "first")
+        for i in range(3):  # one pass each: the next write waits until the manager passed over this one
+            admin.create("/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": f"sa-{i}"}})
+            seen_by(every, f"sa-{i}")
+        admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "second"}})
+        seen_by(configmaps, "second")
+        assert len(every.asked) > len(configmaps.asked)
+        asked_between = [n for n in configmaps.asked if "sa-0" in n and "second" not in n]
+        assert asked_between == []
+        assert {"sa-0", "sa-1", "sa-2", "first", "second"} <= configmaps.asked[-1]
+    finally:
+        manager.stop()
+        kube_server.controllers = ControllerManager(
+            kube_server.ctx, runtimes.authenticator, runtimes.admin_token
+        )
+        kube_server.controllers.start()
+        admin.close()
 
 
 def test_a_plugged_in_controller_runs_on_writes_and_on_its_timer(
@@ -80,4 +149,40 @@ def test_a_plugged_in_controller_runs_on_writes_and_on_its_timer(
             kube_server.ctx, runtimes.authenticator, runtimes.admin_token
         )
         kube_server.controllers.start()
+        admin.close()
+
+
+def test_the_graph_follows_the_log_and_rebuilds_after_a_compaction(kube_server: KubeServer) -> None:
+    """A graph reads only the log after its version, and is built again once the log no longer reaches
+    back to it; either way it ends with the cluster's objects, and records which kinds changed."""
+    cluster_id = f"c-{uuid.uuid4().hex[:12]}"
+    access = kube_server.runtimes.create_cluster(cluster_id, "graph")
+    graph = Graph(cluster_id, kube_server.ctx.sealer)
+    admin = Kube(access)
+    try:
+        admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "one"}})
+        with kube_server.ctx.store.read() as conn:
+            graph.refresh(conn)
+        built = graph.rv
+        assert graph.get("", "configmaps", "default", "one") is not None and graph.built == built
+        admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "two"}})
+        admin.delete("/api/v1/namespaces/default/configmaps/one")
+        with kube_server.ctx.store.read() as conn:
+            graph.refresh(conn)
+        assert graph.built == built  # followed the log
+        assert graph.get("", "configmaps", "default", "one") is None
+        assert graph.get("", "configmaps", "default", "two") is not None
+        assert not graph.unchanged_since(built, frozenset({("", "configmaps")}))
+        assert graph.unchanged_since(built, frozenset({("", "serviceaccounts")}))
+        before = graph.rv
+        admin.create("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "three"}})
+        kube_server.ctx.clock.advance(HISTORY_SECONDS + 11)  # the next write compacts past ``before``
+        admin.create("/api/v1/namespaces/default/serviceaccounts", {"metadata": {"name": "late"}})
+        with kube_server.ctx.store.read() as conn:
+            graph.refresh(conn)
+        assert graph.built > before  # built again
+        assert graph.get("", "configmaps", "default", "three") is not None
+        assert graph.get("", "serviceaccounts", "default", "late") is not None
+        assert not graph.unchanged_since(before, frozenset({("", "serviceaccounts")}))
+    finally:
         admin.close()

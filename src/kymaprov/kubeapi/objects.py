@@ -57,6 +57,26 @@ PATCH_TYPES = (
     "application/strategic-merge-patch+json",
     "application/apply-patch+yaml",
 )
+# the statements every write runs, built once (building one costs several times what running it does)
+_LOCK = (
+    sa.select(clusters.c.resource_version)
+    .where(clusters.c.id == sa.bindparam("cluster"), LIVE)
+    .with_for_update()
+)
+_BUMP = (
+    sa.update(clusters)
+    .where(clusters.c.id == sa.bindparam("cluster"))
+    .values(resource_version=sa.bindparam("rv"))
+)
+_LOG = sa.insert(change_log)
+_FIND = sa.select(objects.c.body).where(
+    objects.c.cluster_id == sa.bindparam("cluster"),
+    objects.c.api_group == sa.bindparam("group"),
+    objects.c.resource == sa.bindparam("resource"),
+    objects.c.namespace == sa.bindparam("namespace"),
+    objects.c.name == sa.bindparam("name"),
+)
+
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -179,18 +199,19 @@ class ObjectStore:
         """The hook every write goes through: append its event in the write's own transaction, wake
         this process's watchers once it commits, and now and then compact the log."""
         self.conn.execute(
-            sa.insert(change_log).values(
-                cluster_id=self.cluster_id,
-                resource_version=rv,
-                api_group=group,
-                resource=resource,
-                namespace=namespace,
-                name=name,
-                type=kind,
-                body=body,
-                prev_body=prev,
-                created_ms=int(self.now * 1000),
-            )
+            _LOG,
+            {
+                "cluster_id": self.cluster_id,
+                "resource_version": rv,
+                "api_group": group,
+                "resource": resource,
+                "namespace": namespace,
+                "name": name,
+                "type": kind,
+                "body": body,
+                "prev_body": prev,
+                "created_ms": int(self.now * 1000),
+            },
         )
         hub = changes.hub(self.conn.engine)
         if not self._announced:
@@ -263,20 +284,16 @@ class ObjectStore:
         so two creates of one name give one 409 instead of a unique-constraint error, and two updates
         of one version give one 409 instead of a lost update.
         """
-        value = self.conn.execute(
-            sa.select(clusters.c.resource_version)
-            .where(equals(clusters.c.id, self.cluster_id), LIVE)
-            .with_for_update()
-        ).scalar()
+        if "\x00" in self.cluster_id:  # no such cluster (and PostgreSQL refuses NUL in a parameter)
+            raise NotFound.path()
+        value = self.conn.execute(_LOCK, {"cluster": self.cluster_id}).scalar()
         if value is None:
             raise NotFound.path()
         return int(value)
 
     def _next_rv(self) -> int:
         rv = self._lock() + 1
-        self.conn.execute(
-            sa.update(clusters).where(clusters.c.id == self.cluster_id).values(resource_version=rv)
-        )
+        self.conn.execute(_BUMP, {"cluster": self.cluster_id, "rv": rv})
         return rv
 
     # --- reads ----------------------------------------------------------------------------------
@@ -294,7 +311,16 @@ class ObjectStore:
         return clauses
 
     def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
-        row = self.conn.execute(sa.select(objects.c.body).where(*self._where(rt, namespace, name))).first()
+        key = {
+            "cluster": self.cluster_id,
+            "group": rt.group,
+            "resource": rt.resource,
+            "namespace": namespace if rt.namespaced else "",
+            "name": name,
+        }
+        if any("\x00" in v for v in key.values()):  # nothing stored holds one (see ``equals``)
+            return None
+        row = self.conn.execute(_FIND, key).first()
         return None if row is None else self._decode(row[0])
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:

@@ -5,8 +5,11 @@ A controller is a module-level object with:
 - ``name``: for logs and its timers;
 - ``kinds``: the ``(group, resource)`` pairs whose whole bodies it reads from the graph (every other
   object is kept as metadata only);
-- ``needs_work(view)``: a cheap test on the graph, run on every pass; only when some controller says
-  yes (or one of its timers is due) does the manager take the cluster's lease and call ``sync``;
+- ``watches``: the ``(group, resource)`` pairs whose changes can give it work (None: any change);
+  once ``needs_work`` said no, the manager asks again only after one of them changed, so its answer
+  must depend on nothing else (time only through the wake-up times ``sync`` returns);
+- ``needs_work(view)``: a cheap test on the graph; only when some controller says yes (or one of its
+  timers is due) does the manager take the cluster's lease and call ``sync``;
 - ``sync(view, client, work)``: acts through the API and returns the service-clock time (epoch
   seconds) at which it wants to run again even if nothing is written (a pod's readiness delay, a
   CronJob's next schedule), or None.
@@ -40,6 +43,7 @@ class View:
 class Controller(Protocol):
     name: str
     kinds: frozenset[tuple[str, str]]
+    watches: frozenset[tuple[str, str]] | None
 
     def needs_work(self, view: View) -> bool: ...
 

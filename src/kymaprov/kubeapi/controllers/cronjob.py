@@ -228,6 +228,7 @@ def _history(cron_job: Obj, jobs: list[Obj], result: Plan) -> None:
 class CronJobController(PlanController):
     name = "cronjob"
     kinds = frozenset({("batch", "cronjobs"), ("batch", "jobs")})
+    watches = kinds
     component = "cronjob-controller"
 
     def plans(self, view: View) -> list[Plan]:

@@ -192,6 +192,7 @@ def _roll(ds: Obj, on_node: dict[str, list[Obj]], wanted: set[str], rev: str, re
 class DaemonSetController(PlanController):
     name = "daemonset"
     kinds = frozenset({("apps", "daemonsets"), ("apps", "controllerrevisions"), ("", "pods"), ("", "nodes")})
+    watches = kinds
     component = "daemonset-controller"
 
     def plans(self, view: View) -> list[Plan]:

@@ -654,6 +654,7 @@ def plan(d: Obj, replica_sets: list[Obj], pods: list[Obj], now: float) -> Plan:
 class DeploymentController(PlanController):
     name = "deployment"
     kinds = frozenset({("apps", "deployments"), ("apps", "replicasets"), ("", "pods")})
+    watches = kinds
     component = "deployment-controller"
 
     def plans(self, view: View) -> list[Plan]:

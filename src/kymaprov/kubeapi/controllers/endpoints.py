@@ -68,6 +68,7 @@ class Endpoints:
             ("discovery.k8s.io", "endpointslices"),
         }
     )
+    watches = kinds
 
     def _wanted(self, view: View) -> list[tuple[Node, dict[str, Any], list[dict[str, Any]]]]:
         """(service, its Endpoints body, its EndpointSlices' bodies) for every service with a selector."""

@@ -25,6 +25,7 @@ class GarbageCollector:
     name = "garbagecollector"
     order = 0
     kinds: frozenset[tuple[str, str]] = frozenset()
+    watches = None  # any object may lose its owner
 
     def needs_work(self, view: View) -> bool:
         """Anything being deleted, or owned by an object that is gone or being deleted."""

@@ -29,6 +29,24 @@ from kymaprov.kubeapi.selectors import Requirement
 MAX_EVENTS_PER_READ = 5_000
 Kind = tuple[str, str]  # (group, resource)
 
+# built once: a pass runs them after every write, and building a statement costs more than running it
+_CURRENT = sa.select(clusters.c.resource_version).where(clusters.c.id == sa.bindparam("cluster"), LIVE)
+_EVENTS = (
+    sa.select(
+        change_log.c.resource_version,
+        change_log.c.api_group,
+        change_log.c.resource,
+        change_log.c.type,
+        change_log.c.body,
+        change_log.c.prev_body,
+    )
+    .where(
+        change_log.c.cluster_id == sa.bindparam("cluster"), change_log.c.resource_version > sa.bindparam("rv")
+    )
+    .order_by(change_log.c.resource_version)
+    .limit(MAX_EVENTS_PER_READ)
+)
+
 
 @dataclass
 class Node:
@@ -78,6 +96,8 @@ class Graph:
         self.sealer = sealer
         self.keep = keep  # the kinds whose whole bodies are kept
         self.rv = -1  # the version the graph reflects; -1: not built
+        self.built = -1  # the version of the last full build (every kind changed then)
+        self.changed: dict[Kind, int] = {}  # the version of each kind's latest change since the build
         self.nodes: dict[str, Node] = {}
         self.by_key: dict[tuple[str, str, str, str], str] = {}
         self.dependents: dict[str, set[str]] = {}
@@ -88,32 +108,24 @@ class Graph:
 
     def refresh(self, conn: Connection) -> None:
         """Bring the graph to the cluster's current version (build it if the log cannot)."""
-        current = conn.execute(
-            sa.select(clusters.c.resource_version).where(clusters.c.id == self.cluster_id, LIVE)
-        ).scalar()
+        current = conn.execute(_CURRENT, {"cluster": self.cluster_id}).scalar()
         if current is None:
             raise ClusterGone(self.cluster_id)
         while self.rv < int(current):
-            if self.rv < 0 or self._compacted(conn) > self.rv:
+            if self.rv < 0:
                 self._build(conn, int(current))
                 return
-            rows = conn.execute(
-                sa.select(
-                    change_log.c.resource_version,
-                    change_log.c.api_group,
-                    change_log.c.resource,
-                    change_log.c.type,
-                    change_log.c.body,
-                    change_log.c.prev_body,
-                )
-                .where(change_log.c.cluster_id == self.cluster_id, change_log.c.resource_version > self.rv)
-                .order_by(change_log.c.resource_version)
-                .limit(MAX_EVENTS_PER_READ)
-            ).all()
+            rows = conn.execute(_EVENTS, {"cluster": self.cluster_id, "rv": self.rv}).all()
+            # every write takes the next version and logs it, and compaction drops a prefix: when the
+            # log still holds the next version, it holds all of them (else look for a compaction)
+            if (not rows or int(rows[0][0]) != self.rv + 1) and self._compacted(conn) > self.rv:
+                self._build(conn, int(current))
+                return
             if not rows:
                 self.rv = int(current)
                 return
             for rv, group, resource, kind, body, prev in rows:
+                self.changed[(group, resource)] = int(rv)
                 obj = self._decode(body)
                 if kind == "DELETED":
                     self._forget(str(obj["metadata"].get("uid", "")))
@@ -137,6 +149,7 @@ class Graph:
         self.dependents.clear()
         self.by_kind.clear()
         self.by_namespace.clear()
+        self.changed.clear()
         rows = conn.execute(
             sa.select(objects.c.api_group, objects.c.resource, objects.c.body).where(
                 objects.c.cluster_id == self.cluster_id
@@ -144,7 +157,7 @@ class Graph:
         ).all()
         for group, resource, body in rows:
             self._put(group, resource, self._decode(body))
-        self.rv = current
+        self.rv = self.built = current
 
     def _decode(self, body: str) -> dict[str, Any]:
         if body.startswith(SEALED_PREFIX):
@@ -198,6 +211,10 @@ class Graph:
                 group.discard(uid)
                 if not group:
                     del self.dependents[str(owner["uid"])]
+
+    def unchanged_since(self, rv: int, kinds: frozenset[Kind]) -> bool:
+        """Whether no object of ``kinds`` changed after version ``rv`` (which this graph reflected)."""
+        return self.built <= rv and all(self.changed.get(k, -1) <= rv for k in kinds)
 
     # --- queries --------------------------------------------------------------------------------
 

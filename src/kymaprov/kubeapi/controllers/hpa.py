@@ -156,6 +156,7 @@ def get_reason(conditions: object, kind: str) -> str:
 class HorizontalPodAutoscalerController(PlanController):
     name = "horizontalpodautoscaler"
     kinds = frozenset({("autoscaling", "horizontalpodautoscalers"), *TARGETS.values()})
+    watches = kinds
     component = "horizontal-pod-autoscaler"
 
     def plans(self, view: View) -> list[Plan]:

@@ -325,6 +325,7 @@ def _suspension(job: Obj, conditions: list[Obj], suspended: bool, now_text: str,
 class JobController(PlanController):
     name = "job"
     kinds = frozenset({("batch", "jobs"), ("", "pods")})
+    watches = kinds
     component = "job-controller"
 
     def plans(self, view: View) -> list[Plan]:

@@ -43,6 +43,7 @@ class Kubelet:
     name = "kubelet"
     order = 40
     kinds = frozenset({("", "pods"), ("", "nodes"), ("", "configmaps")})
+    watches = kinds  # a steady pod's next change is the wake-up time ``sync`` returns
 
     def __init__(self) -> None:
         # (cluster, pod uid) -> (resourceVersion, rules version, next change): nothing to do before it

@@ -48,6 +48,7 @@ class KymaController:
     name = "kyma"
     order = 60
     kinds = frozenset({(KYMA_GROUP, KYMA_RESOURCE), ("apps", "deployments")})
+    watches = kinds | {(CRD_GROUP, CRD_RESOURCE)}  # which CRDs exist (metadata)
 
     def needs_work(self, view: View) -> bool:
         return needs_work(view.graph)

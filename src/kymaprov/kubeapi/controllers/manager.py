@@ -75,6 +75,9 @@ class ControllerManager:
         self._graphs: dict[str, Graph] = {}
         self._tokens: dict[str, str] = {}
         self._events: dict[str, EventRecorder] = {}
+        # cluster -> controller name -> the graph version at which it last had no work
+        self._clean: dict[str, dict[str, int]] = {}
+        self._ca: dict[str, str] = {}
         # cluster -> controller name -> the service-clock time it asked to run again
         self._timers: dict[str, dict[str, float]] = {}
         self._offset = ctx.clock.offset()
@@ -204,6 +207,8 @@ class ControllerManager:
         self._tokens.pop(cluster_id, None)
         self._seen.pop(cluster_id, None)
         self._events.pop(cluster_id, None)
+        self._clean.pop(cluster_id, None)
+        self._ca.pop(cluster_id, None)
         with self._cond:
             self._timers.pop(cluster_id, None)
 
@@ -244,20 +249,19 @@ class ControllerManager:
         try:
             with self.ctx.store.read() as conn:
                 graph.refresh(conn)
-                ca_pem = conn.execute(
-                    sa.select(clusters.c.ca_cert).where(clusters.c.id == cluster_id)
-                ).scalar()
+                ca_pem = self._ca.get(cluster_id)
+                if ca_pem is None:  # written with the cluster, never changed
+                    ca_query = sa.select(clusters.c.ca_cert).where(clusters.c.id == cluster_id)
+                    ca_pem = self._ca[cluster_id] = str(conn.execute(ca_query).scalar() or "")
         except ClusterGone:
             self._forget(cluster_id)
             return False
         self._seen[cluster_id] = graph.rv
         events = self._events.setdefault(cluster_id, EventRecorder())
-        view = View(cluster_id, graph, self.ctx.clock.now(), str(ca_pem or ""), events)
+        view = View(cluster_id, graph, self.ctx.clock.now(), ca_pem, events)
         with self._cond:
             timers = dict(self._timers.get(cluster_id, {}))
-        chosen = [
-            c for c in self.controllers if timers.get(c.name, float("inf")) <= view.now or c.needs_work(view)
-        ]
+        chosen = self._choose(cluster_id, view, timers)
         if not chosen:
             return False
         client = self._client(cluster_id) if self._lease(cluster_id) else None
@@ -287,6 +291,25 @@ class ControllerManager:
                 else:
                     self._timers.pop(cluster_id, None)
         return work.retry or work.exhausted
+
+    def _choose(self, cluster_id: str, view: View, timers: dict[str, float]) -> list[Controller]:
+        """The controllers with work: a due timer, or ``needs_work``. A controller that found none at
+        some version is not asked again until a kind it watches changes (or the graph is rebuilt): its
+        answer depends on nothing else, and whatever depends on time is a timer."""
+        graph = view.graph
+        clean = self._clean.setdefault(cluster_id, {})
+        chosen = []
+        for c in self.controllers:
+            at = clean.pop(c.name, None)
+            if timers.get(c.name, float("inf")) <= view.now:
+                chosen.append(c)
+            elif at is not None and c.watches is not None and graph.unchanged_since(at, c.watches):
+                clean[c.name] = at
+            elif c.needs_work(view):
+                chosen.append(c)
+            else:
+                clean[c.name] = graph.rv
+        return chosen
 
     def _client(self, cluster_id: str) -> ApiClient | None:
         token = self._tokens.get(cluster_id)

@@ -46,6 +46,7 @@ class NamespaceController:
     name = "namespace"
     order = 10
     kinds: frozenset[tuple[str, str]] = frozenset()
+    watches = frozenset({("", "namespaces")})  # a Terminating one has work until it is gone
 
     def needs_work(self, view: View) -> bool:
         return bool(_terminating(view.graph))

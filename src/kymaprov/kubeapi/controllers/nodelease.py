@@ -32,6 +32,7 @@ class NodeLeases:
     name = "nodelease"
     order = 50
     kinds = frozenset({("coordination.k8s.io", "leases")})
+    watches = None  # renewal is due with time alone, checked on every pass (see above)
 
     @staticmethod
     def _due(view: View) -> list[Node]:

@@ -267,6 +267,7 @@ class PlanController:
     name = ""
     order = 50
     kinds: frozenset[tuple[str, str]] = frozenset()
+    watches: frozenset[tuple[str, str]] | None = None  # a plan reads its kinds (and the clock: wake_at)
     component = ""
 
     def __init__(self) -> None:

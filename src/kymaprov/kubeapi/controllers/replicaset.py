@@ -174,6 +174,7 @@ def replica_status(rs: Obj, active: list[Obj], now: float) -> tuple[Obj, float |
 class ReplicaSetController(PlanController):
     name = "replicaset"
     kinds = frozenset({("apps", "replicasets"), ("", "pods")})
+    watches = kinds
     component = "replicaset-controller"
 
     def plans(self, view: View) -> list[Plan]:

@@ -33,6 +33,7 @@ class RootCaCertPublisher:
     name = "rootcacertpublisher"
     order = 20
     kinds = frozenset({("", "configmaps")})
+    watches = kinds | {("", "namespaces")}
 
     def needs_work(self, view: View) -> bool:
         return bool(view.ca_pem) and needs_work(view.graph, view.ca_pem)

@@ -127,6 +127,7 @@ class Scheduler:
     name = "scheduler"
     order = 30
     kinds = frozenset({("", "pods"), ("", "nodes")})
+    watches = kinds
 
     def __init__(self) -> None:
         # (cluster, pod uid) -> the cluster's nodes and their pods when the pod last fitted nowhere

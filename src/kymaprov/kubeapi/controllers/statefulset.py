@@ -266,6 +266,7 @@ def _delete(sts: Obj, pod: Obj) -> Delete:
 class StatefulSetController(PlanController):
     name = "statefulset"
     kinds = frozenset({("apps", "statefulsets"), ("apps", "controllerrevisions"), ("", "pods")})
+    watches = kinds | {("", "persistentvolumeclaims")}  # which claims exist (metadata)
     component = "statefulset-controller"
 
     def plans(self, view: View) -> list[Plan]:
