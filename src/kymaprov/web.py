@@ -72,6 +72,5 @@ def parse_json(raw: bytes | None, *, allow_nul: bool = False) -> Any:
 def nul_in_url(request: Request) -> bool:
     """Whether the decoded path or query holds a NUL: no id or name can contain one, and PostgreSQL
     refuses it as a query parameter, so each layer answers a 400 before looking anything up."""
-    if "\x00" in request.url.path:
-        return True
-    return any("\x00" in key or "\x00" in value for key, value in request.query_params.multi_items())
+    query: bytes = request.scope["query_string"]  # percent-encoded: a NUL is %00 once decoded
+    return "\x00" in request.scope["path"] or b"%00" in query or b"\x00" in query

@@ -51,6 +51,16 @@ PREFIX = "kyma-binding-"
 INSTANCE_ANNOTATION = "kymaprov.io/instance-id"
 
 MAKING, READY, REMOVING = "MAKING", "READY", "REMOVING"
+# the GETs' queries, built once: making a statement costs more than running it
+_BY_ID = sa.select(kyma_bindings).where(
+    kyma_bindings.c.id == sa.bindparam("id"),
+    kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+)
+_READY_OF_ENVIRONMENT = (
+    sa.select(kyma_bindings)
+    .where(kyma_bindings.c.environment_id == sa.bindparam("environment_id"), kyma_bindings.c.state == READY)
+    .order_by(kyma_bindings.c.created_ms)
+)
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
 STUCK_SECONDS = 60.0
 RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
@@ -344,22 +354,14 @@ class BindingService:
         """Finished bindings only: one being made or removed is not (yet, or any longer) a binding."""
         with self._ctx.store.read() as conn:
             env = lookup(conn, p, env_id)
-            rows = conn.execute(
-                sa.select(kyma_bindings)
-                .where(kyma_bindings.c.environment_id == env.id, kyma_bindings.c.state == READY)
-                .order_by(kyma_bindings.c.created_ms)
-            ).all()
+            rows = conn.execute(_READY_OF_ENVIRONMENT, {"environment_id": env.id}).all()
         return {"bindings": [self._metadata(r) for r in rows]}
 
     def get(self, p: Principal, env_id: str, binding_id: str) -> dict[str, Any]:
         """Credentials while live; metadata only once expired; 404 while unknown or being made."""
         with self._ctx.store.read() as conn:
             env = lookup(conn, p, env_id)
-            row = conn.execute(
-                sa.select(kyma_bindings).where(
-                    kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
-                )
-            ).first()
+            row = conn.execute(_BY_ID, {"id": binding_id, "environment_id": env.id}).first()
         if row is None or row.state != READY or not row.kubeconfig:
             raise BindingNotReadable()
         if row.expires_ms <= self._ctx.clock.now_ms():

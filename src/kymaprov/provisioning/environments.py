@@ -84,12 +84,26 @@ def lookup(conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False
     unknown or deprovisioned id); one being deleted is still there until its deprovisioning ends. A
     token bound to no subaccount may not use the API at all (403).
     """
-    query = sa.select(environments).where(
-        environments.c.id == env_id, environments.c.subaccount_id == _subaccount(p)
-    )
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    return _found(conn.execute(_LOCK_BY_ID if lock else _BY_ID, _key(p, env_id)).first())
+
+
+# built once: making a statement costs more than running it
+_BY_ID = sa.select(environments).where(
+    environments.c.id == sa.bindparam("id"), environments.c.subaccount_id == sa.bindparam("subaccount_id")
+)
+_LOCK_BY_ID = _BY_ID.with_for_update()
+_BY_SUBACCOUNT = (
+    sa.select(environments)
+    .where(environments.c.subaccount_id == sa.bindparam("subaccount_id"))
+    .order_by(environments.c.created_ms)
+)
+
+
+def _key(p: Principal, env_id: str) -> dict[str, str]:
+    return {"id": env_id, "subaccount_id": _subaccount(p)}
+
+
+def _found(row: sa.Row[Any] | None) -> Environment:
     if row is None:
         raise EnvironmentNotFound()
     return Environment(row._asdict())
@@ -160,16 +174,11 @@ class EnvironmentService:
         return Environment(row._asdict())
 
     def get(self, p: Principal, env_id: str) -> Environment:
-        with self._ctx.store.read() as conn:
-            return lookup(conn, p, env_id)
+        rows = self._ctx.store.query(_BY_ID, _key(p, env_id))
+        return _found(rows[0] if rows else None)
 
     def list_all(self, p: Principal) -> list[Environment]:
-        with self._ctx.store.read() as conn:
-            rows = conn.execute(
-                sa.select(environments)
-                .where(environments.c.subaccount_id == _subaccount(p))
-                .order_by(environments.c.created_ms)
-            ).all()
+        rows = self._ctx.store.query(_BY_SUBACCOUNT, {"subaccount_id": _subaccount(p)})
         return [Environment(r._asdict()) for r in rows]
 
     # -- create ---------------------------------------------------------------------------------
