@@ -21,9 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.sql import Executable
 
 metadata = sa.MetaData()
 
@@ -33,8 +32,6 @@ settings = sa.Table(
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.JSON, nullable=False),
 )
-
-_SETTING = sa.select(settings.c.value).where(settings.c.key == sa.bindparam("key"))
 
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -48,6 +45,70 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     """Run ``callback`` once the ``write()`` transaction of ``conn`` has committed (never on rollback):
     what others are told of a write must be visible to them when they look."""
     conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+class Query:
+    """A read-only SELECT, compiled once per database and run on the driver's cursor (``Store.query``).
+
+    SQLAlchemy's execution (pooled ``Connection``, execution context, result objects) costs several
+    times a small query itself: ~50 us against ~10 us on SQLite, and the hot GETs run two per request.
+    The statement is still SQLAlchemy's, so the SQL, parameter style and type conversions are the
+    dialect's. Rows are dicts of the selected columns' Python values (JSON decoded, booleans as bool).
+    """
+
+    def __init__(self, statement: sa.Select[Any]) -> None:
+        self.statement = statement
+        self._plans: dict[tuple[str, str], _Plan] = {}
+
+    def plan(self, dialect: Dialect) -> _Plan:
+        key = (dialect.name, dialect.driver)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self.statement, dialect)
+        return plan
+
+
+class _Plan:
+    """One ``Query`` compiled for one dialect."""
+
+    def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        binds = compiled.bind_names  # each parameter and its name in the SQL
+        # the statement's own values (``state == 'READY'``); the caller gives the ``bindparam``s
+        self._defaults = {name: b.value for b, name in binds.items() if not b.required}
+        self._binds = [
+            (name, process)
+            for b, name in binds.items()
+            if (process := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        self._dialect = dialect
+        self._columns = list(statement.selected_columns)
+        self._names = tuple(str(c.key) for c in self._columns)
+        self._results: list[tuple[str, Callable[[Any], Any]]] | None = None
+
+    def arguments(self, params: Mapping[str, Any]) -> Any:
+        values = {**self._defaults, **params}
+        for name, process in self._binds:
+            values[name] = process(values[name])
+        return values if self._positions is None else tuple(values[name] for name in self._positions)
+
+    def rows(self, found: Sequence[Sequence[Any]], description: Any) -> list[dict[str, Any]]:
+        results = self._results
+        if results is None:  # the driver's column types are known once the statement ran
+            results = []
+            dialect = self._dialect
+            for name, column, described in zip(self._names, self._columns, description, strict=True):
+                process = column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+                if process is not None:
+                    results.append((name, process))
+            self._results = results
+        rows = [dict(zip(self._names, values, strict=True)) for values in found]
+        for name, convert in results:
+            for row in rows:
+                row[name] = convert(row[name])
+        return rows
 
 
 class StoreError(Exception):
@@ -84,6 +145,9 @@ def _restrict_sqlite_files(database: str) -> None:
         path = database + suffix
         if os.path.exists(path) and os.stat(path).st_mode & 0o077:
             os.chmod(path, 0o600)
+
+
+_SETTING = Query(sa.select(settings.c.value).where(settings.c.key == sa.bindparam("key")))
 
 
 class Store:
@@ -200,15 +264,25 @@ class Store:
                 else:
                     conn.rollback()
 
-    def query(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
-        """The rows of one read-only statement. A statement is atomic by itself, so this skips the
-        BEGIN and ROLLBACK ``read()`` spends on one snapshot for several: the hot GETs' single reads."""
-        with self.engine.connect() as conn:
-            return conn.execute(statement, params).all()
+    def query(self, query: Query, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of one read-only ``Query``, run on a pooled driver connection. One statement is atomic
+        by itself: no BEGIN and ROLLBACK as ``read()`` spends on one snapshot for several."""
+        plan = query.plan(self.engine.dialect)
+        args = plan.arguments(params or {})
+        conn = self.engine.raw_connection()  # back to the pool on close, rolled back on PostgreSQL
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(plan.sql, args)
+                return plan.rows(cursor.fetchall(), cursor.description)
+            finally:
+                cursor.close()
+        finally:
+            conn.close()
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         rows = self.query(_SETTING, {"key": key})
-        return rows[0][0] if rows else default
+        return rows[0]["value"] if rows else default
 
     def set_setting(self, key: str, value: Any, conn: Connection | None = None) -> None:
         if conn is None:

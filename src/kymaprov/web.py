@@ -37,7 +37,8 @@ def threaded(handler: SyncHandler) -> Callable[[Request], Any]:
     """
 
     async def endpoint(request: Request) -> Response:
-        request.state.body = await read_limited_body(request)
+        bodiless = request.method in ("GET", "HEAD")  # no handler reads a GET's body: skip the receive
+        request.state.body = b"" if bodiless else await read_limited_body(request)
         return await run_in_threadpool(handler, request)
 
     return endpoint
