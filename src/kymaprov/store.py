@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -161,6 +162,8 @@ class Store:
         except Exception as exc:  # a malformed URL: SQLAlchemy's message quotes it whole
             raise StoreError(_scrub(f"cannot use database {redact_url(url)}: {exc}", url)) from None
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()  # every thread's, for dispose()
 
     @property
     def safe_url(self) -> str:
@@ -269,16 +272,24 @@ class Store:
         by itself: no BEGIN and ROLLBACK as ``read()`` spends on one snapshot for several."""
         plan = query.plan(self.engine.dialect)
         args = plan.arguments(params or {})
-        conn = self.engine.raw_connection()  # back to the pool on close, rolled back on PostgreSQL
+        if self.is_sqlite:
+            return self._reader().run(plan, args)
+        conn = self.engine.raw_connection()  # back to the pool on close, rolled back there
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(plan.sql, args)
-                return plan.rows(cursor.fetchall(), cursor.description)
-            finally:
-                cursor.close()
+            return _run(conn, plan, args)
         finally:
             conn.close()
+
+    def _reader(self) -> _Reader:
+        """This thread's own SQLite connection for ``query``: a pool check-out costs as much as a small
+        query. It is in autocommit mode (see ``_on_connect``), so it holds no snapshot between queries."""
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or reader.closed:
+            pooled = self.engine.raw_connection()  # made (and set up) as every connection is
+            pooled.detach()  # then this thread's alone; closed with the thread, or by dispose()
+            reader = self._local.reader = _Reader(pooled.dbapi_connection)
+            self._readers.add(reader)
+        return reader
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         rows = self.query(_SETTING, {"key": key})
@@ -294,7 +305,36 @@ class Store:
             conn.execute(sa.insert(settings).values(key=key, value=value))
 
     def dispose(self) -> None:
+        for reader in list(self._readers):
+            reader.close()
         self.engine.dispose()
+
+
+class _Reader:
+    """A thread's SQLite connection for ``Store.query``; closed when the thread ends (with its locals)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.closed = False
+
+    def run(self, plan: _Plan, args: Any) -> list[dict[str, Any]]:
+        return _run(self.conn, plan, args)
+
+    def close(self) -> None:
+        self.closed = True
+        self.conn.close()
+
+    def __del__(self) -> None:
+        self.conn.close()
+
+
+def _run(conn: Any, plan: _Plan, args: Any) -> list[dict[str, Any]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(plan.sql, args)
+        return plan.rows(cursor.fetchall(), cursor.description)
+    finally:
+        cursor.close()
 
 
 def _scrub(message: str, url: str) -> str:
