@@ -164,6 +164,7 @@ def server_rows(srv: RunningServer, ref_pid: int, ref_url: str, args: argparse.N
     rows: list[Row] = []
     if "requests" in args.only:
         rows += requests_rows(server, ref, get_env, row, token, hello, catalog, n, repeat)
+        rows += list_rows(srv, server, ref, ref_url, n, repeat)
     if "bindings" in args.only:
         rows += binding_rows(server, pair, n, repeat)
     if "requests" in args.only:
@@ -207,6 +208,42 @@ def requests_rows(
             repeat,
             None,
         ),
+    ]
+
+
+LIST_BINDINGS = 10  # the most a Kyma environment may have
+
+
+def list_rows(srv: RunningServer, server: Cpu, ref: Cpu, ref_url: str, n: int, repeat: int) -> list[Row]:
+    """The list endpoints, each against the reference reading and rendering as many rows (``/rows``).
+
+    Their environment is in a subaccount of its own (one Kyma environment per subaccount), so that its
+    ``LIST_BINDINGS`` bindings leave the binding figures' environment under its limit.
+    """
+    creds = srv.cis_credentials(srv.new_subaccount("bench-lists"))
+    api = Api(srv, srv.token_for(creds))
+    env_id = api.create_kyma(name="bench-lists")
+    api.wait_state(env_id)
+    bindings = f"/environments/{env_id}/bindings"
+    for _ in range(LIST_BINDINGS):
+        api.request("PUT", bindings, json={"parameters": {"expiration_seconds": 3600}}).raise_for_status()
+    assert len(api.request("GET", bindings).json()["bindings"]) == LIST_BINDINGS
+    plain = httpx.Client(timeout=60)
+
+    def get(path: str) -> Callable[[], object]:
+        return lambda: api.request("GET", path).raise_for_status()
+
+    def ref_rows(k: int) -> Callable[[], object]:
+        return lambda: plain.get(f"{ref_url}/rows", params={"n": k}).raise_for_status()
+
+    def figure(name: str, fn: Callable[[], object], k: int) -> Row:
+        reference = ref_rows(k)
+        measure = lambda: server.per_call(fn, n)  # noqa: E731
+        return paired(name, measure, lambda: ref.per_call(reference, n), f"rows n={k}", repeat, 2.0)
+
+    return [
+        figure("GET environments (list of 1)", get("/environments"), 1),
+        figure(f"GET bindings (list of {LIST_BINDINGS})", get(bindings), LIST_BINDINGS),
     ]
 
 

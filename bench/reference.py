@@ -1,7 +1,8 @@
 """The reference the service is measured against: bare Starlette on the same uvicorn, no kymaprov.
 
 ``/hello`` answers a constant; ``/row`` reads one JSON row with ``sqlite3`` in the thread pool (as
-kymaprov's handlers run) and renders it, the least a GET of an environment must do.
+kymaprov's handlers run) and renders it, the least a GET of an environment must do; ``/rows?n=N``
+reads and renders N rows as one list, the least a list endpoint returning N items must do.
 Run: ``python -m bench.reference PORT DB``.
 """
 
@@ -20,12 +21,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 ROW = {"id": "e" * 36, "state": "OK", "labels": {"a": "b"}, "parameters": {"region": "eu-central-1"}}
+ROWS = 100  # /rows serves up to this many
 
 
 def app(db: str) -> Starlette:
     conn = sqlite3.connect(db, check_same_thread=False)
     conn.execute("CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT)")
     conn.execute("INSERT OR REPLACE INTO rows VALUES (?, ?)", (ROW["id"], json.dumps(ROW)))
+    for i in range(1, ROWS):
+        row = {**ROW, "id": f"{i:036d}"}
+        conn.execute("INSERT OR REPLACE INTO rows VALUES (?, ?)", (row["id"], json.dumps(row)))
     conn.commit()
 
     def hello(_: Request) -> Response:
@@ -35,13 +40,22 @@ def app(db: str) -> Starlette:
         body: Any = json.loads(conn.execute("SELECT body FROM rows WHERE id = ?", (ROW["id"],)).fetchone()[0])
         return JSONResponse(body)
 
+    def read_rows(request: Request) -> Response:
+        n = int(request.query_params.get("n", "1"))
+        found = conn.execute("SELECT body FROM rows ORDER BY id LIMIT ?", (n,)).fetchall()
+        return JSONResponse({"items": [json.loads(body) for (body,) in found]})
+
     async def threaded_hello(request: Request) -> Response:
         return await run_in_threadpool(hello, request)
 
     async def threaded_row(request: Request) -> Response:
         return await run_in_threadpool(read_row, request)
 
-    return Starlette(routes=[Route("/hello", threaded_hello), Route("/row", threaded_row)])
+    async def threaded_rows(request: Request) -> Response:
+        return await run_in_threadpool(read_rows, request)
+
+    routes = [Route("/hello", threaded_hello), Route("/row", threaded_row), Route("/rows", threaded_rows)]
+    return Starlette(routes=routes)
 
 
 if __name__ == "__main__":

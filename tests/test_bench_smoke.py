@@ -16,6 +16,8 @@ FIGURES = (
     "GET environment",
     "POST /oauth/token",
     "GET availableEnvironments",
+    "GET environments (list of 1)",
+    "GET bindings (list of 10)",
     "binding PUT+DELETE (both sides)",
     "binding pairs/s at c=4",
     "GET environment at c=16",

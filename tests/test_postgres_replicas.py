@@ -18,6 +18,7 @@ import httpx
 
 from tests.conftest import Api, RunningServer, free_port, requires_postgres
 from tests.provisioning.test_bindings_api import kubectl
+from tests.uaa.test_verified_tokens import get, known_token
 
 pytestmark = requires_postgres
 
@@ -170,6 +171,27 @@ def test_fault_rules_apply_on_every_replica_and_a_count_is_spent_across_them(
         assert api_a.request("GET", "/environments").status_code == 429
         assert api_b.request("GET", "/environments").status_code == 200
         assert api_a.request("GET", "/environments").status_code == 200
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_deleted_cis_bindings_token_is_refused_by_another_replica_on_the_next_request(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """Replica B knows the token (its signature checked and remembered); the binding is deleted through
+    replica A; B's next answer to the token is a 401, with no wait for any cache to expire."""
+    a, b = replicas(tmp_path, postgres_database, provisioning_seconds=0.5)
+    try:
+        token, binding_id = known_token(b)
+        sub = a.login["subaccount"]
+        r = httpx.delete(
+            f"{a.url}/cis/v1/subaccounts/{sub}/service_bindings/{binding_id}",
+            headers={"authorization": f"Bearer {a.platform_token()}"},
+        )
+        assert r.status_code < 300, r.text
+        r = get(b, token)
+        assert r.status_code == 401 and "deleted" in r.json()["error"]["message"], r.text
     finally:
         a.stop()
         b.stop()

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import kymaprov.provisioning.models  # noqa: F401 - declares kyma_bindings on the store's metadata
-from kymaprov.store import Store
+from kymaprov.store import Query, Store
 from tests.conftest import POSTGRES_URL
 
 
@@ -45,3 +45,45 @@ def test_columns_added_since_are_added_to_an_old_database(url: str) -> None:
         row = conn.execute(sa.text("SELECT state, state_since FROM kyma_bindings WHERE id = 'b1'")).one()
     assert tuple(row) == ("READY", None)  # the old row is a finished binding
     upgraded.dispose()
+
+
+def test_a_query_reads_what_sqlalchemy_reads(url: str) -> None:
+    """``Store.query`` runs the statement on the driver's cursor: the values must be SQLAlchemy's own
+    (JSON decoded, booleans as bool, NULLs), with the statement's own literals bound too."""
+    from kymaprov.provisioning.models import kyma_bindings
+
+    store = Store(url)
+    store.create_all()
+    base = {
+        "environment_id": "e1",
+        "subaccount_id": "s1",
+        "expiration_seconds": 600,
+        "created_by": None,
+        "state": "READY",
+        "state_since": None,
+    }
+    with store.write() as conn:
+        conn.execute(
+            sa.insert(kyma_bindings),
+            [
+                {**base, "id": "b1", "created_ms": 1, "expires_ms": 2**40, "kubeconfig": "k", "cleaned": True},
+                {**base, "id": "b2", "created_ms": 2, "expires_ms": 3, "kubeconfig": "", "cleaned": False},
+                {**base, "id": "b3", "created_ms": 3, "expires_ms": 3, "kubeconfig": "", "cleaned": False,
+                 "state": "MAKING", "state_since": 1.5},
+            ],
+        )  # fmt: skip
+        store.set_setting("a.json", {"list": [1, "x", None], "nested": {"t": True}}, conn)
+    statement = (
+        sa.select(kyma_bindings)
+        .where(kyma_bindings.c.environment_id == sa.bindparam("env"), kyma_bindings.c.state == "READY")
+        .order_by(kyma_bindings.c.created_ms)
+    )
+    with store.read() as conn:
+        expected = [r._asdict() for r in conn.execute(statement, {"env": "e1"})]
+    rows = store.query(Query(statement), {"env": "e1"})
+    assert rows == expected and [r["id"] for r in rows] == ["b1", "b2"]
+    assert rows[0]["cleaned"] is True and rows[1]["cleaned"] is False and rows[0]["created_by"] is None
+    assert store.query(Query(statement), {"env": "nothing"}) == []
+    assert store.get_setting("a.json") == {"list": [1, "x", None], "nested": {"t": True}}
+    assert store.get_setting("missing", "default") == "default"
+    store.dispose()

@@ -78,12 +78,13 @@ def create_api_app(
         ctx.clock,
         faults,
     ]
+    # the router tries routes in order, ~1 us each: the busiest APIs first (no two APIs share a path)
     routes = [
+        *uaa_http.routes(tokens, limits),
+        *provisioning.routes(ctx, tokens, envs, bindings),
         *health.routes(ctx, worker_alive),
         *openapi.routes(ctx.settings.base_url),
-        *uaa_http.routes(tokens, limits),
         *cis_http.routes(ctx, tokens, cis),
-        *provisioning.routes(ctx, tokens, envs, bindings),
         *cliserver.routes(ctx, sessions, cis, envs, limits),
         *admin.routes(ctx, envs, faults, resettables),
         *dashboard.routes(ctx, tokens, bindings.backend, limits),

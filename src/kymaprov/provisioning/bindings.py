@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from kymaprov.backends.base import ClusterAccess, RuntimeBackend
 from kymaprov.backends.kubeclient import KubeClient, KubeClientError, KubeClients
 from kymaprov.context import Context
-from kymaprov.provisioning.environments import lookup
+from kymaprov.provisioning.environments import find, lookup
 from kymaprov.provisioning.exceptions import (
     BindingDeleted,
     BindingGone,
@@ -36,6 +37,7 @@ from kymaprov.provisioning.exceptions import (
     RuntimeFailure,
 )
 from kymaprov.provisioning.models import Environment, environments, expires_at_text, iso_ms, kyma_bindings
+from kymaprov.store import Query
 from kymaprov.uaa.models import Principal
 
 DEFAULT_EXPIRATION = 600
@@ -51,6 +53,16 @@ PREFIX = "kyma-binding-"
 INSTANCE_ANNOTATION = "kymaprov.io/instance-id"
 
 MAKING, READY, REMOVING = "MAKING", "READY", "REMOVING"
+# the GETs' queries, built once: making a statement costs more than running it
+_BY_ID = sa.select(kyma_bindings).where(
+    kyma_bindings.c.id == sa.bindparam("id"),
+    kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+)
+_READY_OF_ENVIRONMENT = Query(
+    sa.select(kyma_bindings)
+    .where(kyma_bindings.c.environment_id == sa.bindparam("environment_id"), kyma_bindings.c.state == READY)
+    .order_by(kyma_bindings.c.created_ms)
+)
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
 STUCK_SECONDS = 60.0
 RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
@@ -331,39 +343,30 @@ class BindingService:
     # -- read -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _metadata(row: Any) -> dict[str, str]:
+    def _metadata(row: Mapping[str, Any]) -> dict[str, str]:
         return {
-            "bindingId": row.id,
-            "instanceId": row.environment_id,
-            "createdBy": row.created_by or "",
-            "createdDate": iso_ms(row.created_ms),
-            "expiresAt": iso_ms(row.expires_ms),
+            "bindingId": row["id"],
+            "instanceId": row["environment_id"],
+            "createdBy": row["created_by"] or "",
+            "createdDate": iso_ms(row["created_ms"]),
+            "expiresAt": iso_ms(row["expires_ms"]),
         }
 
     def list_all(self, p: Principal, env_id: str) -> dict[str, Any]:
         """Finished bindings only: one being made or removed is not (yet, or any longer) a binding."""
-        with self._ctx.store.read() as conn:
-            env = lookup(conn, p, env_id)
-            rows = conn.execute(
-                sa.select(kyma_bindings)
-                .where(kyma_bindings.c.environment_id == env.id, kyma_bindings.c.state == READY)
-                .order_by(kyma_bindings.c.created_ms)
-            ).all()
+        env = find(self._ctx.store, p, env_id)
+        rows = self._ctx.store.query(_READY_OF_ENVIRONMENT, {"environment_id": env.id})
         return {"bindings": [self._metadata(r) for r in rows]}
 
     def get(self, p: Principal, env_id: str, binding_id: str) -> dict[str, Any]:
         """Credentials while live; metadata only once expired; 404 while unknown or being made."""
         with self._ctx.store.read() as conn:
             env = lookup(conn, p, env_id)
-            row = conn.execute(
-                sa.select(kyma_bindings).where(
-                    kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
-                )
-            ).first()
+            row = conn.execute(_BY_ID, {"id": binding_id, "environment_id": env.id}).first()
         if row is None or row.state != READY or not row.kubeconfig:
             raise BindingNotReadable()
         if row.expires_ms <= self._ctx.clock.now_ms():
-            return self._metadata(row)
+            return self._metadata(row._asdict())
         kubeconfig = self._ctx.sealer.open_str(row.kubeconfig)
         return self._credentials_body(kubeconfig, row.expires_ms, row.expiration_seconds)
 

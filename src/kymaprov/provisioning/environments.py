@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from kymaprov.provisioning.models import (
     operations,
     state_values,
 )
+from kymaprov.store import Query, Store
 from kymaprov.uaa.models import Principal
 
 IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
@@ -84,15 +86,38 @@ def lookup(conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False
     unknown or deprovisioned id); one being deleted is still there until its deprovisioning ends. A
     token bound to no subaccount may not use the API at all (403).
     """
-    query = sa.select(environments).where(
-        environments.c.id == env_id, environments.c.subaccount_id == _subaccount(p)
+    row = conn.execute(_LOCK_BY_ID if lock else _BY_ID.statement, _key(p, env_id)).first()
+    return _found(None if row is None else row._asdict())
+
+
+def find(store: Store, p: Principal, env_id: str) -> Environment:
+    """``lookup`` in a read of its own: the one statement of a GET."""
+    rows = store.query(_BY_ID, _key(p, env_id))
+    return _found(rows[0] if rows else None)
+
+
+# built once: making a statement costs more than running it
+_BY_ID = Query(
+    sa.select(environments).where(
+        environments.c.id == sa.bindparam("id"), environments.c.subaccount_id == sa.bindparam("subaccount_id")
     )
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+)
+_LOCK_BY_ID = _BY_ID.statement.with_for_update()
+_BY_SUBACCOUNT = Query(
+    sa.select(environments)
+    .where(environments.c.subaccount_id == sa.bindparam("subaccount_id"))
+    .order_by(environments.c.created_ms)
+)
+
+
+def _key(p: Principal, env_id: str) -> dict[str, str]:
+    return {"id": env_id, "subaccount_id": _subaccount(p)}
+
+
+def _found(row: Mapping[str, Any] | None) -> Environment:
     if row is None:
         raise EnvironmentNotFound()
-    return Environment(row._asdict())
+    return Environment(dict(row))
 
 
 class EnvironmentService:
@@ -160,17 +185,11 @@ class EnvironmentService:
         return Environment(row._asdict())
 
     def get(self, p: Principal, env_id: str) -> Environment:
-        with self._ctx.store.read() as conn:
-            return lookup(conn, p, env_id)
+        return find(self._ctx.store, p, env_id)
 
     def list_all(self, p: Principal) -> list[Environment]:
-        with self._ctx.store.read() as conn:
-            rows = conn.execute(
-                sa.select(environments)
-                .where(environments.c.subaccount_id == _subaccount(p))
-                .order_by(environments.c.created_ms)
-            ).all()
-        return [Environment(r._asdict()) for r in rows]
+        rows = self._ctx.store.query(_BY_SUBACCOUNT, {"subaccount_id": _subaccount(p)})
+        return [Environment(r) for r in rows]
 
     # -- create ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from kymaprov.auth import BearerAuth
@@ -22,7 +22,7 @@ from kymaprov.provisioning.bindings import BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.exceptions import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
 from kymaprov.uaa.models import Principal, TokenService
-from kymaprov.web import BodyTooLarge, InvalidJSON, nul_in_url, parse_json, threaded
+from kymaprov.web import BodyTooLarge, InvalidJSON, JSONResponse, nul_in_url, parse_json, threaded
 
 READ = "subaccount.environment.read"
 CREATE = "subaccount.environment.create"

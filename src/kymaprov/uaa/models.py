@@ -20,7 +20,7 @@ from jwt.algorithms import RSAAlgorithm
 from kymaprov.accounts.models import User, authenticate_user
 from kymaprov.context import Context
 from kymaprov.crypto import hash_secret, new_rsa_key_pem, public_key_pem, verify_secret
-from kymaprov.store import metadata, settings
+from kymaprov.store import Query, metadata, settings
 from kymaprov.uaa.exceptions import BadCredentials, TokenRejected, UnauthorizedGrant, UnsupportedGrantType
 
 TOKEN_LIFETIME_SECONDS = 43199
@@ -41,6 +41,11 @@ oauth_clients = sa.Table(
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("grant_types", sa.JSON, nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+# built once: making a statement costs more than running it (``verify`` runs one on every request)
+_CLIENT = Query(sa.select(oauth_clients).where(oauth_clients.c.client_id == sa.bindparam("client_id")))
+_CLIENT_EXISTS = Query(
+    sa.select(oauth_clients.c.client_id).where(oauth_clients.c.client_id == sa.bindparam("client_id"))
 )
 
 BTP_CLI_CLIENT = "btp-cli"
@@ -163,15 +168,16 @@ class TokenService:
             )
         )
 
-    def _client(self, client_id: str, secret: str | None) -> Any:
+    def _client(self, client_id: str, secret: str | None) -> dict[str, Any]:
         if "\x00" in client_id:  # no client has one, and PostgreSQL refuses it as a parameter
             raise BadCredentials()
-        with self._ctx.store.read() as conn:
-            row = conn.execute(sa.select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
+        rows = self._ctx.store.query(_CLIENT, {"client_id": client_id})
+        row = rows[0] if rows else None
         if row is None:
             verify_secret(secret or "", _UNKNOWN_CLIENT_HASH)  # the same work as a wrong secret
             raise BadCredentials()
-        if row.secret_hash is not None and (secret is None or not verify_secret(secret, row.secret_hash)):
+        hashed = row["secret_hash"]
+        if hashed is not None and (secret is None or not verify_secret(secret, hashed)):
             raise BadCredentials()
         return row
 
@@ -189,7 +195,7 @@ class TokenService:
         if grant_type not in ("client_credentials", "password"):
             raise UnsupportedGrantType(f"Unsupported grant type: {grant_type}")
         client = self._client(client_id, client_secret)
-        if grant_type not in client.grant_types:
+        if grant_type not in client["grant_types"]:
             raise UnauthorizedGrant(f"Unauthorized grant type: {grant_type}")
         user: User | None = None
         if grant_type == "password":
@@ -198,25 +204,25 @@ class TokenService:
             user = authenticate_user(self._ctx, username, password)
             if user is None:
                 raise BadCredentials(user=True)
-            if client.global_account_id and user.global_account_id != client.global_account_id:
+            if client["global_account_id"] and user.global_account_id != client["global_account_id"]:
                 raise BadCredentials(user=True)
         return self._issue(client, grant_type, user)
 
-    def _issue(self, client: Any, grant_type: str, user: User | None) -> dict[str, Any]:
+    def _issue(self, client: dict[str, Any], grant_type: str, user: User | None) -> dict[str, Any]:
         now = int(self._ctx.clock.now())
         jti = uuid.uuid4().hex
-        scopes = list(client.scopes)
-        global_account_id = client.global_account_id or (user.global_account_id if user else None)
-        subaccount_id = client.subaccount_id
+        scopes = list(client["scopes"])
+        global_account_id = client["global_account_id"] or (user.global_account_id if user else None)
+        subaccount_id = client["subaccount_id"]
         claims: dict[str, Any] = {
             "jti": jti,
-            "sub": user.username if user else client.client_id,
-            "client_id": client.client_id,
-            "cid": client.client_id,
-            "azp": client.client_id,
+            "sub": user.username if user else client["client_id"],
+            "client_id": client["client_id"],
+            "cid": client["client_id"],
+            "azp": client["client_id"],
             "grant_type": grant_type,
             "scope": scopes,
-            "aud": sorted({s.rsplit(".", 1)[0] for s in scopes} | {client.client_id}),
+            "aud": sorted({s.rsplit(".", 1)[0] for s in scopes} | {client["client_id"]}),
             "iss": self.issuer,
             "zid": subaccount_id or global_account_id,
             "iat": now,
@@ -225,9 +231,9 @@ class TokenService:
                 "enhancer": "XSUAA",
                 "subaccountid": subaccount_id,
                 "globalaccountid": global_account_id,
-                "serviceinstanceid": client.service_instance_id,
+                "serviceinstanceid": client["service_instance_id"],
             },
-            "xsappname": client.xsappname,
+            "xsappname": client["xsappname"],
         }
         if user:
             claims["user_name"] = user.username
@@ -249,11 +255,7 @@ class TokenService:
         exp, principal = self._decode(token)
         if exp <= self._ctx.clock.now():
             raise TokenRejected("token expired")
-        with self._ctx.store.read() as conn:
-            exists = conn.execute(
-                sa.select(oauth_clients.c.client_id).where(oauth_clients.c.client_id == principal.client_id)
-            ).first()
-        if exists is None:
+        if not self._ctx.store.query(_CLIENT_EXISTS, {"client_id": principal.client_id}):
             raise TokenRejected("the client of this token was deleted")
         return principal
 

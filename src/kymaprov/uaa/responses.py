@@ -14,13 +14,13 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from kymaprov.uaa import ratelimit
 from kymaprov.uaa.exceptions import BadCredentials, OAuthError, TooManyFailures
 from kymaprov.uaa.models import TokenService
-from kymaprov.web import read_limited_body
+from kymaprov.web import JSONResponse, read_limited_body
 
 
 def _basic_auth(header: str) -> tuple[str, str] | None:
