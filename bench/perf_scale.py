@@ -32,7 +32,7 @@ import httpx
 from tests.e2e.test_seed_procedure import build_script
 from tests.support.server import KUBECTL_DIR, Api, RunningServer, free_port
 
-from bench.perf import Cpu, Row, paired
+from bench.perf import Cpu, Row, cpu_seconds, paired
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TARGET = 2.0  # seconds, issue 8
@@ -248,6 +248,141 @@ def section_rows(section: str, tmp: Path, args: argparse.Namespace) -> list[Row]
     return scale_rows(tmp, args)
 
 
+# -- scale ------------------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def populate(database_url: str, env_id: str, binding_id: str, environments: int, bindings: int) -> None:
+    """Grow the database to ``environments`` Kyma environments and ``bindings`` bindings.
+
+    Each added environment is a copy of the one the API made (``env_id``), in a subaccount of its own,
+    with its provision operation as the worker left it; each added binding a copy of ``binding_id``
+    (same sealed kubeconfig, a far expiry), spread evenly over the environments. The copies have no
+    runtime (``cluster_access`` is empty): 10,000 embedded clusters would measure the clusters, and
+    the background passes that visit every runtime would try to reach clusters that do not exist.
+    """
+    import sqlalchemy as sa
+
+    from kymaprov.provisioning.models import environments as envs
+    from kymaprov.provisioning.models import kyma_bindings, operations
+    from kymaprov.store import Store
+
+    store = Store(database_url)
+    try:
+        with store.write() as conn:
+            env = conn.execute(sa.select(envs).where(envs.c.id == env_id)).one()._asdict()
+            op = conn.execute(sa.select(operations).where(operations.c.environment_id == env_id)).first()
+            binding = conn.execute(sa.select(kyma_bindings).where(kyma_bindings.c.id == binding_id)).one()
+            have_envs = conn.execute(sa.select(sa.func.count()).select_from(envs)).scalar_one()
+            have_bindings = conn.execute(sa.select(sa.func.count()).select_from(kyma_bindings)).scalar_one()
+        new_envs = [str(uuid.uuid4()).upper() for _ in range(environments - have_envs)]
+        env_rows = [
+            {**env, "id": i, "subaccount_id": str(uuid.uuid4()), "cluster_access": None} for i in new_envs
+        ]
+        op_rows = (
+            [
+                {
+                    **op._asdict(),
+                    "id": str(uuid.uuid4()),
+                    "environment_id": r["id"],
+                    "subaccount_id": r["subaccount_id"],
+                }
+                for r in env_rows
+            ]
+            if op is not None
+            else []
+        )
+        targets = new_envs or [env_id]
+        far = int(time.time() * 1000) + 365 * 86400 * 1000
+        binding_rows = [
+            {**binding._asdict(), "id": str(uuid.uuid4()), "environment_id": targets[i % len(targets)],
+             "expires_ms": far}
+            for i in range(bindings - have_bindings)
+        ]  # fmt: skip
+        for table, rows in ((envs, env_rows), (operations, op_rows), (kyma_bindings, binding_rows)):
+            for chunk in range(0, len(rows), 5000):
+                with store.write() as conn:
+                    conn.execute(sa.insert(table), rows[chunk : chunk + 5000])
+    finally:
+        store.dispose()
+
+
+class Probe:
+    """Server CPU and latency per GET, RSS and idle CPU of one server."""
+
+    def __init__(self, srv: RunningServer, get_env: Any, get_binding: Any) -> None:
+        assert srv.proc is not None
+        self.pid, self.cpu = srv.proc.pid, Cpu(srv.proc.pid)
+        self.get_env, self.get_binding = get_env, get_binding
+
+    def measure(self, n: int, repeat: int, idle_seconds: float) -> dict[str, float]:
+        time.sleep(idle_seconds)  # what a fresh process does once (first passes, caches) is not measured
+        before = cpu_seconds(self.pid)
+        time.sleep(idle_seconds)
+        idle = (cpu_seconds(self.pid) - before) * 100 / idle_seconds
+        figures: dict[str, list[float]] = {"idle CPU": [idle]}
+        for _ in range(repeat):
+            for name, fn in (("GET environment", self.get_env), ("GET binding", self.get_binding)):
+                figures.setdefault(f"{name} CPU", []).append(self.cpu.per_call(fn, n))
+                start = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                figures.setdefault(f"{name} latency", []).append((time.perf_counter() - start) * 1000 / n)
+        return {**{k: statistics.median(v) for k, v in figures.items()}, "RSS": rss_mb(self.pid)}
+
+
+SCALE_UNITS = {"idle CPU": "% of a core", "CPU": "ms CPU", "latency": "ms", "RSS": "MB"}
+
+
 def scale_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
-    _: Any = (tmp, args)
-    return []
+    small, big_envs, big_bindings = (10, 500, 5_000) if args.smoke else (100, 10_000, 100_000)
+    srv = start(tmp / "scale")
+    database = f"sqlite:///{srv.data_dir / 'kymaprov.db'}"
+    results = {}
+    try:
+        api = subaccount_apis(srv, 1)[0]
+        token = api.client.headers["authorization"].split(" ", 1)[1]
+        env_id = api.create_kyma(name="scale")
+        api.wait_state(env_id)
+        put = api.request(
+            "PUT", f"/environments/{env_id}/bindings", json={"parameters": {"expiration_seconds": 3600}}
+        )
+        binding_id = put.raise_for_status().headers["location"]
+        srv.stop()
+        for label, envs, bindings in ((small, small, small * 10), (big_envs, big_envs, big_bindings)):
+            populate(database, env_id, binding_id, envs, bindings)
+            srv.start()  # a fresh process, so RSS is what these rows cost it
+            api = Api(srv, token)
+            get_env = partial(api.request, "GET", f"/environments/{env_id}")
+            get_binding = partial(api.request, "GET", f"/environments/{env_id}/bindings/{binding_id}")
+            assert get_binding().status_code == 200
+            results[label] = Probe(srv, get_env, get_binding).measure(
+                args.rounds, args.repeat, 1 if args.smoke else 5
+            )
+            srv.stop()
+    finally:
+        srv.stop()
+    rows = []
+    base, top = results[small], results[big_envs]
+    for figure in base:
+        unit = next(u for k, u in SCALE_UNITS.items() if figure.endswith(k))
+        ratio = top[figure] / max(base[figure], 1e-6)
+        flat = figure != "idle CPU" and not figure.endswith("latency")  # latency: noisy, shown only
+        rows.append(
+            Row(
+                f"{figure} at {big_envs:,} envs, {big_bindings:,} bindings",
+                top[figure],
+                unit,
+                f"N={small} {base[figure]:.2f}",
+                (ratio,),
+                f"<= {SCALE_LIMIT:g}x" if flat else "",
+                ratio <= SCALE_LIMIT if flat else None,
+            )
+        )
+    return rows
