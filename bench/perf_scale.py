@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,11 +75,14 @@ def run_seed(srv: RunningServer, work: Path, run: int) -> tuple[float, dict[str,
     env["KUBECACHEDIR"] = str(work / f"kube-cache-{run}")
     env["HOME"] = str(work)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # btp of this tree
+    assert srv.proc is not None
+    cpu_before = children_cpu() + cpu_seconds(srv.proc.pid)
     start = time.perf_counter()
     done = subprocess.run(
         ["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=300
     )
     total = time.perf_counter() - start
+    cpu = children_cpu() + cpu_seconds(srv.proc.pid) - cpu_before
     if "@@DONE" not in done.stdout or "HTTP 404" not in done.stdout:
         raise RuntimeError(f"the seed procedure did not finish:\n{done.stdout}\n{done.stderr}")
     marks = {(k, int(n)): float(t) for k, n, t in re.findall(r"@@(BEGIN|END) (\d+) ([\d.]+)", done.stdout)}
@@ -89,7 +93,13 @@ def run_seed(srv: RunningServer, work: Path, run: int) -> tuple[float, dict[str,
     }
     phases["wait for OK (polls)"] = marks[("BEGIN", 9)] - polls[0]
     phases["wait for deletion (polls)"] = polled - polls[1]
+    phases["CPU of every process (server, btp, curl, jq, kubectl)"] = cpu
     return total, phases
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # of the children waited for so far
+    return usage.ru_utime + usage.ru_stime
 
 
 def seed_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
@@ -158,7 +168,7 @@ def postgres_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
     if not url:
         print("postgres: skipped (set KYMAPROV_TEST_POSTGRES to a PostgreSQL server URL)", flush=True)
         return []
-    n, repeat, creates = args.rounds, args.repeat, 5 if args.smoke else 100
+    n, repeat, creates = args.rounds, args.repeat, 3 if args.smoke else 100
     with postgres_database(url) as database:
         pg = start(tmp / "pg", database)
         lite = start(tmp / "lite")
@@ -368,6 +378,7 @@ def scale_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
             srv.stop()
     finally:
         srv.stop()
+    print(f"scale: {big_envs:,} environments and {big_bindings:,} bindings against {small} and {small * 10}")
     rows = []
     base, top = results[small], results[big_envs]
     for figure in base:
@@ -376,10 +387,10 @@ def scale_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
         flat = figure != "idle CPU" and not figure.endswith("latency")  # latency: noisy, shown only
         rows.append(
             Row(
-                f"{figure} at {big_envs:,} envs, {big_bindings:,} bindings",
+                f"scale: {figure}",
                 top[figure],
                 unit,
-                f"N={small} {base[figure]:.2f}",
+                f"N={small}: {base[figure]:.2f}",
                 (ratio,),
                 f"<= {SCALE_LIMIT:g}x" if flat else "",
                 ratio <= SCALE_LIMIT if flat else None,
