@@ -171,7 +171,8 @@ def postgres_rows(tmp: Path, args: argparse.Namespace) -> list[Row]:
     if not url:
         print("postgres: skipped (set KYMAPROV_TEST_POSTGRES to a PostgreSQL server URL)", flush=True)
         return []
-    n, repeat, creates = args.rounds, args.repeat, 3 if args.smoke else 100
+    # the figure is 100 creates; fewer with fewer --rounds (a loaded machine takes ~1 s per create)
+    n, repeat, creates = args.rounds, args.repeat, 3 if args.smoke else min(100, args.rounds)
     with postgres_database(url) as database:
         pg = start(tmp / "pg", database)
         lite = start(tmp / "lite")
