@@ -76,13 +76,13 @@ def run_seed(srv: RunningServer, work: Path, run: int) -> tuple[float, dict[str,
     env["HOME"] = str(work)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])  # btp of this tree
     assert srv.proc is not None
-    cpu_before = children_cpu() + cpu_seconds(srv.proc.pid)
+    server_before, clients_before = cpu_seconds(srv.proc.pid), children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         ["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=300
     )
     total = time.perf_counter() - start
-    cpu = children_cpu() + cpu_seconds(srv.proc.pid) - cpu_before
+    server_cpu, clients_cpu = cpu_seconds(srv.proc.pid) - server_before, children_cpu() - clients_before
     if "@@DONE" not in done.stdout or "HTTP 404" not in done.stdout:
         raise RuntimeError(f"the seed procedure did not finish:\n{done.stdout}\n{done.stderr}")
     marks = {(k, int(n)): float(t) for k, n, t in re.findall(r"@@(BEGIN|END) (\d+) ([\d.]+)", done.stdout)}
@@ -93,7 +93,8 @@ def run_seed(srv: RunningServer, work: Path, run: int) -> tuple[float, dict[str,
     }
     phases["wait for OK (polls)"] = marks[("BEGIN", 9)] - polls[0]
     phases["wait for deletion (polls)"] = polled - polls[1]
-    phases["CPU of every process (server, btp, curl, jq, kubectl)"] = cpu
+    phases["server CPU"] = server_cpu
+    phases["client CPU (btp, curl, jq, kubectl)"] = clients_cpu
     return total, phases
 
 
