@@ -30,6 +30,7 @@ from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, free_port
 
 SECTIONS = ["requests", "bindings", "client"]
+SCALE_SECTIONS = ["seed", "postgres", "scale"]  # bench/perf_scale.py, each on servers of its own
 
 
 def cpu_seconds(pid: int) -> float:
@@ -316,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="alternating blocks per figure")
     parser.add_argument("--smoke", action="store_true", help="a few calls each; never fails on a target")
     parser.add_argument(
-        "--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="measure these sections only"
+        "--only",
+        nargs="+",
+        choices=SECTIONS + SCALE_SECTIONS,
+        default=SECTIONS + SCALE_SECTIONS,
+        help="measure these sections only",
     )
     args = parser.parse_args(argv)
     if args.smoke:
@@ -334,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
             srv.stop()
             ref_proc.terminate()
             ref_proc.wait(10)
+        from bench import perf_scale
+
+        for section in (s for s in SCALE_SECTIONS if s in args.only):
+            rows += perf_scale.section_rows(section, tmp, args)
     print_table(rows)
     missed = [r.name for r in rows if r.ok is False]
     if missed and not args.smoke:

@@ -6,6 +6,7 @@ It asserts no timing (that is what the benchmark itself is for): only that each 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,12 @@ FIGURES = (
     "kymaprov --help",
     "btp --help",
     "exec-credential (live binding)",
+    "scale: GET environment CPU",
+    "scale: GET binding CPU",
+    "scale: RSS",
+    "scale: idle CPU",
 )
+SEED = ("seed procedure verbatim",)  # needs curl and jq, as the procedure does
 
 
 def test_the_benchmark_smoke_run_measures_every_figure() -> None:
@@ -40,3 +46,5 @@ def test_the_benchmark_smoke_run_measures_every_figure() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     rows = {line.split("  ")[0] for line in done.stdout.splitlines()}
     assert set(FIGURES) <= rows, done.stdout
+    if shutil.which("curl") and shutil.which("jq"):
+        assert set(SEED) <= rows, done.stdout

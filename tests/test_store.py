@@ -1,4 +1,4 @@
-"""The store upgrades a database made by an older version: columns added since are added to it."""
+"""The store upgrades a database made by an older version: columns and indexes added since are added."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_columns_added_since_are_added_to_an_old_database(url: str) -> None:
     store = Store(url)
     store.create_all()
     with store.engine.begin() as conn:  # as an older version made it: no binding state yet
+        conn.exec_driver_sql("DROP INDEX ix_kyma_bindings_state")  # SQLite drops no indexed column
         conn.exec_driver_sql("ALTER TABLE kyma_bindings DROP COLUMN state")
         conn.exec_driver_sql("ALTER TABLE kyma_bindings DROP COLUMN state_since")
         conn.exec_driver_sql(
@@ -87,3 +88,18 @@ def test_a_query_reads_what_sqlalchemy_reads(url: str) -> None:
     assert store.get_setting("a.json") == {"list": [1, "x", None], "nested": {"t": True}}
     assert store.get_setting("missing", "default") == "default"
     store.dispose()
+
+
+def test_indexes_added_since_are_made_on_an_old_database(url: str) -> None:
+    store = Store(url)
+    store.create_all()
+    with store.engine.begin() as conn:  # as an older version made it: no index for the worker's poll
+        conn.exec_driver_sql("DROP INDEX ix_operations_state_due")
+    store.dispose()
+
+    upgraded = Store(url)
+    upgraded.create_all()
+    upgraded.create_all()  # and again: nothing left to add
+    indexes = {i["name"]: i["column_names"] for i in sa.inspect(upgraded.engine).get_indexes("operations")}
+    assert indexes["ix_operations_state_due"] == ["state", "due_ms"]
+    upgraded.dispose()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from kymaprov.clock import Clock
 from kymaprov.config import Settings
@@ -17,6 +18,9 @@ class Context:
     store: Store
     clock: Clock
     sealer: Sealer
+    # set once an operation is recorded (after its commit): wakes this process's lifecycle worker at
+    # once rather than at its next poll; other replicas find the operation by polling
+    operations_due: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Context:

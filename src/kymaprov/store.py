@@ -203,6 +203,7 @@ class Store:
             try:
                 metadata.create_all(self.engine)
                 self._add_missing_columns()
+                self._add_missing_indexes()
             except sa.exc.OperationalError as exc:
                 message = f"cannot connect to database {self.safe_url}: {exc.orig or exc}"
                 raise StoreError(_scrub(message, self.url)) from None
@@ -228,6 +229,21 @@ class Store:
                     if column.name not in {
                         c["name"] for c in sa.inspect(self.engine).get_columns(table.name)
                     }:
+                        raise
+
+    def _add_missing_indexes(self) -> None:
+        """``create_all`` makes a table's indexes only with the table: add those declared since. As with
+        columns, a replica that loses the race finds the index made by the other."""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {i["name"] for i in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name in present:
+                    continue
+                try:
+                    index.create(self.engine)
+                except sa.exc.DBAPIError:
+                    if index.name not in {i["name"] for i in sa.inspect(self.engine).get_indexes(table.name)}:
                         raise
 
     @contextmanager

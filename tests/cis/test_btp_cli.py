@@ -305,3 +305,25 @@ def test_btp_manages_kyma_environment_instances(server: RunningServer, tmp_path:
         assert time.monotonic() < deadline, r.stdout
         time.sleep(0.2)
     assert r.returncode == 1 and "Environment instance not found [Error: 41000/404]" in r.stderr
+
+
+def test_btp_keeps_the_local_session_and_renews_a_forgotten_one(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Without ``btp login``, the first command logs in with the local login and later ones reuse that
+    session (a login is a slow password check); one the server does not know is replaced by a new login."""
+    config = tmp_path / "none.json"  # no btp login: the local login decides
+    kept = server.data_dir / "btp-local-session.json"
+    kept.unlink(missing_ok=True)
+    logins = server.log().count("/login/v2.106.1")
+    assert btp(server, "list", "services/instance", config=config).returncode == 0
+    session = json.loads(kept.read_text())["session"]
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
+    assert btp(server, "list", "services/instance", config=config).returncode == 0
+    assert json.loads(kept.read_text())["session"] == session
+    assert server.log().count("/login/v2.106.1") == logins + 1
+    kept.write_text(json.dumps({**json.loads(kept.read_text()), "session": "forgotten"}))
+    r = btp(server, "list", "services/instance", config=config)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(kept.read_text())["session"] not in ("forgotten", session)
+    assert server.log().count("/login/v2.106.1") == logins + 2

@@ -316,3 +316,23 @@ def test_a_step_past_its_timeout_fails_the_create(ctx: Context) -> None:
     env = environment(ctx, slow) or {}
     assert env["state"] == "CREATION_FAILED" and env["state_message"] == "Runtime resource not in Ready state"
     assert operation(ctx, slow)["state"] == "failed"
+
+
+def test_a_recorded_operation_wakes_the_worker_before_its_next_poll(ctx: Context) -> None:
+    """The worker of this process is told of a new operation once it is committed; polling (here once an
+    hour) is only how other replicas' operations are found."""
+    ctx.settings.worker_interval = 3600
+    runtimes = Runtimes("awake", blocking=False)
+    w = worker(ctx, runtimes)
+    w.start()
+    try:
+        p = principal(ctx)
+        time.sleep(0.2)  # the worker's first pass found nothing and it sleeps until woken
+        env_id = create_environment(ctx, p)
+        deadline = time.monotonic() + 30
+        while (environment(ctx, env_id) or {}).get("state") != "OK":
+            assert time.monotonic() < deadline, "the create waited for the worker's next poll"
+            time.sleep(0.05)
+    finally:
+        w.stop()
+    assert not w.alive

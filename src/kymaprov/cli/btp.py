@@ -16,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
-    import httpx
+    from email.message import Message
 
 from kymaprov import __version__
 from kymaprov.cli.hints import RootOptionHints
@@ -54,35 +55,81 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, fh, indent=2)
 
 
+# the session ``btp`` got with the local login (``local-login.json``), kept next to that file so that
+# each command does not log in again (a login is a deliberately slow password check on the server)
+LOCAL_SESSION_FILE = "btp-local-session.json"
+
 PROTOCOL = "v2.106.1"  # the BTP CLI-server protocol version this client speaks (the provider's too)
 
 
 @dataclass
+class Reply:
+    """An HTTP answer: btp's few small POSTs go through the standard library (httpx and its imports
+    were most of each command's start-up)."""
+
+    status_code: int
+    headers: Message
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> Reply:
+    import urllib.error  # here, not at the top: --help needs none of it
+    import urllib.request
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # a 3xx is the answer, as with any HTTP client that does not follow POSTs
+
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=60) as response:
+            return Reply(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return Reply(exc.code, exc.headers, exc.read())
+    except (OSError, ValueError) as exc:  # URLError is an OSError; a malformed URL a ValueError
+        raise NotLoggedIn(f"cannot reach {url}: {exc}") from exc
+
+
+@dataclass
 class BtpSession:
-    """A session of the BTP CLI-server protocol, as SAP's ``btp`` keeps one."""
+    """A session of the BTP CLI-server protocol, as SAP's ``btp`` keeps one. ``renew`` logs in again
+    when the server no longer knows the session (only for the implicit local login)."""
 
     url: str
     session_id: str
     subdomain: str
     subaccount: str | None
+    renew: Callable[[], BtpSession] | None = field(default=None, repr=False, compare=False)
 
-    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    def _post(self, path: str, body: dict[str, Any]) -> Reply:
         headers = {
             "X-Cpcli-Format": "json",
             "X-Cpcli-Sessionid": self.session_id,
             "X-Cpcli-Subdomain": self.subdomain,
         }
-        import httpx  # here, not at the top: it is most of btp's start-up, and --help needs none of it
-
-        try:
-            return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=60)
-        except httpx.HTTPError as exc:
-            raise NotLoggedIn(f"cannot reach {self.url}: {exc}") from exc
+        return post(f"{self.url}{path}", body, headers)
 
     def command(self, command: str, action: str, **params: str | None) -> Any:
         """Run ``action command`` with these parameters; the backend's body, or its error as a BtpError."""
         values = {k: v for k, v in params.items() if v is not None}
         response = self._post(f"/command/{PROTOCOL}/{command}?{action}", {"paramValues": values})
+        if response.status_code == 401 and self.renew is not None:
+            fresh, self.renew = self.renew(), None
+            self.session_id, self.subdomain = fresh.session_id, fresh.subdomain
+            response = self._post(f"/command/{PROTOCOL}/{command}?{action}", {"paramValues": values})
         if response.status_code == 401:
             raise NotLoggedIn(f"session expired or not logged in; run 'btp login' (server {self.url})")
         if response.status_code != 200:
@@ -103,7 +150,7 @@ class BtpSession:
         return sub
 
 
-def _message(response: httpx.Response) -> str:
+def _message(response: Reply) -> str:
     try:
         data = response.json()
     except ValueError:
@@ -117,20 +164,13 @@ def _message(response: httpx.Response) -> str:
 def _login(url: str, user: str, password: str, subdomain: str | None) -> BtpSession:
     """``POST /login``; without a subdomain the server logs in to the user's own global account."""
     body = {"customIdp": "", "subdomain": subdomain or "", "userName": user, "password": password}
-    import httpx  # see BtpSession._post
-
-    try:
-        response = httpx.post(
-            f"{url}/login/{PROTOCOL}", json=body, headers={"X-Cpcli-Format": "json"}, timeout=60
-        )
-    except httpx.HTTPError as exc:
-        raise NotLoggedIn(f"cannot reach {url}: {exc}") from exc
+    response = post(f"{url}/login/{PROTOCOL}", body, {"X-Cpcli-Format": "json"})
     if response.status_code != 200:
         reason = response.headers.get("x-cpcli-server-message") or f"HTTP {response.status_code}"
         raise NotLoggedIn(f"login failed: {reason}")
     return BtpSession(
         url,
-        response.headers["x-cpcli-sessionid"],
+        str(response.headers["x-cpcli-sessionid"]),
         response.headers.get("x-cpcli-subdomain") or subdomain or "",
         None,
     )
@@ -150,9 +190,29 @@ def load_session() -> BtpSession:
             "start 'kymaprov serve' or run 'btp login --url URL'"
         )
     login = json.loads(login_file.read_text())
-    session = _login(login["url"], login["user"], login["password"], None)
-    session.subaccount = login["subaccount"]
-    return session
+    return _local_session(login, login_file.with_name(LOCAL_SESSION_FILE))
+
+
+def _local_session(login: dict[str, Any], cache: Path) -> BtpSession:
+    """The session of the local login: the one kept from an earlier command when it was made for this
+    login, else a new login (kept for the next command). A session the server has since forgotten
+    (expired, reset, another server on this data directory) is renewed on its first 401."""
+
+    def fresh() -> BtpSession:
+        session = _login(login["url"], login["user"], login["password"], None)
+        session.subaccount = login["subaccount"]
+        with contextlib.suppress(OSError):  # a data directory we may not write to: no reuse, no harm
+            made_for = {k: login[k] for k in ("url", "user", "subaccount")}
+            _write_private(cache, {**made_for, "session": session.session_id, "subdomain": session.subdomain})
+        return session
+
+    try:
+        kept = json.loads(cache.read_text())
+        if any(kept.get(k) != login[k] for k in ("url", "user", "subaccount")):
+            return fresh()
+        return BtpSession(login["url"], kept["session"], kept["subdomain"], login["subaccount"], fresh)
+    except (OSError, ValueError, KeyError, TypeError):
+        return fresh()
 
 
 def _emit(ctx: click.Context, data: Any, human: str) -> None:

@@ -35,7 +35,7 @@ from kymaprov.provisioning.models import (
     operations,
     state_values,
 )
-from kymaprov.store import Query, Store
+from kymaprov.store import Query, Store, after_commit
 from kymaprov.uaa.models import Principal
 
 IN_PROGRESS = ("CREATING", "UPDATING", "DELETING")
@@ -274,6 +274,7 @@ class EnvironmentService:
             .where(operations.c.environment_id == env_id, operations.c.state == "pending")
             .values(state="canceled", description="Superseded by a newer operation", updated_ms=now)
         )
+        after_commit(conn, self._ctx.operations_due.set)
         conn.execute(
             sa.insert(operations).values(
                 id=op_id,

@@ -95,12 +95,14 @@ class LifecycleWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self._ctx.operations_due.set()
         if self._thread:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
         last_cleanup = 0.0
         while not self._stop.is_set():
+            self._ctx.operations_due.clear()  # before looking: an operation recorded from now on wakes us
             try:
                 self.run_due()
                 if time.monotonic() - last_cleanup > 1.0:
@@ -109,7 +111,7 @@ class LifecycleWorker:
                     last_cleanup = time.monotonic()
             except Exception:  # keep the worker alive; the operation is retried after its lease
                 log.exception("lifecycle worker iteration failed")
-            self._stop.wait(self._ctx.settings.worker_interval)
+            self._ctx.operations_due.wait(self._ctx.settings.worker_interval)
 
     def run_due(self) -> int:
         """Process every operation that is due now; return how many finished."""

@@ -83,6 +83,14 @@ kyma_bindings = sa.Table(
     sa.Column("state_since", sa.Float, nullable=True),  # wall time the state began (stuck-row timeout)
 )
 
+# what the background passes look for, so that they cost the same with 100 rows or 100,000: the
+# lifecycle worker's due operations (every poll), the expired bindings still to clean (every second) and
+# the bindings stuck being made or removed (every few seconds). Without them each pass read every row,
+# and a binding row's columns after its kubeconfig sit on overflow pages: 100,000 rows were ~500 MB read.
+sa.Index("ix_operations_state_due", operations.c.state, operations.c.due_ms)
+sa.Index("ix_kyma_bindings_cleaned_expires", kyma_bindings.c.cleaned, kyma_bindings.c.expires_ms)
+sa.Index("ix_kyma_bindings_state", kyma_bindings.c.state, kyma_bindings.c.state_since)
+
 # state, stateMessage, operation, type, status per lifecycle step
 CREATING = ("CREATING", "Creating environment instance.", "provision", "Provision", "Processing")
 CREATED = ("OK", "Environment instance created.", "provision", "Provision", "Processed")
