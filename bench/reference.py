@@ -1,7 +1,8 @@
 """The reference the service is measured against: bare Starlette on the same uvicorn, no kymaprov.
 
 ``/hello`` answers a constant; ``/row`` reads one JSON row with ``sqlite3`` in the thread pool (as
-kymaprov's handlers run) and renders it, the least a GET of an environment must do.
+kymaprov's handlers run) and renders it, the least a GET of an environment must do; ``/rows`` reads
+every body a ``POST /rows`` stored (the kube API's list items), parses each and renders the list.
 Run: ``python -m bench.reference PORT DB``.
 """
 
@@ -26,6 +27,7 @@ def app(db: str) -> Starlette:
     conn = sqlite3.connect(db, check_same_thread=False)
     conn.execute("CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT)")
     conn.execute("INSERT OR REPLACE INTO rows VALUES (?, ?)", (ROW["id"], json.dumps(ROW)))
+    conn.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT)")
     conn.commit()
 
     def hello(_: Request) -> Response:
@@ -35,13 +37,36 @@ def app(db: str) -> Starlette:
         body: Any = json.loads(conn.execute("SELECT body FROM rows WHERE id = ?", (ROW["id"],)).fetchone()[0])
         return JSONResponse(body)
 
+    def read_rows(_: Request) -> Response:
+        bodies = conn.execute("SELECT body FROM items ORDER BY id").fetchall()
+        items = [json.loads(b[0]) for b in bodies]
+        return JSONResponse({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items})
+
+    async def load_rows(request: Request) -> Response:
+        items = await request.json()
+        conn.execute("DELETE FROM items")
+        conn.executemany("INSERT INTO items VALUES (?, ?)", [(i, json.dumps(o)) for i, o in enumerate(items)])
+        conn.commit()
+        return JSONResponse({"rows": len(items)})
+
     async def threaded_hello(request: Request) -> Response:
         return await run_in_threadpool(hello, request)
 
     async def threaded_row(request: Request) -> Response:
         return await run_in_threadpool(read_row, request)
 
-    return Starlette(routes=[Route("/hello", threaded_hello), Route("/row", threaded_row)])
+    async def rows(request: Request) -> Response:
+        if request.method == "POST":
+            return await load_rows(request)
+        return await run_in_threadpool(read_rows, request)
+
+    return Starlette(
+        routes=[
+            Route("/hello", threaded_hello),
+            Route("/row", threaded_row),
+            Route("/rows", rows, methods=["GET", "POST"]),
+        ]
+    )
 
 
 if __name__ == "__main__":
