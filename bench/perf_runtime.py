@@ -209,7 +209,7 @@ def burst_row(kube: Cluster, pid: int, concurrency: int) -> Row:
     with ThreadPoolExecutor(concurrency) as pool:
         for _ in range(2):
             list(pool.map(one, range(concurrency)))
-    time.sleep(1.0)
+    time.sleep(2.0)  # the server gives freed memory back a second after the last large reply
     after = rss_mb(pid)
     return Row(
         f"RSS after {concurrency} concurrent lists x2",

@@ -45,6 +45,7 @@ from kymaprov.kubeapi import (
     tables,
     tls,
     tokens,
+    trim,
 )
 from kymaprov.kubeapi.auth import Authenticator
 from kymaprov.kubeapi.errors import (
@@ -808,6 +809,8 @@ MAX_REQUEST_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
     """The ASGI app serving every embedded cluster (served by ``EmbeddedRuntimes.configure_server``)."""
     api = KubeApi(ctx, authenticator)
+    trim.limit_arenas()
+    trimmer = trim.Trimmer()
 
     async def serve(request: Request, cluster_id: str, path: str) -> Response:
         body = await read_limited_body(request, MAX_REQUEST_BYTES)
@@ -838,7 +841,9 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
             return StreamingResponse(
                 result.body, media_type=result.content_type, headers={"cache-control": "no-cache, private"}
             )
-        return _render(result)
+        response = _render(result)
+        trimmer.replied(len(response.body))
+        return response
 
     async def endpoint(request: Request) -> Response:
         return await serve(request, request.path_params["cluster_id"], request.path_params.get("path", ""))
