@@ -22,6 +22,12 @@ FIGURES = (
     "kymaprov --help",
     "btp --help",
     "exec-credential (live binding)",
+    "watch: write to event (median)",
+    "idle watches: added server CPU",
+    "kube list of ConfigMaps, JSON",
+    "kube list, limit/continue pages",
+    "RSS after a burst of lists",
+    "RSS after touching runtimes",
 )
 
 
