@@ -374,7 +374,8 @@ def custom_types(crd: dict[str, Any]) -> list[ResourceType]:
     return built
 
 
-_cache: LRU[str, tuple[tuple[int, int], Registry]] = LRU()  # the recently served runtimes only
+# The recently served runtimes only: a Kyma runtime's registry is ~150 KB (its CRDs' types and schemas)
+_cache: LRU[str, tuple[tuple[int, int], Registry]] = LRU(64)
 
 
 def registry(store: ObjectStore) -> Registry:

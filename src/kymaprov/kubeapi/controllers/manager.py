@@ -51,7 +51,7 @@ WRITES_PER_PASS = 100
 RETRY_SECONDS = 0.5
 RESYNC_SECONDS = 5.0
 LEASE_SECONDS = 15.0
-GRAPHS = 256  # clusters whose graph stays in memory between passes (a few hundred KB each at most)
+GRAPHS = 64  # clusters whose graph stays in memory between passes (~150 KB for a new Kyma runtime)
 
 
 class ControllerManager:
