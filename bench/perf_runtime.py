@@ -65,7 +65,7 @@ def rows(srv: RunningServer, ref_pid: int, ref_url: str, tmp: Path, args: argpar
     if "watch" in args.only:
         out += watch_rows(kube, srv.proc.pid, args)
     if "lists" in args.only or "memory" in args.only:
-        fill(kube, 100 if args.smoke else 1000)
+        fill(kube, 40 if args.smoke else 1000)
     if "lists" in args.only:
         out += list_rows(kube, Cpu(srv.proc.pid), Cpu(ref_pid), ref_url, args)
     if "memory" in args.only:
@@ -125,7 +125,7 @@ def idle_row(kube: Cluster, pid: int, watches: int, window: float) -> Row:
 
     time.sleep(0.5)
     alone = share()
-    threads, lasting = [], str(int(window) + 5)
+    threads, lasting = [], str(int(window) + 3)
     for _ in range(watches):
         started = threading.Event()
         threads.append(
@@ -178,7 +178,7 @@ def list_rows(kube: Cluster, server: Cpu, ref: Cpu, ref_url: str, args: argparse
         args.repeat,
         1.2,
     )
-    limit, pages, seen = 100, 0, []
+    limit, pages, seen = max(1, len(items) // 10), 0, []
     token = ""
     while True:
         params = {"limit": str(limit), **({"continue": token} if token else {})}
