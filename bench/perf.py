@@ -29,7 +29,7 @@ import httpx
 from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, free_port
 
-SECTIONS = ["requests", "bindings", "client"]
+SECTIONS = ["requests", "bindings", "client", "watch", "lists", "memory"]
 SCALE_SECTIONS = ["seed", "postgres", "scale"]  # bench/perf_scale.py, each on servers of its own
 
 
@@ -335,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
             rows = server_rows(srv, ref_proc.pid, ref_url, args)
             if "client" in args.only:
                 rows += client_rows(srv, tmp, args)
+            from bench import perf_runtime  # imports this module
+
+            if set(perf_runtime.SECTIONS) & set(args.only):
+                rows += perf_runtime.rows(srv, ref_proc.pid, ref_url, tmp, args)
         finally:
             srv.stop()
             ref_proc.terminate()

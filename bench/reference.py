@@ -2,7 +2,8 @@
 
 ``/hello`` answers a constant; ``/row`` reads one JSON row with ``sqlite3`` in the thread pool (as
 kymaprov's handlers run) and renders it, the least a GET of an environment must do; ``/rows?n=N``
-reads and renders N rows as one list, the least a list endpoint returning N items must do.
+reads and renders N rows as one list, the least a list endpoint returning N items must do; ``/items``
+reads every body a ``POST /items`` stored (the kube API's list items), parses each and renders the list.
 Run: ``python -m bench.reference PORT DB``.
 """
 
@@ -31,6 +32,7 @@ def app(db: str) -> Starlette:
     for i in range(1, ROWS):
         row = {**ROW, "id": f"{i:036d}"}
         conn.execute("INSERT OR REPLACE INTO rows VALUES (?, ?)", (row["id"], json.dumps(row)))
+    conn.execute("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT)")
     conn.commit()
 
     def hello(_: Request) -> Response:
@@ -45,6 +47,18 @@ def app(db: str) -> Starlette:
         found = conn.execute("SELECT body FROM rows ORDER BY id LIMIT ?", (n,)).fetchall()
         return JSONResponse({"items": [json.loads(body) for (body,) in found]})
 
+    def read_items(_: Request) -> Response:
+        bodies = conn.execute("SELECT body FROM items ORDER BY id").fetchall()
+        items = [json.loads(b[0]) for b in bodies]
+        return JSONResponse({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": items})
+
+    async def load_items(request: Request) -> Response:
+        items = await request.json()
+        conn.execute("DELETE FROM items")
+        conn.executemany("INSERT INTO items VALUES (?, ?)", [(i, json.dumps(o)) for i, o in enumerate(items)])
+        conn.commit()
+        return JSONResponse({"rows": len(items)})
+
     async def threaded_hello(request: Request) -> Response:
         return await run_in_threadpool(hello, request)
 
@@ -54,8 +68,19 @@ def app(db: str) -> Starlette:
     async def threaded_rows(request: Request) -> Response:
         return await run_in_threadpool(read_rows, request)
 
-    routes = [Route("/hello", threaded_hello), Route("/row", threaded_row), Route("/rows", threaded_rows)]
-    return Starlette(routes=routes)
+    async def items(request: Request) -> Response:
+        if request.method == "POST":
+            return await load_items(request)
+        return await run_in_threadpool(read_items, request)
+
+    return Starlette(
+        routes=[
+            Route("/hello", threaded_hello),
+            Route("/row", threaded_row),
+            Route("/rows", threaded_rows),
+            Route("/items", items, methods=["GET", "POST"]),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,12 @@ FIGURES = (
     "scale: GET binding CPU",
     "scale: RSS",
     "scale: idle CPU",
+    "watch: write to event (median)",
+    "idle watches: added server CPU",
+    "kube list of ConfigMaps, JSON",
+    "kube list, limit/continue pages",
+    "RSS after a burst of lists",
+    "RSS after touching runtimes",
 )
 SEED = ("seed procedure verbatim",)  # needs curl and jq, as the procedure does
 

@@ -108,9 +108,13 @@ def test_selectors() -> None:
         ("!missing", True),
         ("", True),
     ]:
-        assert matcher(selector, None, "pods")(obj) is expected, selector
-    assert matcher(None, "metadata.name=n,status.phase=Running", "pods")(obj)
-    assert not matcher(None, "metadata.namespace!=ns", "pods")(obj)
+        match = matcher(selector, None, "pods")
+        assert (match is None or match(obj)) is expected, selector  # None: selects everything
+    assert matcher("", "", "pods") is None
+    both = matcher(None, "metadata.name=n,status.phase=Running", "pods")
+    assert both is not None and both(obj)
+    other = matcher(None, "metadata.namespace!=ns", "pods")
+    assert other is not None and not other(obj)
     with pytest.raises(BadRequest, match=r"field label not supported: status\.phase"):
         matcher(None, "status.phase=Running", "configmaps")
     with pytest.raises(BadRequest):

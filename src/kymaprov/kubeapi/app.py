@@ -8,6 +8,7 @@ Tables, aggregated discovery, watch streams). Every error leaves as a ``Status``
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ from kymaprov.kubeapi import (
     tables,
     tls,
     tokens,
+    trim,
 )
 from kymaprov.kubeapi.auth import Authenticator
 from kymaprov.kubeapi.errors import (
@@ -92,6 +94,7 @@ class KubeRequest:
     impersonate_groups: tuple[str, ...] = ()
     impersonate_uid: str = ""
     user_agent: str = ""
+    text_lists: bool = False  # a JSON list may answer ``lists.JsonList`` (the HTTP layer renders it)
 
 
 @dataclass
@@ -344,25 +347,24 @@ class KubeApi:
 
             options = lists.parse(req.query)
             selected = bool(req.query.get("labelSelector") or req.query.get("fieldSelector"))
+            table = tables.wants_table(req.accept)
+            as_text = req.text_lists and not table and _json_reply(req.accept)
 
             def do_list(store: ObjectStore, user: UserInfo) -> tuple[lists.Page, float]:
-                return lists.read(store, rt, list_namespace, match, options, selected=selected), store.now
+                page = lists.read(
+                    store, rt, list_namespace, match, options, selected=selected, as_text=as_text
+                )
+                return page, store.now
 
             page, now = self._read(req, info, do_list)
-            table = tables.wants_table(req.accept)
             if table:
                 rendered = self._table(req, rt, page.items, page.resource_version, now, table)
                 rendered["metadata"] = {**rendered.get("metadata", {}), **page.meta()}
                 return KubeResponse(200, rendered)
-            return KubeResponse(
-                200,
-                {
-                    "kind": f"{rt.kind}List",
-                    "apiVersion": rt.api_version,
-                    "metadata": page.meta(),
-                    "items": page.items,
-                },
-            )
+            head = {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": page.meta()}
+            if page.texts is not None:
+                return KubeResponse(200, lists.JsonList(head, page.texts))
+            return KubeResponse(200, {**head, "items": page.items})
         if verb == "get":
             obj, rv, now = self._read(
                 req, info, lambda s, u: (s.get(rt, namespace, name), s.current_rv(), s.now)
@@ -603,10 +605,12 @@ class KubeApi:
     async def stream(self, ws: WatchStream) -> AsyncIterator[bytes]:
         """The watch's events: the initial ones, then the log's whenever the cluster's hub rings.
 
-        Each second the watch checks, without the database, whether its credential could have
-        changed (the cluster was written, its token's ``exp`` passed on the service clock, or the
-        cluster is gone) and only then authenticates and authorizes again; so a revoked or expired
-        credential ends the watch within about a second, and an idle watch costs nothing.
+        The watch sleeps until the hub rings (a write to its cluster, or the cluster is gone), its
+        bookmark or end is due, or its token's ``exp`` passes on the service clock (advancing the
+        clock here rings too): an idle watch does not wake up. Its credential is checked again, at
+        most once per ``WATCH_REAUTH_SECONDS``, only once it could have changed (the cluster was
+        written or is gone, or the token expired), so a revoked or expired credential ends the watch
+        within about a second.
         """
         headers = True
 
@@ -636,16 +640,22 @@ class KubeApi:
         deadline = start + ws.timeout
         next_bookmark = start + BOOKMARK_SECONDS if ws.bookmarks else math.inf
         next_auth = start + WATCH_REAUTH_SECONDS
-        with hub.subscribe(cluster_id) as bell:
+        recheck = False  # the credential could have changed since it was last checked
+        with contextlib.ExitStack() as stack:
+            bell = stack.enter_context(hub.subscribe(cluster_id))
+            if expires < math.inf:
+                stack.callback(self.ctx.clock.listen(bell.ring))
             rung = True  # read once right away: writes may have landed since the initial events
             while True:
                 try:
-                    if time.monotonic() >= next_auth:
+                    seen = hub.seen(cluster_id)
+                    recheck = recheck or seen > authorized_at or seen == changes.GONE
+                    recheck = recheck or self.ctx.clock.now() >= expires
+                    if recheck and time.monotonic() >= next_auth:
                         next_auth = time.monotonic() + WATCH_REAUTH_SECONDS
-                        seen = hub.seen(cluster_id)
-                        if seen > authorized_at or seen == changes.GONE or self.ctx.clock.now() >= expires:
-                            authorized_at = max(seen, authorized_at)
-                            await run_in_threadpool(self._reauthorize, ws)
+                        recheck = False
+                        authorized_at = max(seen, authorized_at)
+                        await run_in_threadpool(self._reauthorize, ws)
                     events = await run_in_threadpool(ws.watch.poll) if rung else []
                 except KubeError:
                     return  # the cluster is gone, or the token expired or was revoked: next is a 401
@@ -662,7 +672,9 @@ class KubeApi:
                     yield line("BOOKMARK", ws.watch.bookmark())
                 if now >= deadline:
                     return
-                rung = await bell.wait(min(deadline, next_auth, next_bookmark) - now)
+                wake = min(deadline, next_bookmark, next_auth if recheck else math.inf)
+                left = expires - self.ctx.clock.now()  # then the token expires: a recheck is due
+                rung = await bell.wait(min(wake - now, left) if left > 0 else wake - now)
 
 
 def _token_expiry(token: str | None) -> float:
@@ -701,6 +713,7 @@ def _patch_options(req: KubeRequest, patch_type: str) -> tuple[str, bool]:
 
 
 _SERVED_SUBRESOURCES = ("status", "scale", "token", "finalize")
+_JSON_MEDIA = (JSON, "*/*", "application/*", "application/yaml")
 CUSTOM_PATCH_TYPES = tuple(t for t in PATCH_TYPES if t != "application/strategic-merge-patch+json")
 
 _REVIEWS: dict[str, Callable[[ObjectStore, UserInfo, Any], dict[str, Any]]] = {
@@ -735,6 +748,16 @@ def _accepted(accept: str) -> list[tuple[str, dict[str, str]]]:
     return [(media, params) for _, _, media, params in sorted(clauses)]
 
 
+def _json_reply(accept: str) -> bool:
+    """Whether ``_negotiate`` answers JSON whatever the body: no protobuf is preferred to JSON."""
+    for media, params in _accepted(accept):
+        if media in _JSON_MEDIA:
+            return True
+        if media == PROTOBUF and not params.get("as"):
+            return False
+    return True
+
+
 def _negotiate(accept: str, result: KubeResponse) -> KubeResponse:
     """JSON or protobuf, the first acceptable of the client's choices, as kube-apiserver negotiates.
 
@@ -745,7 +768,7 @@ def _negotiate(accept: str, result: KubeResponse) -> KubeResponse:
         return result
     wanted_protobuf = False
     for media, params in _accepted(accept):
-        if media in (JSON, "*/*", "application/*", "application/yaml"):
+        if media in _JSON_MEDIA:
             return result
         if media == PROTOBUF and not params.get("as"):
             wanted_protobuf = True
@@ -768,7 +791,10 @@ def _render(result: KubeResponse) -> Response:
     headers = {"cache-control": "no-cache, private", **result.headers}
     if isinstance(result.body, str | bytes):
         return Response(result.body, result.status, headers=headers, media_type=result.content_type)
-    content = json.dumps(result.body, separators=(",", ":")).encode()
+    if isinstance(result.body, lists.JsonList):
+        content = result.body.render()
+    else:
+        content = json.dumps(result.body, separators=(",", ":")).encode()
     response = Response(content, result.status, headers=headers)
     response.headers["content-type"] = result.content_type
     for warning in result.warnings:  # RFC 7234 warn-code 299, as kube-apiserver sends them
@@ -783,6 +809,8 @@ MAX_REQUEST_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
     """The ASGI app serving every embedded cluster (served by ``EmbeddedRuntimes.configure_server``)."""
     api = KubeApi(ctx, authenticator)
+    trim.limit_arenas()
+    trimmer = trim.Trimmer()
 
     async def serve(request: Request, cluster_id: str, path: str) -> Response:
         body = await read_limited_body(request, MAX_REQUEST_BYTES)
@@ -802,6 +830,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
             impersonate_groups=tuple(request.headers.getlist("impersonate-group")),
             impersonate_uid=request.headers.get("impersonate-uid", ""),
             user_agent=request.headers.get("user-agent", ""),
+            text_lists=True,
         )
         result = await run_in_threadpool(api.handle, req)
         if isinstance(result, WatchStream):
@@ -812,7 +841,9 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
             return StreamingResponse(
                 result.body, media_type=result.content_type, headers={"cache-control": "no-cache, private"}
             )
-        return _render(result)
+        response = _render(result)
+        trimmer.replied(len(response.body))
+        return response
 
     async def endpoint(request: Request) -> Response:
         return await serve(request, request.path_params["cluster_id"], request.path_params.get("path", ""))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import threading
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -35,6 +34,7 @@ from kymaprov.kubeapi.resources import (
     Subresource,
 )
 from kymaprov.kubeapi.validation import Cause
+from kymaprov.lru import LRU
 
 if TYPE_CHECKING:
     from kymaprov.kubeapi.objects import ObjectStore
@@ -374,9 +374,8 @@ def custom_types(crd: dict[str, Any]) -> list[ResourceType]:
     return built
 
 
-_cache: dict[str, tuple[tuple[int, int], Registry]] = {}
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 1000
+# The recently served runtimes only: a Kyma runtime's registry is ~150 KB (its CRDs' types and schemas)
+_cache: LRU[str, tuple[tuple[int, int], Registry]] = LRU(64)
 
 
 def registry(store: ObjectStore) -> Registry:
@@ -398,10 +397,7 @@ def registry(store: ObjectStore) -> Registry:
     builtin_groups = set(BUILTIN.group_versions)
     custom = [rt for crd in items for rt in custom_types(crd) if rt.group not in builtin_groups]
     built = Registry(custom)
-    with _cache_lock:
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[store.cluster_id] = (key, built)
+    _cache.put(store.cluster_id, (key, built))
     return built
 
 

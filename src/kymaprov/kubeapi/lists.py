@@ -62,10 +62,11 @@ class ListOptions:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[dict[str, Any]]
+    items: list[dict[str, Any]]  # empty when ``texts`` holds them
     resource_version: int
     continue_token: str
     remaining: int | None  # metadata.remainingItemCount, when known
+    texts: list[str] | None = None  # the items as JSON text, when asked for and no selector applies
 
     def meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"resourceVersion": str(self.resource_version)}
@@ -161,8 +162,10 @@ def read(
     opts: ListOptions,
     *,
     selected: bool,
+    as_text: bool = False,
 ) -> Page:
-    """One page; ``selected``: a label or field selector applies (kube then omits remainingItemCount)."""
+    """One page; ``selected``: a label or field selector applies (kube then omits remainingItemCount);
+    ``as_text``: without a selector, the items as JSON text (``Page.texts``) for a JSON reply."""
     current = store.current_rv()
     at = current
     if opts.token_rv:
@@ -180,6 +183,24 @@ def read(
             at = wanted
             if at < store.compaction_point():
                 raise Expired(LIST_TOO_OLD)
-    items, last, rest = store.list_at(rt, namespace, match, at, opts.start, opts.limit)
+    texts: list[str] | None = None
+    items: list[dict[str, Any]] = []
+    if as_text and match is None:
+        texts, last, rest = store.list_texts_at(rt, namespace, at, opts.start, opts.limit)
+    else:
+        items, last, rest = store.list_at(rt, namespace, match, at, opts.start, opts.limit)
     token = encode_continue(at, last + "\x00") if last else ""
-    return Page(items, at, token, rest if last and not selected else None)
+    return Page(items, at, token, rest if last and not selected else None, texts)
+
+
+@dataclass(frozen=True)
+class JsonList:
+    """A list reply whose items are JSON text already: rendered by joining them, not by parsing and
+    re-encoding a thousand objects (``_dump`` wrote them as a reply renders them)."""
+
+    head: dict[str, Any]  # kind, apiVersion, metadata
+    texts: list[str]
+
+    def render(self) -> bytes:
+        head = json.dumps(self.head, separators=(",", ":"))
+        return b"".join((head[:-1].encode(), b',"items":[', ",".join(self.texts).encode(), b"]}"))

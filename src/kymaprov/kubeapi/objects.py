@@ -93,6 +93,13 @@ def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+def _page(bodies: list[tuple[str, str]], limit: int) -> tuple[list[str], str, int]:
+    """The first ``limit`` (0: all) bodies, the last one's key if more follow, and how many follow."""
+    page = bodies[:limit] if limit else bodies
+    rest = len(bodies) - len(page)
+    return [body for _, body in page], (page[-1][0] if rest else ""), rest
+
+
 # The stored body of a sealed kind: this prefix and the AES-256-GCM sealed JSON (as etcd's values carry
 # ``k8s:enc:<provider>:v1:<key>:``). A body without it is clear JSON: rows written before sealing read.
 SEALED_PREFIX = "k8s:enc:aesgcm:v1:"
@@ -173,10 +180,12 @@ class ObjectStore:
         text = _dump(obj)
         return SEALED_PREFIX + self.sealer.seal(text) if rt.sealed else text
 
+    def _open(self, body: str) -> str:
+        """A stored body as JSON text (unsealed)."""
+        return self.sealer.open_str(body[len(SEALED_PREFIX) :]) if body.startswith(SEALED_PREFIX) else body
+
     def _decode(self, body: str) -> dict[str, Any]:
-        if body.startswith(SEALED_PREFIX):
-            body = self.sealer.open_str(body[len(SEALED_PREFIX) :])
-        return dict(json.loads(body))
+        return dict(json.loads(self._open(body)))
 
     def _reencode(self, like: str, obj: dict[str, Any]) -> str:
         """``obj`` stored as the body ``like`` is: sealed if it is."""
@@ -354,11 +363,38 @@ class ObjectStore:
     ) -> tuple[list[dict[str, Any]], str, int]:
         """Matching objects as they were at version ``at``, in key order from key ``start`` on, at most
         ``limit`` of them (0: all). The caller checks that ``at`` is not older than the compaction point.
+        Returns the items, the last item's key if more keys follow (else ""), and how many keys follow.
+        """
+        bodies = self._bodies_at(rt, namespace, at, start)
+        if match is None:
+            stored, last, rest = _page(bodies, limit)
+            return [self._decode(b) for b in stored], last, rest
+        items: list[dict[str, Any]] = []
+        for i, (k, body) in enumerate(bodies):
+            obj = self._decode(body)
+            if match(obj):
+                items.append(obj)
+                if limit and len(items) == limit:
+                    rest = len(bodies) - i - 1
+                    return items, (k if rest else ""), rest
+        return items, "", 0
+
+    def list_texts_at(
+        self, rt: ResourceType, namespace: str | None, at: int, start: str = "", limit: int = 0
+    ) -> tuple[list[str], str, int]:
+        """``list_at`` without a selector, each object as its JSON text: a list served as JSON need
+        not parse and re-render its objects (stored bodies are written by ``_dump``, as replies are)."""
+        stored, last, rest = _page(self._bodies_at(rt, namespace, at, start), limit)
+        return [self._open(b) for b in stored], last, rest
+
+    def _bodies_at(
+        self, rt: ResourceType, namespace: str | None, at: int, start: str
+    ) -> list[tuple[str, str]]:
+        """(key, stored body) of the objects at version ``at`` from key ``start`` on, in key order.
 
         Keys are kube's storage keys below the list's prefix: ``name``, or ``namespace/name`` for a
         list of a namespaced kind across namespaces. Current rows are read, then each key written after
         ``at`` takes its state from the first such event (created: absent; else the state before it).
-        Returns the items, the last item's key if more keys follow (else ""), and how many keys follow.
         """
         across = rt.namespaced and namespace is None
 
@@ -388,18 +424,7 @@ class ObjectStore:
             if k not in undone:
                 undone.add(k)
                 state[k] = prev  # None: created after ``at``
-        keys = sorted(k for k, body in state.items() if body is not None and k >= start)
-        items: list[dict[str, Any]] = []
-        for i, k in enumerate(keys):
-            body = state[k]
-            assert body is not None
-            obj = self._decode(body)
-            if match is None or match(obj):
-                items.append(obj)
-                if limit and len(items) == limit:
-                    rest = len(keys) - i - 1
-                    return items, (k if rest else ""), rest
-        return items, "", 0
+        return [(k, body) for k, body in sorted(state.items()) if body is not None and k >= start]
 
     def require_namespace(self, namespace: str, creating: tuple[ResourceType, str] | None = None) -> None:
         """The namespace exists; and, for a create (``creating``: kind and name), is not terminating

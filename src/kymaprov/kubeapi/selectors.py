@@ -195,8 +195,11 @@ def fields_match(requirements: list[FieldRequirement], obj: dict[str, Any]) -> b
 Matcher = Callable[[dict[str, Any]], bool]
 
 
-def matcher(label_selector: str | None, field_selector: str | None, resource: str) -> Matcher:
-    """One predicate for both selectors; raises BadRequest on a malformed selector."""
+def matcher(label_selector: str | None, field_selector: str | None, resource: str) -> Matcher | None:
+    """One predicate for both selectors, None when they select everything (a list then need not
+    parse its objects); raises BadRequest on a malformed selector."""
     labels = parse_label_selector(label_selector)
     fields = parse_field_selector(field_selector, resource)
+    if not labels and not fields:
+        return None
     return lambda obj: labels_match(labels, obj) and fields_match(fields, obj)

@@ -29,6 +29,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -50,6 +51,7 @@ WRITES_PER_PASS = 100
 RETRY_SECONDS = 0.5
 RESYNC_SECONDS = 5.0
 LEASE_SECONDS = 15.0
+GRAPHS = 64  # clusters whose graph stays in memory between passes (~150 KB for a new Kyma runtime)
 
 
 class ControllerManager:
@@ -72,7 +74,7 @@ class ControllerManager:
         self._dirty: set[str] = set()
         self._retry_at: dict[str, float] = {}
         self._seen: dict[str, int] = {}
-        self._graphs: dict[str, Graph] = {}
+        self._graphs: OrderedDict[str, Graph] = OrderedDict()  # the GRAPHS most recently passed
         self._tokens: dict[str, str] = {}
         self._events: dict[str, EventRecorder] = {}
         # cluster -> controller name -> the graph version at which it last had no work
@@ -246,6 +248,11 @@ class ControllerManager:
         graph = self._graphs.get(cluster_id)
         if graph is None:
             graph = self._graphs[cluster_id] = Graph(cluster_id, self.ctx.sealer, self._keep)
+            while len(self._graphs) > GRAPHS:  # a cluster passed again later rebuilds its graph
+                evicted, _ = self._graphs.popitem(last=False)
+                self._events.pop(evicted, None)
+                self._tokens.pop(evicted, None)
+        self._graphs.move_to_end(cluster_id)
         try:
             with self.ctx.store.read() as conn:
                 graph.refresh(conn)
