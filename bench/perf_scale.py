@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.conftest import drop_database
 from tests.e2e.test_seed_procedure import build_script
 from tests.support.server import KUBECTL_DIR, Api, RunningServer, free_port
 
@@ -131,8 +132,7 @@ def postgres_database(server_url: str) -> Iterator[str]:
     try:
         yield f"{server_url}/{name}"
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name, server_url)
 
 
 def subaccount_apis(srv: RunningServer, count: int) -> list[Api]:

@@ -40,8 +40,17 @@ def postgres_database() -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield f"{POSTGRES_URL}/{name}"
-    # FORCE ends the sessions still open; an autovacuum worker on it (a superuser's process) cannot be
-    # ended by the test role, but it finishes within moments: try again, and leave the database if not
+    drop_database(name)
+
+
+def drop_database(name: str, server_url: str | None = POSTGRES_URL) -> None:
+    """Drop a test database. FORCE ends the sessions still open; an autovacuum worker on it (a
+    superuser's process) cannot be ended by the test role, but it finishes within moments: try again,
+    and leave the database if not."""
+    import psycopg
+
+    assert server_url
+    admin = server_url.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
     for _ in range(20):
         try:
             with psycopg.connect(admin, autocommit=True) as conn:

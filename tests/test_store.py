@@ -103,3 +103,35 @@ def test_indexes_added_since_are_made_on_an_old_database(url: str) -> None:
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(upgraded.engine).get_indexes("operations")}
     assert indexes["ix_operations_state_due"] == ["state", "due_ms"]
     upgraded.dispose()
+
+
+def test_a_new_connection_keeps_the_process_locks_on_the_sqlite_file(tmp_path: Path) -> None:
+    """Closing any descriptor of a database file drops every POSIX lock the process holds on it. A new
+    connection must not do that: another process (a backup, ``sqlite3``, a checker) closing the database
+    would then take itself for the last user, checkpoint and delete the WAL under the live server, and
+    the server's next writes would corrupt the file (seen as "file is not a database" in a chaos run)."""
+    import subprocess
+    import sys
+
+    from kymaprov.store import settings
+
+    db = tmp_path / "live.db"
+    store = Store(f"sqlite:///{db}")
+    store.create_all()
+    held = store.engine.raw_connection()  # a live connection: the process holds a shared lock
+    held.cursor().execute("SELECT count(*) FROM settings").fetchall()
+    store.set_setting("a", 1)
+    newer = [store.engine.raw_connection() for _ in range(3)]  # new pool connections: set up afresh
+    closing = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM settings'); c.close()"
+    subprocess.run([sys.executable, "-c", closing, str(db)], check=True)
+    assert Path(f"{db}-wal").exists(), "another process took the live database for unused and removed its WAL"
+    with store.write() as conn:
+        conn.execute(sa.insert(settings).values(key="b", value=2))
+    check = "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])"
+    assert (
+        subprocess.run([sys.executable, "-c", check, str(db)], capture_output=True, text=True).stdout.strip()
+        == "ok"
+    )
+    for raw in (held, *newer):
+        raw.close()
+    store.dispose()

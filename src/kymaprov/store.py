@@ -134,14 +134,18 @@ def url_password(url: str) -> str | None:
     return None if password is None else str(password)
 
 
-def _restrict_sqlite_files(database: str) -> None:
+def _restrict_sqlite_files(database: str, create: bool = True) -> None:
     """Owner-only modes: create the file 0600 before SQLite does, tighten it and existing companions.
 
     SQLite creates ``-wal`` and ``-shm`` with the database file's mode, so a 0600 file keeps them 0600.
+    The file is opened (to create it) only before the engine's first connection: closing any descriptor
+    of the file drops every POSIX lock this process holds on it, SQLite's included, and another process
+    could then write under a live transaction and corrupt the database.
     """
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    if create:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
     for suffix in SQLITE_COMPANIONS:
         path = database + suffix
         if os.path.exists(path) and os.stat(path).st_mode & 0o077:
@@ -186,7 +190,7 @@ class Store:
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            _restrict_sqlite_files(database)
+            _restrict_sqlite_files(database, create=False)  # SQLite's own locks stay
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")

@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, Api, RunningServer, free_port, new_api, requires_postgres
+from tests.conftest import (
+    POSTGRES_URL,
+    Api,
+    RunningServer,
+    drop_database,
+    free_port,
+    new_api,
+    requires_postgres,
+)
 
 NAME_REGION = '"name": "rt-1", "region": "eu-central-1"'
 
@@ -44,8 +52,7 @@ def hostile_server(
     ).start()
     yield srv
     srv.stop()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(name)
 
 
 def send(api: Api, method: str, path: str, text: str) -> httpx.Response:

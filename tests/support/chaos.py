@@ -23,6 +23,7 @@ import os
 import random
 import signal
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -448,6 +449,15 @@ def run(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
             chaos.start()
             chaos.run_traffic()
             return chaos.check()
+        except Exception:
+            for srv in chaos.servers:  # what the servers said about it (their logs go with the tmp dir)
+                tracebacks = srv.log().split("Traceback")[1:]
+                if tracebacks:
+                    print(
+                        f"server {srv.port}, last traceback:\nTraceback{tracebacks[-1][-4000:]}",
+                        file=sys.stderr,
+                    )
+            raise
         finally:
             chaos._stop.set()
             chaos.stop()
