@@ -16,6 +16,7 @@ from kymaprov.config import Settings
 from kymaprov.context import Context
 from kymaprov.kubeapi.models import change_log, objects
 from kymaprov.kubeapi.objects import ObjectStore
+from tests.conftest import requires_postgres
 from tests.support.server import free_port
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -48,9 +49,12 @@ def _stored(ctx: Context, cluster_id: str) -> list[tuple[Any, ...]]:
     return result
 
 
-def _seeded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+def _seeded(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None = None
+) -> list[tuple[Any, ...]]:
     """A new cluster ``c-1`` at a fixed service time in a database of its own: what it stores."""
-    ctx = Context.open(Settings(data_dir=data_dir, port=free_port(), kube_port=free_port()))
+    settings = Settings(data_dir=data_dir, port=free_port(), kube_port=free_port(), database_url=database_url)
+    ctx = Context.open(settings)
     try:
         monkeypatch.setattr(ctx.clock, "now", lambda: 1_800_000_000.25)
         monkeypatch.setattr(ctx.clock, "now_ms", lambda: 1_800_000_000_250)
@@ -60,8 +64,8 @@ def _seeded(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, 
         ctx.store.dispose()
 
 
-def test_seed_stores_what_the_validated_path_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seeded = _seeded(tmp_path / "seeded", monkeypatch)
+def _validated(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """``_seeded`` on SQLite with every create decoded and validated; the kinds that were not before."""
     create = ObjectStore.create
     skipped: list[str] = []
 
@@ -71,7 +75,23 @@ def test_seed_stores_what_the_validated_path_stores(tmp_path: Path, monkeypatch:
         return create(self, *args, **kwargs)
 
     monkeypatch.setattr(ObjectStore, "create", validated)
-    checked = _seeded(tmp_path / "checked", monkeypatch)
-    assert {"namespaces", "nodes", "customresourcedefinitions", "deployments"} <= set(skipped)
+    checked = _seeded(data_dir, monkeypatch)
+    monkeypatch.setattr(ObjectStore, "create", create)
+    return checked, set(skipped)
+
+
+def test_seed_stores_what_the_validated_path_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seeded = _seeded(tmp_path / "seeded", monkeypatch)
+    checked, skipped = _validated(tmp_path / "checked", monkeypatch)
+    assert {"namespaces", "nodes", "customresourcedefinitions", "deployments"} <= skipped
     assert len(seeded) > 60
+    assert seeded == checked
+
+
+@requires_postgres
+def test_seed_on_postgres_stores_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_database: str
+) -> None:
+    seeded = _seeded(tmp_path / "seeded", monkeypatch, postgres_database)
+    checked, _ = _validated(tmp_path / "checked", monkeypatch)
     assert seeded == checked
