@@ -78,6 +78,17 @@ _FIND = sa.select(objects.c.body).where(
     objects.c.namespace == sa.bindparam("namespace"),
     objects.c.name == sa.bindparam("name"),
 )
+_REWRITE = (  # an UPDATE's parameters must not be named as its columns
+    sa.update(objects)
+    .where(
+        objects.c.cluster_id == sa.bindparam("w_cluster"),
+        objects.c.api_group == sa.bindparam("w_group"),
+        objects.c.resource == sa.bindparam("w_resource"),
+        objects.c.namespace == sa.bindparam("w_namespace"),
+        objects.c.name == sa.bindparam("w_name"),
+    )
+    .values(resource_version=sa.bindparam("w_rv"), body=sa.bindparam("w_body"))
+)
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -550,7 +561,7 @@ class ObjectStore:
         ``manager`` owns what the write changed (None: the server's own write, ownership unchanged);
         ``applied``: the body comes from server-side apply with its managedFields set; ``via``: the
         subresource the write came through when it is not ``subresource`` (``scale``)."""
-        self._lock()
+        locked = self._lock()
         strategy = strategy_for(rt)
         obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
         meta = obj.setdefault("metadata", {})
@@ -629,17 +640,33 @@ class ObjectStore:
             return self._remove(
                 rt.group, rt.resource, namespace if rt.namespaced else "", name, self._encode(rt, old)
             )
-        return self._rewrite(rt, namespace, name, new, old)
+        return self._rewrite(rt, namespace, name, new, old, locked)
 
     def _rewrite(
-        self, rt: ResourceType, namespace: str, name: str, new: dict[str, Any], old: dict[str, Any]
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        new: dict[str, Any],
+        old: dict[str, Any],
+        locked: int | None = None,
     ) -> dict[str, Any]:
-        """Store ``new`` over ``old`` with the next version and its MODIFIED event."""
-        rv = self._next_rv()
+        """Store ``new`` over ``old`` (read, so its key holds no NUL) with the next version and its
+        MODIFIED event; ``locked`` as for ``_next_rv``."""
+        rv = self._next_rv(locked)
         new["metadata"]["resourceVersion"] = str(rv)
         body = self._encode(rt, new)
         self.conn.execute(
-            sa.update(objects).where(*self._where(rt, namespace, name)).values(resource_version=rv, body=body)
+            _REWRITE,
+            {
+                "w_cluster": self.cluster_id,
+                "w_group": rt.group,
+                "w_resource": rt.resource,
+                "w_namespace": namespace if rt.namespaced else "",
+                "w_name": name,
+                "w_rv": rv,
+                "w_body": body,
+            },
         )
         self._record(
             rt.group, rt.resource, namespace if rt.namespaced else "", name, rv, "MODIFIED", body,
