@@ -97,9 +97,14 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
 
 def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None:
     for name in NAMESPACE_NAMES:
-        store.create(NAMESPACES, "", {"metadata": {"name": name}})
+        store.create(NAMESPACES, "", {"metadata": {"name": name}}, known_valid=True)
     for role, rules in CLUSTER_ROLE_RULES.items():
-        store.create(CLUSTER_ROLES, "", {"metadata": {"name": role, "labels": _BOOTSTRAP}, "rules": rules})
+        store.create(
+            CLUSTER_ROLES,
+            "",
+            {"metadata": {"name": role, "labels": _BOOTSTRAP}, "rules": rules},
+            known_valid=True,
+        )
     for role, groups in CLUSTER_ROLE_BINDINGS_SEED.items():
         store.create(
             CLUSTER_ROLE_BINDINGS,
@@ -109,24 +114,28 @@ def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None
                 "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": role},
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
+            known_valid=True,
         )
     for index in range(max(shape.nodes, 1)):
-        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now))
-        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now))
+        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now), known_valid=True)
+        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now), known_valid=True)
     seed_kyma(store)
 
 
 def seed_kyma(store: ObjectStore) -> None:
     """Kyma as KEB leaves a new runtime: the Kyma CRD and CR ``default`` with the default modules,
     whose CRDs and manager Deployments are installed; the Kyma controller reports their state."""
-    kyma_crd = store.create(CRDS, "", kymamodules.KYMA_CRD)
+    kyma_crd = store.create(CRDS, "", kymamodules.KYMA_CRD, known_valid=True)
     for name in kymamodules.DEFAULT_MODULES:
         module = kymamodules.MODULES[name]
         for definition in module.crds:
-            store.create(CRDS, "", definition)
+            store.create(CRDS, "", definition, known_valid=True)
         for deployment, image in module.deployments:
             store.create(
-                DEPLOYMENTS, kymamodules.KYMA_NAMESPACE, kymamodules.deployment(name, deployment, image)
+                DEPLOYMENTS,
+                kymamodules.KYMA_NAMESPACE,
+                kymamodules.deployment(name, deployment, image),
+                known_valid=True,
             )
     kymas = next(rt for rt in crds.custom_types(kyma_crd) if rt.version == kymamodules.KYMA_VERSION)
-    store.create(kymas, kymamodules.KYMA_NAMESPACE, kymamodules.kyma())
+    store.create(kymas, kymamodules.KYMA_NAMESPACE, kymamodules.kyma())  # decoding applies its defaults
