@@ -440,6 +440,68 @@ def test_a_put_the_runtime_refuses_midway_leaves_nothing_behind(tmp_path: Path) 
         kube.stop()
 
 
+class DeprovisionedMidway:
+    """The real embedded backend; the first ``access`` after ``arm()`` lets a deprovision land first
+    (the environment turns DELETING and its runtime is deleted), then answers the access read before."""
+
+    def __init__(self, runtimes: EmbeddedRuntimes, deprovision: Callable[[], None]) -> None:
+        self.runtimes = runtimes
+        self.deprovision: Callable[[], None] | None = None
+        self._deprovision = deprovision
+
+    def arm(self) -> None:
+        self.deprovision = self._deprovision
+
+    def access(self, cluster_id: str) -> ClusterAccess | None:
+        access = self.runtimes.access(cluster_id)
+        if self.deprovision is not None:
+            deprovision, self.deprovision = self.deprovision, None
+            deprovision()
+        return access
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtimes, name)
+
+
+def test_a_delete_overtaken_by_a_deprovision_is_not_a_500(tmp_path: Path) -> None:
+    """The unbind read the environment while it was OK; before its Kubernetes calls the environment
+    was deprovisioned and its runtime deleted (it answers 401). The objects went with the runtime:
+    the unbind succeeds, as it does for an environment already DELETING."""
+    kube = KubeServer(tmp_path / "data")
+    try:
+        ctx = kube.ctx
+        login = ensure_defaults(ctx)
+        assert login is not None
+        p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
+        envs = EnvironmentService(ctx)
+        env, _ = envs.create(
+            p,
+            {
+                "environmentType": "kyma",
+                "serviceName": "kymaruntime",
+                "planName": "aws",
+                "parameters": {"name": "overtaken-rt", "region": "eu-central-1"},
+            },
+        )
+        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
+        ctx.clock.advance(ctx.settings.provisioning_seconds + 1)
+        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
+
+        def deprovision() -> None:
+            envs.delete(p, env.id)
+            kube.runtimes.delete_cluster(env.cluster_id)
+
+        backend = DeprovisionedMidway(kube.runtimes, deprovision)
+        service = BindingService(ctx, backend)
+        binding_id = service.create(p, env.id, {"parameters": {"expiration_seconds": 600}}).id
+        backend.arm()
+        assert service.delete(p, env.id, binding_id)["bindingId"] == binding_id
+        with ctx.store.read() as conn:
+            assert conn.execute(kyma_bindings.select()).all() == []
+    finally:
+        kube.stop()
+
+
 def test_the_reconcile_leaves_live_bindings_alone(tmp_path: Path) -> None:
     """Run by hand: a ready binding and a fresh one being made keep their objects; an orphan goes."""
     kube = KubeServer(tmp_path / "data")

@@ -404,11 +404,18 @@ class BindingService:
         try:
             self._remove_objects(self._kube.get(access), binding_id)
         except KubeClientError as exc:
-            if strict:
+            if strict and not self._deprovisioned_since(env):
                 raise RuntimeFailure(
                     f"failed to delete resources for binding {binding_id} and instance {env.id}: {exc}",
                     code=42011,
                 ) from exc
+
+    def _deprovisioned_since(self, env: Environment) -> bool:
+        """Whether a deprovision began after the delete read the environment (its runtime then refuses
+        the service's token): the binding's objects go with the runtime, as when it was DELETING."""
+        with self._ctx.store.read() as conn:
+            state = conn.execute(sa.select(environments.c.state).where(environments.c.id == env.id)).scalar()
+        return state in (None, "DELETING") or self._access(env) is None
 
     @staticmethod
     def _remove_objects(kube: KubeClient, binding_id: str) -> None:
