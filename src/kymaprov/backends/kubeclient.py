@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from kymaprov.backends.base import ClusterAccess
 from kymaprov.lru import DEFAULT_SIZE, LRU
@@ -38,6 +39,9 @@ def _load_client_certificate(context: ssl.SSLContext, cert_data: str, key_data: 
             context.load_cert_chain(cert, key)
         except (ssl.SSLError, ValueError) as exc:
             raise KubeClientError(0, f"unusable client certificate: {type(exc).__name__}") from exc
+
+
+_JSON = "application/json"
 
 
 class KubeClient:
@@ -66,19 +70,37 @@ class KubeClient:
         self.close()
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, content_type: str | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None, content_type: str = _JSON
     ) -> httpx.Response:
-        headers = {"content-type": content_type} if content_type else None
+        """orjson, not httpx's ``json=`` (the standard library's encoder): several times cheaper."""
         try:
-            return self._client.request(method, path, json=body, headers=headers, extensions=self._extensions)
+            if body is None:
+                return self._client.request(method, path, extensions=self._extensions)
+            return self._client.request(
+                method,
+                path,
+                content=orjson.dumps(body),
+                headers={"content-type": content_type},
+                extensions=self._extensions,
+            )
         except httpx.HTTPError as exc:
             raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
 
     @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            result = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise KubeClientError(response.status_code, f"not JSON: {response.text[:200]}") from exc
+        if not isinstance(result, dict):
+            raise KubeClientError(response.status_code, "not a JSON object")
+        return result
+
+    @staticmethod
     def _fail(response: httpx.Response) -> KubeClientError:
         try:
-            message = response.json().get("message", response.text)
-        except ValueError:
+            message = orjson.loads(response.content).get("message", response.text)
+        except (orjson.JSONDecodeError, AttributeError):
             message = response.text
         return KubeClientError(response.status_code, str(message))
 
@@ -88,8 +110,7 @@ class KubeClient:
             return body
         if response.status_code not in (200, 201, 202):
             raise self._fail(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return self._json(response)
 
     def delete(self, path: str, *, missing_ok: bool = True) -> None:
         response = self._request("DELETE", path)
@@ -102,23 +123,20 @@ class KubeClient:
         response = self._request("GET", path)
         if response.status_code != 200:
             raise self._fail(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return self._json(response)
 
     def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """An update; a stale ``metadata.resourceVersion`` in ``body`` fails with 409."""
         response = self._request("PUT", path, body)
         if response.status_code != 200:
             raise self._fail(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return self._json(response)
 
     def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
         response = self._request("PATCH", path, patch, "application/merge-patch+json")
         if response.status_code != 200:
             raise self._fail(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return self._json(response)
 
     def list(self, path: str, label_selector: str = "") -> list[dict[str, Any]]:
         """The items of a collection matching ``label_selector`` (no paging: binding objects are few)."""
@@ -132,7 +150,7 @@ class KubeClient:
             raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
             raise self._fail(response)
-        items: list[dict[str, Any]] = response.json().get("items") or []
+        items: list[dict[str, Any]] = self._json(response).get("items") or []
         return items
 
     def request_token(self, namespace: str, service_account: str, expiration_seconds: int) -> dict[str, Any]:

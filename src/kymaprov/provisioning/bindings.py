@@ -63,6 +63,29 @@ _READY_OF_ENVIRONMENT = Query(
     .where(kyma_bindings.c.environment_id == sa.bindparam("environment_id"), kyma_bindings.c.state == READY)
     .order_by(kyma_bindings.c.created_ms)
 )
+# and the writes' (a PUT+DELETE pair runs each of these once)
+_LIVE_COUNT = sa.select(sa.func.count()).where(
+    kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+    kyma_bindings.c.expires_ms > sa.bindparam("now"),
+)
+_INSERT = sa.insert(kyma_bindings)
+_FINISH = (
+    sa.update(kyma_bindings)
+    .where(kyma_bindings.c.id == sa.bindparam("b_id"), kyma_bindings.c.state == MAKING)
+    .values(
+        kubeconfig=sa.bindparam("b_kubeconfig"),
+        expires_ms=sa.bindparam("b_expires_ms"),
+        state=READY,
+        state_since=sa.bindparam("since"),
+    )
+)
+_MOVE = (
+    sa.update(kyma_bindings)
+    .where(kyma_bindings.c.id == sa.bindparam("b_id"))
+    .values(state=sa.bindparam("b_state"), state_since=sa.bindparam("since"))
+)
+_MOVE_FROM = _MOVE.where(kyma_bindings.c.state == sa.bindparam("from_state"))
+_DROP = sa.delete(kyma_bindings).where(kyma_bindings.c.id == sa.bindparam("b_id"))
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
 STUCK_SECONDS = 60.0
 RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
@@ -187,16 +210,15 @@ class BindingService:
 
     def _set_state(self, binding_id: str, state: str, *, only_from: str | None = None) -> bool:
         """Move a row to ``state`` (only from ``only_from`` if given); False if no row moved."""
-        query = sa.update(kyma_bindings).where(kyma_bindings.c.id == binding_id)
-        if only_from is not None:
-            query = query.where(kyma_bindings.c.state == only_from)
+        params = {"b_id": binding_id, "b_state": state, "since": time.time()}
         with self._ctx.store.write() as conn:
-            moved = conn.execute(query.values(state=state, state_since=time.time())).rowcount
-        return bool(moved)
+            if only_from is None:
+                return bool(conn.execute(_MOVE, params).rowcount)
+            return bool(conn.execute(_MOVE_FROM, {**params, "from_state": only_from}).rowcount)
 
     def _drop_row(self, binding_id: str) -> None:
         with self._ctx.store.write() as conn:
-            conn.execute(sa.delete(kyma_bindings).where(kyma_bindings.c.id == binding_id))
+            conn.execute(_DROP, {"b_id": binding_id})
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -207,27 +229,24 @@ class BindingService:
         with self._ctx.store.write() as conn:
             env = lookup(conn, p, env_id, lock=True)
             self._check_bindable(env)
-            live = conn.execute(
-                sa.select(sa.func.count()).where(
-                    kyma_bindings.c.environment_id == env.id, kyma_bindings.c.expires_ms > now
-                )
-            ).scalar_one()
+            live = conn.execute(_LIVE_COUNT, {"environment_id": env.id, "now": now}).scalar_one()
             if live >= MAX_BINDINGS:
                 raise BindingRejected(f"maximum number of non expired bindings reached: {MAX_BINDINGS}")
             conn.execute(
-                sa.insert(kyma_bindings).values(
-                    id=binding_id,
-                    environment_id=env.id,
-                    subaccount_id=env.row["subaccount_id"],
-                    expiration_seconds=expiration,
-                    created_by=str(p.user_name or p.client_id),
-                    created_ms=now,
-                    expires_ms=now + expiration * 1000,
-                    kubeconfig="",
-                    cleaned=False,
-                    state=MAKING,
-                    state_since=time.time(),
-                )
+                _INSERT,
+                {
+                    "id": binding_id,
+                    "environment_id": env.id,
+                    "subaccount_id": env.row["subaccount_id"],
+                    "expiration_seconds": expiration,
+                    "created_by": str(p.user_name or p.client_id),
+                    "created_ms": now,
+                    "expires_ms": now + expiration * 1000,
+                    "kubeconfig": "",
+                    "cleaned": False,
+                    "state": MAKING,
+                    "state_since": time.time(),
+                },
             )
         try:
             access = self._access(env)
@@ -242,14 +261,13 @@ class BindingService:
             ) from exc
         with self._ctx.store.write() as conn:
             finished = conn.execute(
-                sa.update(kyma_bindings)
-                .where(kyma_bindings.c.id == binding_id, kyma_bindings.c.state == MAKING)
-                .values(
-                    kubeconfig=self._ctx.sealer.seal(kubeconfig),
-                    expires_ms=expires_ms,
-                    state=READY,
-                    state_since=time.time(),
-                )
+                _FINISH,
+                {
+                    "b_id": binding_id,
+                    "b_kubeconfig": self._ctx.sealer.seal(kubeconfig),
+                    "b_expires_ms": expires_ms,
+                    "since": time.time(),
+                },
             ).rowcount
         if not finished:  # deleted meanwhile: what this PUT made after the delete must go too
             self._remove_from_cluster(env, binding_id, strict=False)
@@ -378,17 +396,13 @@ class BindingService:
         The row turns ``REMOVING`` first, so a PUT still making it sees that and undoes its own work;
         if the runtime fails, the row stays ``REMOVING`` (retry, or the reconcile finishes it).
         """
-        with self._ctx.store.read() as conn:
+        with self._ctx.store.write() as conn:  # read and claim in one transaction
             env = lookup(conn, p, env_id)
-            row = conn.execute(
-                sa.select(kyma_bindings).where(
-                    kyma_bindings.c.id == binding_id, kyma_bindings.c.environment_id == env.id
-                )
-            ).first()
-        if row is None:
-            raise BindingNotFound()
+            row = conn.execute(_BY_ID, {"id": binding_id, "environment_id": env.id}).first()
+            if row is None:
+                raise BindingNotFound()
+            conn.execute(_MOVE, {"b_id": binding_id, "b_state": REMOVING, "since": time.time()})
         expired = row.state == READY and row.expires_ms <= self._ctx.clock.now_ms()
-        self._set_state(binding_id, REMOVING)
         if not row.cleaned:
             self._remove_from_cluster(env, binding_id, strict=not expired)
         self._drop_row(binding_id)
