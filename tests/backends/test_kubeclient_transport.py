@@ -21,10 +21,10 @@ from kymaprov.crypto import issue_ca, issue_server_cert
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    connections: set[int] = set()
+    connections: set[int] = set()  # the clients' source ports: one per TCP connection
 
     def do_GET(self) -> None:
-        Handler.connections.add(id(self.connection))
+        Handler.connections.add(self.client_address[1])
         body = b"<html>bad gateway</html>" if self.path.endswith("/html") else b'{"kind": "Namespace"}'
         self.send_response(200)
         self.send_header("content-type", "text/html" if self.path.endswith("/html") else "application/json")
