@@ -32,7 +32,7 @@ from kymaprov.provisioning.bindings import STUCK_SECONDS, BindingService
 from kymaprov.provisioning.environments import EnvironmentService
 from kymaprov.provisioning.exceptions import RuntimeFailure
 from kymaprov.provisioning.lifecycle import LifecycleWorker
-from kymaprov.provisioning.models import kyma_bindings
+from kymaprov.provisioning.models import Environment, kyma_bindings
 from kymaprov.uaa.models import Principal
 from tests.conftest import Api, RunningServer, free_port, new_api
 from tests.kubeapi.conftest import KubeServer
@@ -397,25 +397,31 @@ def limited_token(access: ClusterAccess) -> str:
         return str(admin.request_token("kyma-system", "limited", 3600)["token"])
 
 
+def provisioned(kube: KubeServer, name: str) -> tuple[Principal, Environment]:
+    """The default subaccount's developer and a Kyma environment of theirs, provisioned (OK)."""
+    ctx = kube.ctx
+    login = ensure_defaults(ctx)
+    assert login is not None
+    p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
+    env, _ = EnvironmentService(ctx).create(
+        p,
+        {
+            "environmentType": "kyma",
+            "serviceName": "kymaruntime",
+            "planName": "aws",
+            "parameters": {"name": name, "region": "eu-central-1"},
+        },
+    )
+    ctx.clock.advance(ctx.settings.provisioning_seconds + 1)
+    LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
+    return p, env
+
+
 def test_a_put_the_runtime_refuses_midway_leaves_nothing_behind(tmp_path: Path) -> None:
     kube = KubeServer(tmp_path / "data")
     try:
         ctx = kube.ctx
-        login = ensure_defaults(ctx)
-        assert login is not None
-        p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
-        env, _ = EnvironmentService(ctx).create(
-            p,
-            {
-                "environmentType": "kyma",
-                "serviceName": "kymaruntime",
-                "planName": "aws",
-                "parameters": {"name": "refused-rt", "region": "eu-central-1"},
-            },
-        )
-        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
-        ctx.clock.advance(ctx.settings.provisioning_seconds + 1)
-        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
+        p, env = provisioned(kube, "refused-rt")
         admin = kube.runtimes.access(env.cluster_id)
         assert admin is not None
         service = BindingService(ctx, LimitedRuntimes(kube.runtimes, limited_token(admin)))
@@ -470,25 +476,10 @@ def test_a_delete_overtaken_by_a_deprovision_is_not_a_500(tmp_path: Path) -> Non
     kube = KubeServer(tmp_path / "data")
     try:
         ctx = kube.ctx
-        login = ensure_defaults(ctx)
-        assert login is not None
-        p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
-        envs = EnvironmentService(ctx)
-        env, _ = envs.create(
-            p,
-            {
-                "environmentType": "kyma",
-                "serviceName": "kymaruntime",
-                "planName": "aws",
-                "parameters": {"name": "overtaken-rt", "region": "eu-central-1"},
-            },
-        )
-        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
-        ctx.clock.advance(ctx.settings.provisioning_seconds + 1)
-        LifecycleWorker(ctx, kube.runtimes, BindingService(ctx, kube.runtimes)).run_due()
+        p, env = provisioned(kube, "overtaken-rt")
 
         def deprovision() -> None:
-            envs.delete(p, env.id)
+            EnvironmentService(ctx).delete(p, env.id)
             kube.runtimes.delete_cluster(env.cluster_id)
 
         backend = DeprovisionedMidway(kube.runtimes, deprovision)
@@ -507,21 +498,8 @@ def test_the_reconcile_leaves_live_bindings_alone(tmp_path: Path) -> None:
     kube = KubeServer(tmp_path / "data")
     try:
         ctx = kube.ctx
-        login = ensure_defaults(ctx)
-        assert login is not None
-        p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
-        env, _ = EnvironmentService(ctx).create(
-            p,
-            {
-                "environmentType": "kyma",
-                "serviceName": "kymaruntime",
-                "planName": "aws",
-                "parameters": {"name": "rec-rt", "region": "eu-central-1"},
-            },
-        )
+        p, env = provisioned(kube, "rec-rt")
         service = BindingService(ctx, kube.runtimes)
-        ctx.clock.advance(ctx.settings.provisioning_seconds + 1)
-        LifecycleWorker(ctx, kube.runtimes, service).run_due()
         ready = service.create(p, env.id, {"parameters": {"expiration_seconds": 600}})
         runtime = Runtime(ready.body["credentials"]["kubeconfig"])
         making, orphan = str(uuid.uuid4()), str(uuid.uuid4())
@@ -530,7 +508,7 @@ def test_the_reconcile_leaves_live_bindings_alone(tmp_path: Path) -> None:
                 kyma_bindings.insert().values(
                     id=making,
                     environment_id=env.id,
-                    subaccount_id=login["subaccount"],
+                    subaccount_id=p.subaccount_id,
                     expiration_seconds=600,
                     created_ms=0,
                     expires_ms=ctx.clock.now_ms() + 600_000,
