@@ -23,13 +23,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from tests.support.server import Api, RunningServer, free_port
 
-from bench.bench_watch import CM, Cluster
+from bench.bench_watch import CM, Cluster, write_to_event
 from bench.perf import Cpu, Row, cpu_seconds, paired
 
 SECTIONS = ["watch", "lists", "memory"]
@@ -80,27 +79,8 @@ def rows(srv: RunningServer, ref_pid: int, ref_url: str, tmp: Path, args: argpar
 def watch_rows(kube: Cluster, pid: int, args: argparse.Namespace) -> list[Row]:
     idle = idle_row(kube, pid, 10 if args.smoke else 100, 1.0 if args.smoke else 10.0)
     writes = 5 if args.smoke else 50
-    arrived: dict[str, float] = {}
-    ready = threading.Event()
-    rv = kube.request("GET", CM).json()["metadata"]["resourceVersion"]
-
-    def on_event(event: dict[str, Any]) -> None:
-        arrived.setdefault(event["object"]["metadata"]["name"], time.perf_counter())
-
-    kube.watch({"resourceVersion": rv, "timeoutSeconds": "600"}, on_event, ready)
-    ready.wait(10)
-    sent: dict[str, float] = {}
-    round_trips = []
-    for i in range(writes):
-        name = f"lat-{i}"
-        sent[name] = time.perf_counter()
-        kube.request("POST", CM, json={"metadata": {"name": name}}).raise_for_status()
-        round_trips.append((time.perf_counter() - sent[name]) * 1000)
-        time.sleep(0.02)
-    deadline = time.monotonic() + 10
-    while len(arrived) < len(sent) and time.monotonic() < deadline:
-        time.sleep(0.005)
-    latencies = [(arrived[n] - sent[n]) * 1000 if n in arrived else 10_000.0 for n in sent]
+    arrived, round_trips = write_to_event(kube, writes)
+    latencies = [arrived.get(f"lat-{i}", 10_000.0) for i in range(writes)]  # a lost event counts as 10 s
     latency = statistics.median(latencies)
     post = statistics.median(round_trips)
     row = Row(
