@@ -14,7 +14,6 @@ import json
 import ssl
 import tempfile
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -291,14 +290,3 @@ class GardenProxy:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
         return Handler
-
-
-def wait_for(check: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)

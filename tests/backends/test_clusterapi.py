@@ -5,8 +5,8 @@ progress in ``stateMessage``, a binding's kubeconfig used with kubectl against t
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from tests.backends.fake_capi import CLUSTERS, FakeClusterApi, capi_kymaprov
 from tests.conftest import Api, RunningServer, new_api, run_kubectl
 from tests.kubeapi.conftest import KubeServer
 from tests.provisioning.test_bindings_api import put_binding
+from tests.support import wait as support
 
 MINUTES = 3  # the fake Cluster API takes three service-clock minutes per phase
 
@@ -42,14 +43,7 @@ def create(api: Api, name: str, plan: str = "aws", region: str = "eu-central-1",
     return str(r.json()["id"])
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+wait_for = functools.partial(support.wait_for, timeout=60)  # a management cluster's minutes, under load
 
 
 def message(api: Api, env_id: str, part: str) -> dict[str, Any]:

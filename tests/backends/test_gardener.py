@@ -30,10 +30,10 @@ from tests.backends.gardener_fake import (
     SHOOTS,
     FakeGardener,
     GardenProxy,
-    wait_for,
 )
 from tests.conftest import Api, RunningServer, free_port, new_api, run_kubectl
 from tests.provisioning.test_bindings_api import put_binding
+from tests.support.wait import wait_for
 
 NAMESPACE = "garden-kyma-dev"
 SHOOT_PATH = SHOOTS.format(namespace=NAMESPACE)
