@@ -29,13 +29,10 @@ import httpx
 from tests.cli.conftest import seed_variables
 from tests.conftest import Api, RunningServer, free_port
 
+from bench.bench_watch import cpu_seconds
+
 SECTIONS = ["requests", "bindings", "client", "watch", "lists", "memory"]
 SCALE_SECTIONS = ["seed", "postgres", "scale"]  # bench/perf_scale.py, each on servers of its own
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 @dataclass
