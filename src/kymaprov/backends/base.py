@@ -12,8 +12,10 @@ served by every replica, each on its own listener) and may change while the runt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import httpx
 
 from kymaprov.backends.shape import ClusterShape
 
@@ -34,6 +36,12 @@ class ClusterAccess:
     # a client certificate instead of (or with) the token, base64 PEM as in client-certificate-data
     client_cert_data: str | None = None
     client_key_data: str | None = None
+    # a transport to the API in this process (``kubeapi/loopback.py``) instead of HTTPS to ``service_url``
+    loopback: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """The fields worth storing (not the in-process ``loopback``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "loopback"}
 
     @property
     def service_url(self) -> str:

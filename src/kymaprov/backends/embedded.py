@@ -26,7 +26,9 @@ from kymaprov.backends.shape import DEFAULT_SHAPE, ClusterShape
 from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
 from kymaprov.kubeapi import tls
+from kymaprov.kubeapi.app import KubeApi
 from kymaprov.kubeapi.auth import Authenticator
+from kymaprov.kubeapi.loopback import LoopbackTransport
 from kymaprov.kubeapi.models import LIVE, change_log, clusters, controller_leases, objects
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.seed import seed_cluster
@@ -45,6 +47,7 @@ class EmbeddedRuntimes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.authenticator = Authenticator(ctx.sealer)
+        self._loopback = LoopbackTransport(KubeApi(ctx, self.authenticator))
         self._contexts: LRU[str, ssl.SSLContext] = LRU()  # ~38 KB each: the recently served only
         self._installation_ca: str | None = None
 
@@ -179,6 +182,7 @@ class EmbeddedRuntimes:
             ca_data=base64.b64encode(self._ca_bundle(row.ca_cert).encode()).decode(),
             token=self.ctx.sealer.open_str(row.admin_token),
             tls_server_name=tls.server_name(cluster_id),
+            loopback=self._loopback,
         )
 
     def _ca_bundle(self, cluster_ca: str) -> str:

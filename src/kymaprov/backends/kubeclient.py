@@ -1,4 +1,5 @@
-"""Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster.
+"""Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster (an embedded
+runtime of this process through ``ClusterAccess.loopback``: the same requests, no socket).
 
 Only what the service needs: create (tolerating AlreadyExists), delete (tolerating NotFound), get,
 update, merge patch, list by label and TokenRequest. Trust is the cluster's own CA;
@@ -46,19 +47,25 @@ _JSON = "application/json"
 
 class KubeClient:
     def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
+        headers = {"accept": "application/json"}
+        if access.token:
+            headers["authorization"] = f"Bearer {access.token}"
+        base_url = access.service_url.rstrip("/")
+        self._extensions: dict[str, str] = {}
+        if access.loopback is not None:  # an embedded runtime of this process: no TLS to set up
+            self._client = httpx.Client(
+                base_url=base_url, transport=access.loopback, timeout=timeout, headers=headers
+            )
+            return
         try:
             context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
         except (ssl.SSLError, ValueError) as exc:  # a CA that cannot be used fails like a call would
             raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
         if access.client_cert_data and access.client_key_data:
             _load_client_certificate(context, access.client_cert_data, access.client_key_data)
-        self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
-        headers = {"accept": "application/json"}
-        if access.token:
-            headers["authorization"] = f"Bearer {access.token}"
-        self._client = httpx.Client(
-            base_url=access.service_url.rstrip("/"), verify=context, timeout=timeout, headers=headers
-        )
+        if access.tls_server_name:
+            self._extensions["sni_hostname"] = access.tls_server_name
+        self._client = httpx.Client(base_url=base_url, verify=context, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._client.close()

@@ -787,7 +787,8 @@ def _negotiate(accept: str, result: KubeResponse) -> KubeResponse:
     )
 
 
-def _render(result: KubeResponse) -> Response:
+def render(result: KubeResponse) -> Response:
+    """The reply to send (shared by the HTTPS listener and ``loopback``)."""
     headers = {"cache-control": "no-cache, private", **result.headers}
     if isinstance(result.body, str | bytes):
         return Response(result.body, result.status, headers=headers, media_type=result.content_type)
@@ -816,7 +817,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         body = await read_limited_body(request, MAX_REQUEST_BYTES)
         if body is None:
             too_large = RequestEntityTooLarge(f"Request entity too large: limit is {MAX_REQUEST_BYTES}")
-            return _render(KubeResponse(413, too_large.status()))
+            return render(KubeResponse(413, too_large.status()))
         req = KubeRequest(
             cluster_id=cluster_id,
             method=request.method,
@@ -841,7 +842,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
             return StreamingResponse(
                 result.body, media_type=result.content_type, headers={"cache-control": "no-cache, private"}
             )
-        response = _render(result)
+        response = render(result)
         trimmer.replied(len(response.body))
         return response
 
@@ -853,7 +854,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         SNI named, else 404."""
         cluster_id = tls.sni_cluster(request.scope)
         if cluster_id is None:
-            return _render(KubeResponse(404, NotFound.path().status()))
+            return render(KubeResponse(404, NotFound.path().status()))
         return await serve(request, cluster_id, request.path_params.get("path", ""))
 
     routes = [

@@ -15,7 +15,6 @@ another operation of its environment holds a live lease, so a delete never overt
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import threading
@@ -384,7 +383,7 @@ class LifecycleWorker:
             "KubeconfigURL": f"{self._ctx.settings.base_url}/kubeconfig/{env.id}",
             "APIServerURL": access.server,
         }
-        sealed = self._ctx.sealer.seal(json.dumps(dataclasses.asdict(access)))
+        sealed = self._ctx.sealer.seal(json.dumps(access.record()))
         with self._commit(op.id, token) as conn:
             if conn is not None:
                 conn.execute(

@@ -48,6 +48,9 @@ from kymaprov.kubeapi.models import LIVE, clusters, controller_leases
 log = logging.getLogger("kymaprov.kubeapi")
 
 WRITES_PER_PASS = 100
+# a write wakes the thread, which first waits this long for more (a binding's or a rollout's writes
+# come in bursts): one pass then covers the burst, as a workqueue coalesces a key's events
+SETTLE_SECONDS = 0.02
 RETRY_SECONDS = 0.5
 RESYNC_SECONDS = 5.0
 LEASE_SECONDS = 15.0
@@ -72,6 +75,7 @@ class ControllerManager:
         self.holder = secrets.token_hex(8)
         self._cond = threading.Condition()
         self._dirty: set[str] = set()
+        self._dirty_since = 0.0  # monotonic time of the first write not yet passed over
         self._retry_at: dict[str, float] = {}
         self._seen: dict[str, int] = {}
         self._graphs: OrderedDict[str, Graph] = OrderedDict()  # the GRAPHS most recently passed
@@ -114,8 +118,10 @@ class ControllerManager:
 
     def _changed(self, cluster_id: str) -> None:
         with self._cond:
+            if not self._dirty:
+                self._dirty_since = time.monotonic()
+                self._cond.notify_all()
             self._dirty.add(cluster_id)
-            self._cond.notify_all()
 
     def _clock_moved(self) -> None:
         """The service clock jumped: every cluster with a timer is due for a pass."""
@@ -158,9 +164,12 @@ class ControllerManager:
                     due = {c for c, at in self._retry_at.items() if at <= now}
                     timed, next_timer = self._timer_wait(now)
                     due |= timed
-                    if self._dirty or due or now >= next_resync:
+                    settled = self._dirty_since + SETTLE_SECONDS
+                    if (self._dirty and now >= settled) or due or now >= next_resync:
                         break
                     wake = min([next_resync, next_timer, *self._retry_at.values()])
+                    if self._dirty:
+                        wake = min(wake, settled)
                     self._cond.wait(max(wake - now, 0.0))
                 if self._stopping:
                     return
