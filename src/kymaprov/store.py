@@ -49,17 +49,29 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
 
 
 class Query:
-    """A read-only SELECT, compiled once per database and run on the driver's cursor (``Store.query``).
+    """A statement compiled once per database and run on the driver's cursor: a SELECT on its own
+    (``Store.query``) or any statement inside a transaction (``fetch``, ``execute``).
 
     SQLAlchemy's execution (pooled ``Connection``, execution context, result objects) costs several
-    times a small query itself: ~50 us against ~10 us on SQLite, and the hot GETs run two per request.
-    The statement is still SQLAlchemy's, so the SQL, parameter style and type conversions are the
-    dialect's. Rows are dicts of the selected columns' Python values (JSON decoded, booleans as bool).
+    times a small query itself: ~50 us against ~10 us on SQLite, and the hot GETs run two per request,
+    every Kubernetes write six. The statement is still SQLAlchemy's, so the SQL, parameter style and
+    type conversions are the dialect's, and a driver error is raised as SQLAlchemy's (``IntegrityError``
+    and the rest). Rows are dicts of the selected columns' Python values (JSON decoded, booleans as
+    bool).
     """
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
         self._plans: dict[tuple[str, str], _Plan] = {}
+
+    def fetch(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of this SELECT, read in ``conn``'s transaction."""
+        rows: list[dict[str, Any]] = _in_transaction(conn, self.plan(conn.dialect), params, fetch=True)
+        return rows
+
+    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
+        """Run this INSERT, UPDATE or DELETE in ``conn``'s transaction; how many rows it touched."""
+        return int(_in_transaction(conn, self.plan(conn.dialect), params, fetch=False))
 
     def plan(self, dialect: Dialect) -> _Plan:
         key = (dialect.name, dialect.driver)
@@ -72,8 +84,8 @@ class Query:
 class _Plan:
     """One ``Query`` compiled for one dialect."""
 
-    def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: sa.Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql = compiled.string
         self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
         binds = compiled.bind_names  # each parameter and its name in the SQL
@@ -85,7 +97,7 @@ class _Plan:
             if (process := b.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
         self._dialect = dialect
-        self._columns = list(statement.selected_columns)
+        self._columns = list(getattr(statement, "selected_columns", ()))
         self._names = tuple(str(c.key) for c in self._columns)
         self._results: list[tuple[str, Callable[[Any], Any]]] | None = None
 
@@ -353,6 +365,34 @@ def _run(conn: Any, plan: _Plan, args: Any) -> list[dict[str, Any]]:
     try:
         cursor.execute(plan.sql, args)
         return plan.rows(cursor.fetchall(), cursor.description)
+    finally:
+        cursor.close()
+
+
+def _in_transaction(conn: Connection, plan: _Plan, params: Mapping[str, Any] | None, fetch: bool) -> Any:
+    """Run ``plan`` on the driver connection under ``conn``, inside ``conn``'s transaction."""
+    if not conn.in_transaction():  # SQLAlchemy's own, so that its commit or rollback ends this too
+        conn.begin()
+    args = plan.arguments(params or {})
+    driver = conn.connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    dialect = conn.dialect
+    try:
+        cursor.execute(plan.sql, args)
+        return plan.rows(cursor.fetchall(), cursor.description) if fetch else cursor.rowcount
+    except dialect.loaded_dbapi.Error as exc:
+        gone = dialect.is_disconnect(exc, driver, cursor)
+        if gone:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            plan.sql,
+            args,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=gone,
+            dialect=dialect,
+        ) from exc
     finally:
         cursor.close()
 

@@ -43,7 +43,7 @@ from kymaprov.kubeapi.models import LIVE, change_log, clusters, equals, objects
 from kymaprov.kubeapi.resources import NAMESPACES, ResourceType
 from kymaprov.kubeapi.strategies import strategy_for
 from kymaprov.kubeapi.times import rfc3339
-from kymaprov.store import after_commit
+from kymaprov.store import Query, after_commit
 
 Matcher = Callable[[dict[str, Any]], bool]
 Change = tuple[int, str, dict[str, Any], dict[str, Any] | None]  # rv, type, object, object before
@@ -59,26 +59,43 @@ PATCH_TYPES = (
     "application/apply-patch+yaml",
 )
 # the statements every write runs, built once (building one costs several times what running it does)
-_LOCK = (
+# and run on the driver's cursor (``store.Query``)
+_LOCK = Query(
     sa.select(clusters.c.resource_version)
     .where(clusters.c.id == sa.bindparam("cluster"), LIVE)
     .with_for_update()
 )
-_BUMP = (
+_BUMP = Query(
     sa.update(clusters)
     .where(clusters.c.id == sa.bindparam("cluster"))
     .values(resource_version=sa.bindparam("rv"))
 )
-_LOG = sa.insert(change_log)
-_INSERT = sa.insert(objects)
-_FIND = sa.select(objects.c.body).where(
+
+
+def _insert(table: sa.Table, *columns: str) -> Query:
+    return Query(sa.insert(table).values({c: sa.bindparam(c) for c in columns}))
+
+
+_LOG = _insert(
+    change_log,
+    *("cluster_id", "resource_version", "api_group", "resource", "namespace", "name"),
+    *("type", "body", "prev_body", "created_ms"),
+)
+_INSERT = _insert(
+    objects,
+    *("cluster_id", "api_group", "resource", "namespace", "name", "uid"),
+    *("resource_version", "created_rv", "body"),
+)
+_KEY = (
     objects.c.cluster_id == sa.bindparam("cluster"),
     objects.c.api_group == sa.bindparam("group"),
     objects.c.resource == sa.bindparam("resource"),
     objects.c.namespace == sa.bindparam("namespace"),
     objects.c.name == sa.bindparam("name"),
 )
-_REWRITE = (  # an UPDATE's parameters must not be named as its columns
+_FIND = Query(sa.select(objects.c.body).where(*_KEY))
+_DELETE = Query(sa.delete(objects).where(*_KEY))
+_REWRITE = Query(  # an UPDATE's parameters must not be named as its columns
     sa.update(objects)
     .where(
         objects.c.cluster_id == sa.bindparam("w_cluster"),
@@ -220,8 +237,8 @@ class ObjectStore:
     ) -> None:
         """The hook every write goes through: append its event in the write's own transaction, wake
         this process's watchers once it commits, and now and then compact the log."""
-        self.conn.execute(
-            _LOG,
+        _LOG.execute(
+            self.conn,
             {
                 "cluster_id": self.cluster_id,
                 "resource_version": rv,
@@ -308,16 +325,16 @@ class ObjectStore:
         """
         if "\x00" in self.cluster_id:  # no such cluster (and PostgreSQL refuses NUL in a parameter)
             raise NotFound.path()
-        value = self.conn.execute(_LOCK, {"cluster": self.cluster_id}).scalar()
-        if value is None:
+        rows = _LOCK.fetch(self.conn, {"cluster": self.cluster_id})
+        if not rows:
             raise NotFound.path()
-        return int(value)
+        return int(rows[0]["resource_version"])
 
     def _next_rv(self, locked: int | None = None) -> int:
         """The next version, taken; ``locked``: what ``_lock`` answered earlier in this write (the row
         is still locked and only this write has changed nothing since), spares locking again."""
         rv = (self._lock() if locked is None else locked) + 1
-        self.conn.execute(_BUMP, {"cluster": self.cluster_id, "rv": rv})
+        _BUMP.execute(self.conn, {"cluster": self.cluster_id, "rv": rv})
         return rv
 
     # --- reads ----------------------------------------------------------------------------------
@@ -344,8 +361,8 @@ class ObjectStore:
         }
         if any("\x00" in v for v in key.values()):  # nothing stored holds one (see ``equals``)
             return None
-        row = self.conn.execute(_FIND, key).first()
-        return None if row is None else self._decode(row[0])
+        rows = _FIND.fetch(self.conn, key)
+        return self._decode(rows[0]["body"]) if rows else None
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
         obj = self.find(rt, namespace, name)
@@ -524,8 +541,8 @@ class ObjectStore:
             meta.pop("managedFields", None)
         obj = _ordered(obj)
         body = self._encode(rt, obj)
-        self.conn.execute(
-            _INSERT,
+        _INSERT.execute(
+            self.conn,
             {
                 "cluster_id": self.cluster_id,
                 "api_group": rt.group,
@@ -656,8 +673,8 @@ class ObjectStore:
         rv = self._next_rv(locked)
         new["metadata"]["resourceVersion"] = str(rv)
         body = self._encode(rt, new)
-        self.conn.execute(
-            _REWRITE,
+        _REWRITE.execute(
+            self.conn,
             {
                 "w_cluster": self.cluster_id,
                 "w_group": rt.group,
@@ -842,14 +859,15 @@ class ObjectStore:
         rv = self._next_rv()
         last = self._decode(stored)
         last["metadata"]["resourceVersion"] = str(rv)
-        self.conn.execute(
-            sa.delete(objects).where(
-                objects.c.cluster_id == self.cluster_id,
-                objects.c.api_group == group,
-                objects.c.resource == resource,
-                objects.c.namespace == namespace,
-                objects.c.name == name,
-            )
+        _DELETE.execute(
+            self.conn,
+            {
+                "cluster": self.cluster_id,
+                "group": group,
+                "resource": resource,
+                "namespace": namespace,
+                "name": name,
+            },
         )
         self._record(group, resource, namespace, name, rv, "DELETED", self._reencode(stored, last), stored)
         return last

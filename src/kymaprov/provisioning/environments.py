@@ -97,12 +97,11 @@ def find(store: Store, p: Principal, env_id: str) -> Environment:
 
 
 # built once: making a statement costs more than running it
-_BY_ID = Query(
-    sa.select(environments).where(
-        environments.c.id == sa.bindparam("id"), environments.c.subaccount_id == sa.bindparam("subaccount_id")
-    )
+_SELECT_BY_ID = sa.select(environments).where(
+    environments.c.id == sa.bindparam("id"), environments.c.subaccount_id == sa.bindparam("subaccount_id")
 )
-_LOCK_BY_ID = _BY_ID.statement.with_for_update()
+_BY_ID = Query(_SELECT_BY_ID)
+_LOCK_BY_ID = _SELECT_BY_ID.with_for_update()
 _BY_SUBACCOUNT = Query(
     sa.select(environments)
     .where(environments.c.subaccount_id == sa.bindparam("subaccount_id"))
