@@ -25,6 +25,7 @@ from tests.conftest import requires_postgres
 from tests.kubeapi.conftest import Kube, Kubectl, KubeServer, binding_token
 from tests.kubeapi.test_watch_log import CM, Collector
 from tests.support.server import free_port
+from tests.support.wait import wait_for
 
 pytestmark = requires_postgres
 
@@ -146,6 +147,8 @@ def test_a_watch_on_one_replica_sees_writes_made_on_the_other(
     access = a.runtimes.create_cluster("pg-watch", "pg")
     on_a = Kube(access)
     on_b = Kube(through(access, a, b))
+    # the root CA ConfigMap is published shortly after the namespace: first, so the watch sees only ours
+    wait_for(lambda: on_a.get(f"{CM}/kube-root-ca.crt").status_code == 200, "kube-root-ca.crt")
     on_a.create(CM, {"metadata": {"name": "before"}})
     listed = on_b.get(CM).json()["metadata"]["resourceVersion"]
     assert on_a.delete(f"{CM}/before").status_code == 200  # between B's list and B's watch
