@@ -267,19 +267,19 @@ class Store:
         """A read-write transaction; serialised against other writers on SQLite."""
         with self.engine.connect() as conn:
             if self.is_sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                _driver_sql(conn, "BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
                 conn.info.pop(_AFTER_COMMIT, None)
                 if self.is_sqlite:
-                    conn.exec_driver_sql("ROLLBACK")
+                    _driver_sql(conn, "ROLLBACK")
                 else:
                     conn.rollback()
                 raise
             callbacks = conn.info.pop(_AFTER_COMMIT, [])
             if self.is_sqlite:
-                conn.exec_driver_sql("COMMIT")
+                _driver_sql(conn, "COMMIT")
             else:
                 conn.commit()
             for callback in callbacks:
@@ -290,12 +290,12 @@ class Store:
         """A read-only snapshot (no write lock on SQLite)."""
         with self.engine.connect() as conn:
             if self.is_sqlite:
-                conn.exec_driver_sql("BEGIN")
+                _driver_sql(conn, "BEGIN")
             try:
                 yield conn
             finally:
                 if self.is_sqlite:
-                    conn.exec_driver_sql("ROLLBACK")
+                    _driver_sql(conn, "ROLLBACK")
                 else:
                     conn.rollback()
 
@@ -373,19 +373,32 @@ def _in_transaction(conn: Connection, plan: _Plan, params: Mapping[str, Any] | N
     """Run ``plan`` on the driver connection under ``conn``, inside ``conn``'s transaction."""
     if not conn.in_transaction():  # SQLAlchemy's own, so that its commit or rollback ends this too
         conn.begin()
-    args = plan.arguments(params or {})
+    return _on_driver(conn, plan.sql, plan.arguments(params or {}), plan if fetch else None)
+
+
+def _driver_sql(conn: Connection, sql: str) -> None:
+    """SQLite's BEGIN, COMMIT or ROLLBACK on the driver connection: through ``exec_driver_sql`` each
+    cost ~50 us of SQLAlchemy's execution machinery, three times per write. SQLAlchemy's SQLite
+    dialect sends nothing to begin or end its own transactions (``_on_connect`` put the driver in
+    autocommit mode), so these are the only ones."""
+    _on_driver(conn, sql, (), None)
+
+
+def _on_driver(conn: Connection, sql: str, args: Any, rows_of: _Plan | None) -> Any:
+    """Execute on ``conn``'s driver connection; the rows (``rows_of``'s) or the row count. A driver
+    error is raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...)."""
     driver = conn.connection.driver_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
     dialect = conn.dialect
     try:
-        cursor.execute(plan.sql, args)
-        return plan.rows(cursor.fetchall(), cursor.description) if fetch else cursor.rowcount
+        cursor.execute(sql, args)
+        return rows_of.rows(cursor.fetchall(), cursor.description) if rows_of else cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:
         gone = dialect.is_disconnect(exc, driver, cursor)
         if gone:
             conn.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
-            plan.sql,
+            sql,
             args,
             exc,
             dialect.loaded_dbapi.Error,

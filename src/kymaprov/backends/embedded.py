@@ -33,12 +33,18 @@ from kymaprov.kubeapi.models import LIVE, change_log, clusters, controller_lease
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.seed import seed_cluster
 from kymaprov.lru import LRU
-from kymaprov.store import settings
+from kymaprov.store import Query, settings
 
 log = logging.getLogger(__name__)
 
 _CLUSTER_ID = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DEFAULT_TLS_KEY = "kube.default_tls"
+# built once: every call the service makes to a runtime asks for its access first
+_ACCESS = Query(
+    sa.select(clusters.c.ca_cert, clusters.c.admin_token).where(
+        clusters.c.id == sa.bindparam("cluster"), LIVE
+    )
+)
 
 
 class EmbeddedRuntimes:
@@ -169,18 +175,18 @@ class EmbeddedRuntimes:
         while ``server``, which kubeconfigs and the APIServerURL label name, is ``--kube-public-url``
         when set (a load balancer in front of the replicas), else this replica's advertised address.
         """
-        with self.ctx.store.read() as conn:
-            row = self._row(conn, cluster_id)
-        if row is None:
+        rows = self.ctx.store.query(_ACCESS, {"cluster": cluster_id})
+        if not rows:
             return None
+        row = rows[0]
         s = self.ctx.settings
         server = f"{s.kube_public_base_url}/clusters/{cluster_id}"
         direct = f"{s.kube_local_url}/clusters/{cluster_id}"
         return ClusterAccess(
             server=server,
             direct_server=None if direct == server else direct,
-            ca_data=base64.b64encode(self._ca_bundle(row.ca_cert).encode()).decode(),
-            token=self.ctx.sealer.open_str(row.admin_token),
+            ca_data=base64.b64encode(self._ca_bundle(row["ca_cert"]).encode()).decode(),
+            token=self.ctx.sealer.open_str(row["admin_token"]),
             tls_server_name=tls.server_name(cluster_id),
             loopback=self._loopback,
         )

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -66,6 +67,7 @@ from kymaprov.kubeapi.resources import ResourceType
 from kymaprov.kubeapi.selectors import matcher
 from kymaprov.kubeapi.strategies import strategy_for
 from kymaprov.kubeapi.watch import Watch
+from kymaprov.store import Query
 from kymaprov.web import InvalidJSON, bearer_token, parse_json, read_limited_body
 
 log = logging.getLogger("kymaprov.kubeapi")
@@ -78,6 +80,7 @@ _NOT_ALLOWED = "the server does not allow this method on the requested resource"
 WATCH_REAUTH_SECONDS = 1.0
 BOOKMARK_SECONDS = 60.0  # kube-apiserver's cacher sends bookmarks about once a minute
 FOLLOW_POLL_SECONDS = 1.0  # how often a followed log checks whether its container still runs
+_SIGNING_KEY = Query(sa.select(clusters.c.sa_signing_key).where(clusters.c.id == sa.bindparam("cluster")))
 
 
 @dataclass(frozen=True)
@@ -509,11 +512,7 @@ class KubeApi:
         body = self._decode(req, None, "TokenRequest")
 
         def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
-            sealed = store.conn.execute(
-                clusters.select()
-                .with_only_columns(clusters.c.sa_signing_key)
-                .where(clusters.c.id == req.cluster_id)
-            ).scalar_one()
+            sealed = _SIGNING_KEY.fetch(store.conn, {"cluster": req.cluster_id})[0]["sa_signing_key"]
             key = tokens.load_private_key(self.ctx.sealer.open_str(sealed))
             max_expiration = self.ctx.settings.service_account_max_token_expiration
             return reviews.token_request(store, key, namespace, name, body, max_expiration)

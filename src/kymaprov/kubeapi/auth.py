@@ -22,6 +22,7 @@ from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.rbac import MASTERS, UserInfo
 from kymaprov.kubeapi.resources import PODS, SECRETS, SERVICE_ACCOUNTS
 from kymaprov.lru import LRU
+from kymaprov.store import Query
 
 ADMIN_USER = "kymaprov:admin"
 AUTHENTICATED = "system:authenticated"
@@ -41,8 +42,10 @@ def service_account_user(namespace: str, name: str, uid: str, extra: dict[str, l
 
 
 # built once: every request runs it, and building a statement costs more than running it
-_CLUSTER_KEYS = sa.select(clusters.c.admin_token_fp, clusters.c.sa_signing_key).where(
-    clusters.c.id == sa.bindparam("cluster"), LIVE
+_CLUSTER_KEYS = Query(
+    sa.select(clusters.c.admin_token_fp, clusters.c.sa_signing_key).where(
+        clusters.c.id == sa.bindparam("cluster"), LIVE
+    )
 )
 
 
@@ -66,14 +69,14 @@ class Authenticator:
 
     def authenticate(self, conn: Connection, cluster_id: str, token: str | None, now: float) -> UserInfo:
         # no cluster id holds NUL (and PostgreSQL refuses it in a parameter): see ``equals``
-        row = None if "\x00" in cluster_id else conn.execute(_CLUSTER_KEYS, {"cluster": cluster_id}).first()
-        if row is None or not token:
+        rows = [] if "\x00" in cluster_id else _CLUSTER_KEYS.fetch(conn, {"cluster": cluster_id})
+        if not rows or not token:
             raise Unauthorized()
-        if hmac.compare_digest(fingerprint(token), row.admin_token_fp):
+        if hmac.compare_digest(fingerprint(token), rows[0]["admin_token_fp"]):
             return admin_user()
         if token.count(".") != 2:
             raise Unauthorized()
-        claims = tokens.verify(token, self._public_key(cluster_id, row.sa_signing_key), now)
+        claims = tokens.verify(token, self._public_key(cluster_id, rows[0]["sa_signing_key"]), now)
         store = ObjectStore(conn, cluster_id, now, self._sealer)
         account = store.find(SERVICE_ACCOUNTS, claims.namespace, claims.name)
         if account is None or account["metadata"].get("uid") != claims.uid:
