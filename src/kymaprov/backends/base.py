@@ -15,11 +15,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-import httpx
-
 from kymaprov.backends.shape import ClusterShape
 
 __all__ = ["DONE", "ClusterAccess", "ClusterShape", "Progress", "RuntimeBackend"]
+
+
+class Loopback(Protocol):
+    """A runtime's Kubernetes API in this process: a request in, its status and decoded JSON body out."""
+
+    def call(
+        self,
+        request: tuple[str, str, dict[str, str]],
+        token: str,
+        body: bytes,
+        content_type: str,
+        user_agent: str,
+    ) -> tuple[int, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -36,8 +47,8 @@ class ClusterAccess:
     # a client certificate instead of (or with) the token, base64 PEM as in client-certificate-data
     client_cert_data: str | None = None
     client_key_data: str | None = None
-    # a transport to the API in this process (``kubeapi/loopback.py``) instead of HTTPS to ``service_url``
-    loopback: httpx.BaseTransport | None = field(default=None, compare=False, repr=False)
+    # the API served by this process, called directly (``kubeapi/loopback.py``) instead of over HTTPS
+    loopback: Loopback | None = field(default=None, compare=False, repr=False)
 
     def record(self) -> dict[str, Any]:
         """The fields worth storing (not the in-process ``loopback``)."""

@@ -28,7 +28,7 @@ from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, 
 from kymaprov.kubeapi import tls
 from kymaprov.kubeapi.app import KubeApi
 from kymaprov.kubeapi.auth import Authenticator
-from kymaprov.kubeapi.loopback import LoopbackTransport
+from kymaprov.kubeapi.loopback import Loopback
 from kymaprov.kubeapi.models import LIVE, change_log, clusters, controller_leases, objects
 from kymaprov.kubeapi.objects import ObjectStore
 from kymaprov.kubeapi.seed import seed_cluster
@@ -53,7 +53,7 @@ class EmbeddedRuntimes:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.authenticator = Authenticator(ctx.sealer)
-        self._loopback = LoopbackTransport(KubeApi(ctx, self.authenticator))
+        self._api = KubeApi(ctx, self.authenticator)  # for the service's calls (``kubeapi/loopback.py``)
         self._contexts: LRU[str, ssl.SSLContext] = LRU()  # ~38 KB each: the recently served only
         self._installation_ca: str | None = None
 
@@ -188,7 +188,7 @@ class EmbeddedRuntimes:
             ca_data=base64.b64encode(self._ca_bundle(row["ca_cert"]).encode()).decode(),
             token=self.ctx.sealer.open_str(row["admin_token"]),
             tls_server_name=tls.server_name(cluster_id),
-            loopback=self._loopback,
+            loopback=Loopback(self._api, cluster_id),
         )
 
     def _ca_bundle(self, cluster_ca: str) -> str:

@@ -1,5 +1,5 @@
 """Talks to a runtime's Kubernetes API over HTTPS, exactly as it would to a real cluster (an embedded
-runtime of this process through ``ClusterAccess.loopback``: the same requests, no socket).
+runtime of this process through ``ClusterAccess.loopback``: the same requests, no socket or HTTP).
 
 Only what the service needs: create (tolerating AlreadyExists), delete (tolerating NotFound), get,
 update, merge patch, list by label and TokenRequest. Trust is the cluster's own CA;
@@ -43,19 +43,16 @@ def _load_client_certificate(context: ssl.SSLContext, cert_data: str, key_data: 
 
 
 _JSON = "application/json"
+# client-go's form, as KEB's client sends it: objects the service makes name ``kyma-environment-broker``
+# as their field manager, as on a real runtime
+USER_AGENT = "kyma-environment-broker/kymaprov"
 
 
 class KubeClient:
     def __init__(self, access: ClusterAccess, timeout: float = 10.0) -> None:
-        headers = {"accept": "application/json"}
-        if access.token:
-            headers["authorization"] = f"Bearer {access.token}"
-        base_url = access.service_url.rstrip("/")
-        self._extensions: dict[str, str] = {}
-        if access.loopback is not None:  # an embedded runtime of this process: no TLS to set up
-            self._client = httpx.Client(
-                base_url=base_url, transport=access.loopback, timeout=timeout, headers=headers
-            )
+        self._token = access.token
+        self._loopback = access.loopback
+        if self._loopback is not None:  # an embedded runtime of this process: called directly
             return
         try:
             context = ssl.create_default_context(cadata=base64.b64decode(access.ca_data).decode())
@@ -63,12 +60,17 @@ class KubeClient:
             raise KubeClientError(0, f"unusable certificate authority: {type(exc).__name__}") from exc
         if access.client_cert_data and access.client_key_data:
             _load_client_certificate(context, access.client_cert_data, access.client_key_data)
-        if access.tls_server_name:
-            self._extensions["sni_hostname"] = access.tls_server_name
-        self._client = httpx.Client(base_url=base_url, verify=context, timeout=timeout, headers=headers)
+        self._extensions = {"sni_hostname": access.tls_server_name} if access.tls_server_name else {}
+        headers = {"accept": _JSON, "user-agent": USER_AGENT}
+        if access.token:
+            headers["authorization"] = f"Bearer {access.token}"
+        self._client = httpx.Client(
+            base_url=access.service_url.rstrip("/"), verify=context, timeout=timeout, headers=headers
+        )
 
     def close(self) -> None:
-        self._client.close()
+        if self._loopback is None:
+            self._client.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -77,87 +79,87 @@ class KubeClient:
         self.close()
 
     def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, content_type: str = _JSON
-    ) -> httpx.Response:
-        """orjson, not httpx's ``json=`` (the standard library's encoder): several times cheaper."""
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        content_type: str = _JSON,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """The status and the decoded body (JSON, else text). Bodies are encoded with orjson, not httpx's
+        ``json=`` (the standard library's encoder): several times cheaper."""
+        content = b"" if body is None else orjson.dumps(body)
+        kind = "" if body is None else content_type
+        if self._loopback is not None:
+            return self._loopback.call((method, path, query or {}), self._token, content, kind, USER_AGENT)
         try:
-            if body is None:
-                return self._client.request(method, path, extensions=self._extensions)
-            return self._client.request(
+            response = self._client.request(
                 method,
                 path,
-                content=orjson.dumps(body),
-                headers={"content-type": content_type},
+                params=query,
+                content=content or None,
+                headers={"content-type": kind} if kind else None,
                 extensions=self._extensions,
             )
         except httpx.HTTPError as exc:
             raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return response.status_code, orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return response.status_code, response.text
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
-        try:
-            result = orjson.loads(response.content)
-        except orjson.JSONDecodeError as exc:
-            raise KubeClientError(response.status_code, f"not JSON: {response.text[:200]}") from exc
-        if not isinstance(result, dict):
-            raise KubeClientError(response.status_code, "not a JSON object")
-        return result
+    def _object(status: int, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise KubeClientError(status, f"not a JSON object: {str(data)[:200]}")
+        return data
 
     @staticmethod
-    def _fail(response: httpx.Response) -> KubeClientError:
-        try:
-            message = orjson.loads(response.content).get("message", response.text)
-        except (orjson.JSONDecodeError, AttributeError):
-            message = response.text
-        return KubeClientError(response.status_code, str(message))
+    def _fail(status: int, data: Any) -> KubeClientError:
+        message = data.get("message", data) if isinstance(data, dict) else data
+        return KubeClientError(status, str(message))
 
     def create(self, path: str, body: dict[str, Any], *, exist_ok: bool = True) -> dict[str, Any]:
-        response = self._request("POST", path, body)
-        if response.status_code == 409 and exist_ok:
+        status, data = self._request("POST", path, body)
+        if status == 409 and exist_ok:
             return body
-        if response.status_code not in (200, 201, 202):
-            raise self._fail(response)
-        return self._json(response)
+        if status not in (200, 201, 202):
+            raise self._fail(status, data)
+        return self._object(status, data)
 
     def delete(self, path: str, *, missing_ok: bool = True) -> None:
-        response = self._request("DELETE", path)
-        if response.status_code == 404 and missing_ok:
+        status, data = self._request("DELETE", path)
+        if status == 404 and missing_ok:
             return
-        if response.status_code not in (200, 202):
-            raise self._fail(response)
+        if status not in (200, 202):
+            raise self._fail(status, data)
 
     def get(self, path: str) -> dict[str, Any]:
-        response = self._request("GET", path)
-        if response.status_code != 200:
-            raise self._fail(response)
-        return self._json(response)
+        status, data = self._request("GET", path)
+        if status != 200:
+            raise self._fail(status, data)
+        return self._object(status, data)
 
     def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """An update; a stale ``metadata.resourceVersion`` in ``body`` fails with 409."""
-        response = self._request("PUT", path, body)
-        if response.status_code != 200:
-            raise self._fail(response)
-        return self._json(response)
+        status, data = self._request("PUT", path, body)
+        if status != 200:
+            raise self._fail(status, data)
+        return self._object(status, data)
 
     def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
-        response = self._request("PATCH", path, patch, "application/merge-patch+json")
-        if response.status_code != 200:
-            raise self._fail(response)
-        return self._json(response)
+        status, data = self._request("PATCH", path, patch, "application/merge-patch+json")
+        if status != 200:
+            raise self._fail(status, data)
+        return self._object(status, data)
 
     def list(self, path: str, label_selector: str = "") -> list[dict[str, Any]]:
         """The items of a collection matching ``label_selector`` (no paging: binding objects are few)."""
-        try:
-            response = self._client.get(
-                path,
-                params={"labelSelector": label_selector} if label_selector else None,
-                extensions=self._extensions,
-            )
-        except httpx.HTTPError as exc:
-            raise KubeClientError(0, f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise self._fail(response)
-        items: list[dict[str, Any]] = self._json(response).get("items") or []
+        query = {"labelSelector": label_selector} if label_selector else None
+        status, data = self._request("GET", path, query=query)
+        if status != 200:
+            raise self._fail(status, data)
+        items: list[dict[str, Any]] = self._object(status, data).get("items") or []
         return items
 
     def request_token(self, namespace: str, service_account: str, expiration_seconds: int) -> dict[str, Any]:

@@ -1,60 +1,62 @@
-"""An httpx transport that hands a request to ``KubeApi`` in this process instead of a socket.
+"""One embedded cluster's Kubernetes API, called in this process (``ClusterAccess.loopback``).
 
 The embedded runtimes are served by the same process as the Provisioning Service, so the service's
-``KubeClient`` reaches them through this transport: the same requests, bearer token, authentication,
-RBAC, admission, storage and replies as through the HTTPS listener, without the TLS and HTTP framing of
-both ends of a call that never leaves the process (most of a binding's cost: issue 8). Real clusters
-and pool members are still called over HTTPS. Watches and followed logs are not served here; the
-service makes neither.
+``KubeClient`` calls them here instead of through the HTTPS listener, as the runtimes' own controllers
+do (``controllers/client.py``): the same requests, bearer token, authentication, RBAC, admission,
+storage and change log, without TLS, HTTP framing and JSON rendering at both ends of a call that never
+leaves the process (most of a binding's cost before: issue 8). Real clusters and pool members are
+called over HTTPS. Watches and followed logs are not served here; the service makes neither.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-import httpx
+import orjson
 
-from kymaprov.kubeapi.app import MAX_REQUEST_BYTES, KubeApi, KubeRequest, KubeResponse, WatchStream, render
-from kymaprov.kubeapi.errors import NotAcceptable, NotFound, RequestEntityTooLarge
+from kymaprov.kubeapi.app import JSON, KubeApi, KubeRequest, KubeResponse, WatchStream
 
 
-class LoopbackTransport(httpx.BaseTransport):
-    """Serves ``/clusters/<id>/<path>`` URLs (any scheme and host) with ``api``, in the calling thread."""
-
-    def __init__(self, api: KubeApi) -> None:
+class Loopback:
+    def __init__(self, api: KubeApi, cluster_id: str) -> None:
         self.api = api
+        self.cluster_id = cluster_id
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        reply = render(self._handle(request))
-        return httpx.Response(reply.status_code, headers=reply.raw_headers, content=bytes(reply.body))
-
-    def _handle(self, request: httpx.Request) -> KubeResponse:
-        _, clusters, cluster_id, path = [*request.url.path.split("/", 3), "", ""][:4]
-        if clusters != "clusters" or not cluster_id:
-            return KubeResponse(404, NotFound.path().status())
-        body = request.read()
-        if len(body) > MAX_REQUEST_BYTES:
-            too_large = RequestEntityTooLarge(f"Request entity too large: limit is {MAX_REQUEST_BYTES}")
-            return KubeResponse(413, too_large.status())
-        headers = request.headers
-        scheme, _, token = headers.get("authorization", "").partition(" ")
+    def call(
+        self,
+        request: tuple[str, str, dict[str, str]],
+        token: str,
+        body: bytes,
+        content_type: str,
+        user_agent: str,
+    ) -> tuple[int, Any]:
+        """``(method, path, query)`` within the cluster; the status and the decoded JSON body."""
+        method, path, query = request
         result = self.api.handle(
             KubeRequest(
-                cluster_id=cluster_id,
-                method=request.method,
-                path="/" + path,
-                query=dict(request.url.params.multi_items()),  # the last of repeated keys, as Starlette
-                accept=headers.get("accept", ""),
-                content_type=headers.get("content-type", ""),
-                token=token.strip() if scheme.lower() == "bearer" and token.strip() else None,
+                cluster_id=self.cluster_id,
+                method=method,
+                path=path,
+                query=query,
+                accept=JSON,
+                content_type=content_type,
+                token=token or None,
                 body=body,
-                impersonate_user=headers.get("impersonate-user", ""),
-                impersonate_groups=tuple(headers.get_list("impersonate-group")),
-                impersonate_uid=headers.get("impersonate-uid", ""),
-                user_agent=headers.get("user-agent", ""),
-                text_lists=True,
+                user_agent=user_agent,
             )
         )
         if isinstance(result, WatchStream) or isinstance(result.body, Iterator):
-            return KubeResponse(406, NotAcceptable("streams are served over HTTPS only").status())
-        return result
+            return 406, {"kind": "Status", "message": "streams are served over HTTPS only"}
+        return result.status, _decoded(result)
+
+
+def _decoded(result: KubeResponse) -> Any:
+    """The body as a client would parse it: JSON bodies are dicts already; text stays text."""
+    body = result.body
+    if isinstance(body, str | bytes):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body.decode(errors="replace") if isinstance(body, bytes) else body
+    return body
