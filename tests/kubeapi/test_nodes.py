@@ -15,6 +15,7 @@ from kymaprov.provisioning.catalog import PLANS
 from kymaprov.provisioning.shape import cluster_shape
 from tests.conftest import RunningServer, free_port, new_api, run_kubectl
 from tests.kubeapi.conftest import Kube, Kubectl, KubeServer, kyma_settled
+from tests.support.wait import wait_for
 
 VERSIONS = ("1.30", "1.33")
 
@@ -69,6 +70,15 @@ def test_leases_are_renewed_lazily(kube_server: KubeServer, access: ClusterAcces
     admin = Kube(access)
     kyma_settled(admin)  # a new runtime's module Deployments roll out first
     path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+
+    def quiet() -> bool:
+        """The cluster's version held still for half a second: the controllers' last pass is over (a
+        pass still to come after the last write would renew the leases after the advance)."""
+        version = admin.get(path).json()["metadata"]["resourceVersion"]
+        time.sleep(0.5)
+        return bool(admin.get(path).json()["metadata"]["resourceVersion"] == version)
+
+    wait_for(quiet, "the runtime to settle")
     before = {i["metadata"]["name"]: i["spec"]["renewTime"] for i in admin.get(path).json()["items"]}
     kube_server.ctx.clock.advance(120)
     time.sleep(0.5)  # an advance alone wakes only runtimes with timers: this one stays idle

@@ -1,7 +1,8 @@
 """Runs the controllers of every cluster in one background thread per process.
 
-Woken by writes (a listener on the change log's hub: ``kubeapi/changes.py``), it passes over each
-cluster that changed: bring its graph up to date from the change log, then let every registered
+Woken by writes (a listener on the change log's hub: ``kubeapi/changes.py``), it waits
+``SETTLE_SECONDS`` for the rest of a burst (a binding's seven calls, a rollout's pods), then passes over
+each cluster that changed: bring its graph up to date from the change log, then let every registered
 controller (``registry.py``) that has work act through the API. A pass makes at most
 ``WRITES_PER_PASS`` writes per cluster (a big namespace is emptied over several passes, other
 clusters get their turn in between); a cluster whose pass ran out of budget or met a conflict is
