@@ -45,7 +45,6 @@ from kymaprov.kubeapi import (
     schemas,
     tables,
     tls,
-    tokens,
     trim,
 )
 from kymaprov.kubeapi.auth import Authenticator
@@ -513,7 +512,7 @@ class KubeApi:
 
         def run(store: ObjectStore, user: UserInfo) -> dict[str, Any]:
             sealed = _SIGNING_KEY.fetch(store.conn, {"cluster": req.cluster_id})[0]["sa_signing_key"]
-            key = tokens.load_private_key(self.ctx.sealer.open_str(sealed))
+            key = self.authenticator.signing_key(req.cluster_id, sealed)
             max_expiration = self.ctx.settings.service_account_max_token_expiration
             return reviews.token_request(store, key, namespace, name, body, max_expiration)
 

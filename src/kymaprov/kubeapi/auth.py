@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
 from sqlalchemy.engine import Connection
 
 from kymaprov.crypto import Sealer, fingerprint
@@ -54,15 +54,26 @@ class Authenticator:
 
     def __init__(self, sealer: Sealer) -> None:
         self._sealer = sealer
-        self._keys: LRU[str, tuple[str, EllipticCurvePublicKey]] = LRU()  # the recently used clusters
+        # the recently used clusters' ServiceAccount keys, by the sealed text they were opened from
+        self._keys: LRU[str, tuple[str, EllipticCurvePrivateKey, EllipticCurvePublicKey]] = LRU()
+
+    def signing_key(self, cluster_id: str, sealed: str) -> EllipticCurvePrivateKey:
+        """The cluster's ServiceAccount signing key (TokenRequest), opened once while it is recent."""
+        return self._opened(cluster_id, sealed)[1]
 
     def _public_key(self, cluster_id: str, sealed: str) -> EllipticCurvePublicKey:
+        return self._opened(cluster_id, sealed)[2]
+
+    def _opened(
+        self, cluster_id: str, sealed: str
+    ) -> tuple[str, EllipticCurvePrivateKey, EllipticCurvePublicKey]:
         cached = self._keys.get(cluster_id)
         if cached is not None and cached[0] == sealed:
-            return cached[1]
-        key = tokens.load_private_key(self._sealer.open_str(sealed)).public_key()
-        self._keys.put(cluster_id, (sealed, key))
-        return key
+            return cached
+        key = tokens.load_private_key(self._sealer.open_str(sealed))
+        opened = (sealed, key, key.public_key())
+        self._keys.put(cluster_id, opened)
+        return opened
 
     def forget(self, cluster_id: str) -> None:
         self._keys.pop(cluster_id)
