@@ -53,23 +53,29 @@ PREFIX = "kyma-binding-"
 INSTANCE_ANNOTATION = "kymaprov.io/instance-id"
 
 MAKING, READY, REMOVING = "MAKING", "READY", "REMOVING"
-# the GETs' queries, built once: making a statement costs more than running it
-_BY_ID = sa.select(kyma_bindings).where(
-    kyma_bindings.c.id == sa.bindparam("id"),
-    kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+# the statements of the GETs and writes, built once (making a statement costs more than running it)
+# and run on the driver's cursor (``store.Query``): a PUT+DELETE pair runs each write once
+_BY_ID = Query(
+    sa.select(kyma_bindings).where(
+        kyma_bindings.c.id == sa.bindparam("id"),
+        kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+    )
 )
 _READY_OF_ENVIRONMENT = Query(
     sa.select(kyma_bindings)
     .where(kyma_bindings.c.environment_id == sa.bindparam("environment_id"), kyma_bindings.c.state == READY)
     .order_by(kyma_bindings.c.created_ms)
 )
-# and the writes' (a PUT+DELETE pair runs each of these once)
-_LIVE_COUNT = sa.select(sa.func.count()).where(
-    kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
-    kyma_bindings.c.expires_ms > sa.bindparam("now"),
+_LIVE_COUNT = Query(
+    sa.select(sa.func.count().label("live")).where(
+        kyma_bindings.c.environment_id == sa.bindparam("environment_id"),
+        kyma_bindings.c.expires_ms > sa.bindparam("now"),
+    )
 )
-_INSERT = sa.insert(kyma_bindings)
-_FINISH = (
+_INSERT = Query(
+    sa.insert(kyma_bindings).values({c.name: sa.bindparam(c.name) for c in kyma_bindings.columns})
+)
+_FINISH = Query(
     sa.update(kyma_bindings)
     .where(kyma_bindings.c.id == sa.bindparam("b_id"), kyma_bindings.c.state == MAKING)
     .values(
@@ -79,13 +85,14 @@ _FINISH = (
         state_since=sa.bindparam("since"),
     )
 )
-_MOVE = (
+_MOVE_STATEMENT = (
     sa.update(kyma_bindings)
     .where(kyma_bindings.c.id == sa.bindparam("b_id"))
     .values(state=sa.bindparam("b_state"), state_since=sa.bindparam("since"))
 )
-_MOVE_FROM = _MOVE.where(kyma_bindings.c.state == sa.bindparam("from_state"))
-_DROP = sa.delete(kyma_bindings).where(kyma_bindings.c.id == sa.bindparam("b_id"))
+_MOVE = Query(_MOVE_STATEMENT)
+_MOVE_FROM = Query(_MOVE_STATEMENT.where(kyma_bindings.c.state == sa.bindparam("from_state")))
+_DROP = Query(sa.delete(kyma_bindings).where(kyma_bindings.c.id == sa.bindparam("b_id")))
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
 STUCK_SECONDS = 60.0
 RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
@@ -213,12 +220,12 @@ class BindingService:
         params = {"b_id": binding_id, "b_state": state, "since": time.time()}
         with self._ctx.store.write() as conn:
             if only_from is None:
-                return bool(conn.execute(_MOVE, params).rowcount)
-            return bool(conn.execute(_MOVE_FROM, {**params, "from_state": only_from}).rowcount)
+                return bool(_MOVE.execute(conn, params))
+            return bool(_MOVE_FROM.execute(conn, {**params, "from_state": only_from}))
 
     def _drop_row(self, binding_id: str) -> None:
         with self._ctx.store.write() as conn:
-            conn.execute(_DROP, {"b_id": binding_id})
+            _DROP.execute(conn, {"b_id": binding_id})
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -229,11 +236,11 @@ class BindingService:
         with self._ctx.store.write() as conn:
             env = lookup(conn, p, env_id, lock=True)
             self._check_bindable(env)
-            live = conn.execute(_LIVE_COUNT, {"environment_id": env.id, "now": now}).scalar_one()
+            live = _LIVE_COUNT.fetch(conn, {"environment_id": env.id, "now": now})[0]["live"]
             if live >= MAX_BINDINGS:
                 raise BindingRejected(f"maximum number of non expired bindings reached: {MAX_BINDINGS}")
-            conn.execute(
-                _INSERT,
+            _INSERT.execute(
+                conn,
                 {
                     "id": binding_id,
                     "environment_id": env.id,
@@ -260,15 +267,15 @@ class BindingService:
                 f"failed to create a Kyma binding using service account's kubeconfig: {exc}", code=42010
             ) from exc
         with self._ctx.store.write() as conn:
-            finished = conn.execute(
-                _FINISH,
+            finished = _FINISH.execute(
+                conn,
                 {
                     "b_id": binding_id,
                     "b_kubeconfig": self._ctx.sealer.seal(kubeconfig),
                     "b_expires_ms": expires_ms,
                     "since": time.time(),
                 },
-            ).rowcount
+            )
         if not finished:  # deleted meanwhile: what this PUT made after the delete must go too
             self._remove_from_cluster(env, binding_id, strict=False)
             raise BindingDeleted()
@@ -380,13 +387,14 @@ class BindingService:
         """Credentials while live; metadata only once expired; 404 while unknown or being made."""
         with self._ctx.store.read() as conn:
             env = lookup(conn, p, env_id)
-            row = conn.execute(_BY_ID, {"id": binding_id, "environment_id": env.id}).first()
-        if row is None or row.state != READY or not row.kubeconfig:
+            rows = _BY_ID.fetch(conn, {"id": binding_id, "environment_id": env.id})
+        row = rows[0] if rows else None
+        if row is None or row["state"] != READY or not row["kubeconfig"]:
             raise BindingNotReadable()
-        if row.expires_ms <= self._ctx.clock.now_ms():
-            return self._metadata(row._asdict())
-        kubeconfig = self._ctx.sealer.open_str(row.kubeconfig)
-        return self._credentials_body(kubeconfig, row.expires_ms, row.expiration_seconds)
+        if row["expires_ms"] <= self._ctx.clock.now_ms():
+            return self._metadata(row)
+        kubeconfig = self._ctx.sealer.open_str(row["kubeconfig"])
+        return self._credentials_body(kubeconfig, row["expires_ms"], row["expiration_seconds"])
 
     # -- delete ---------------------------------------------------------------------------------
 
@@ -398,12 +406,13 @@ class BindingService:
         """
         with self._ctx.store.write() as conn:  # read and claim in one transaction
             env = lookup(conn, p, env_id)
-            row = conn.execute(_BY_ID, {"id": binding_id, "environment_id": env.id}).first()
-            if row is None:
+            rows = _BY_ID.fetch(conn, {"id": binding_id, "environment_id": env.id})
+            if not rows:
                 raise BindingNotFound()
-            conn.execute(_MOVE, {"b_id": binding_id, "b_state": REMOVING, "since": time.time()})
-        expired = row.state == READY and row.expires_ms <= self._ctx.clock.now_ms()
-        if not row.cleaned:
+            row = rows[0]
+            _MOVE.execute(conn, {"b_id": binding_id, "b_state": REMOVING, "since": time.time()})
+        expired = row["state"] == READY and row["expires_ms"] <= self._ctx.clock.now_ms()
+        if not row["cleaned"]:
             self._remove_from_cluster(env, binding_id, strict=not expired)
         self._drop_row(binding_id)
         if expired:

@@ -86,8 +86,8 @@ def lookup(conn: sa.Connection, p: Principal, env_id: str, *, lock: bool = False
     unknown or deprovisioned id); one being deleted is still there until its deprovisioning ends. A
     token bound to no subaccount may not use the API at all (403).
     """
-    row = conn.execute(_LOCK_BY_ID if lock else _BY_ID.statement, _key(p, env_id)).first()
-    return _found(None if row is None else row._asdict())
+    rows = (_LOCK_BY_ID if lock else _BY_ID).fetch(conn, _key(p, env_id))
+    return _found(rows[0] if rows else None)
 
 
 def find(store: Store, p: Principal, env_id: str) -> Environment:
@@ -101,7 +101,7 @@ _SELECT_BY_ID = sa.select(environments).where(
     environments.c.id == sa.bindparam("id"), environments.c.subaccount_id == sa.bindparam("subaccount_id")
 )
 _BY_ID = Query(_SELECT_BY_ID)
-_LOCK_BY_ID = _SELECT_BY_ID.with_for_update()
+_LOCK_BY_ID = Query(_SELECT_BY_ID.with_for_update())
 _BY_SUBACCOUNT = Query(
     sa.select(environments)
     .where(environments.c.subaccount_id == sa.bindparam("subaccount_id"))
