@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -134,4 +135,73 @@ def test_a_new_connection_keeps_the_process_locks_on_the_sqlite_file(tmp_path: P
     )
     for raw in (held, *newer):
         raw.close()
+    store.dispose()
+
+
+def test_statements_in_a_transaction_on_the_driver_cursor(url: str) -> None:
+    """``Query.fetch``/``execute`` run inside ``write()``'s transaction: they see its writes, a rollback
+    undoes them, and a driver error is SQLAlchemy's (``IntegrityError``)."""
+    from kymaprov.store import settings
+
+    store = Store(url)
+    store.create_all()
+    insert = Query(sa.insert(settings).values(key=sa.bindparam("k"), value=sa.bindparam("v")))
+    read = Query(sa.select(settings.c.value).where(settings.c.key == sa.bindparam("k")))
+    with store.write() as conn:
+        assert insert.execute(conn, {"k": "kept", "v": {"n": 1}}) == 1
+        assert read.fetch(conn, {"k": "kept"}) == [{"value": {"n": 1}}]  # JSON bound and read back
+    with pytest.raises(RuntimeError), store.write() as conn:
+        insert.execute(conn, {"k": "undone", "v": 2})
+        raise RuntimeError("roll back")
+    with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
+        insert.execute(conn, {"k": "kept", "v": 3})
+    assert store.get_setting("kept") == {"n": 1}
+    assert store.get_setting("undone") is None
+    store.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL")
+def test_a_postgresql_reader_whose_connection_died_reads_again(postgres_database: str) -> None:
+    """``Store.query``'s own PostgreSQL connection of a thread: a dead one (the server restarted, or
+    ended it) costs a read from the pool, not an error, and the next query connects afresh."""
+    import threading
+
+    import psycopg
+
+    from kymaprov import store as store_module
+
+    store = Store(postgres_database)
+    store.create_all()
+    store.set_setting("a", 1)
+    assert store.get_setting("a") == 1
+    reader = store._reader()
+    assert reader is not None
+    pid = reader.conn.info.backend_pid
+    with psycopg.connect(postgres_database.replace("postgresql+psycopg://", "postgresql://")) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert store.get_setting("a") == 1
+    assert reader.closed
+    assert store.get_setting("a") == 1
+    assert store._reader() is not reader and store._reader().conn.info.backend_pid != pid  # type: ignore[union-attr]
+
+    # beyond PG_READERS threads with a reader, the others read from the pool
+    read: list[tuple[object, object]] = []
+    release = threading.Event()
+
+    def in_thread() -> None:
+        read.append((store.get_setting("a"), store._reader()))
+        release.wait(10)
+
+    limit = store_module.PG_READERS
+    threads = [threading.Thread(target=in_thread) for _ in range(limit)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(read) < limit and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for t in threads:
+        t.join()
+    assert [value for value, _ in read] == [1] * limit
+    assert sum(reader is None for _, reader in read) == 1  # this thread's reader counts too
     store.dispose()

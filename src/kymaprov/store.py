@@ -40,6 +40,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 _AFTER_COMMIT = "kymaprov.after_commit"
+PG_READERS = 8  # threads with a PostgreSQL connection of their own for ``Store.query``
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
@@ -300,25 +301,40 @@ class Store:
                     conn.rollback()
 
     def query(self, query: Query, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The rows of one read-only ``Query``, run on a pooled driver connection. One statement is atomic
-        by itself: no BEGIN and ROLLBACK as ``read()`` spends on one snapshot for several."""
+        """The rows of one read-only ``Query``. One statement is atomic by itself: no BEGIN and ROLLBACK
+        as ``read()`` spends on one snapshot for several."""
         plan = query.plan(self.engine.dialect)
         args = plan.arguments(params or {})
-        if self.is_sqlite:
-            return self._reader().run(plan, args)
+        reader = self._reader()
+        if reader is not None:
+            if self.is_sqlite:
+                return reader.run(plan, args)
+            try:
+                return reader.run(plan, args)
+            except self.engine.dialect.loaded_dbapi.Error:  # e.g. the server restarted: read again
+                reader.close()  # from the pool below (checked by its pre-ping), and reconnect next time
         conn = self.engine.raw_connection()  # back to the pool on close, rolled back there
         try:
             return _run(conn, plan, args)
         finally:
             conn.close()
 
-    def _reader(self) -> _Reader:
-        """This thread's own SQLite connection for ``query``: a pool check-out costs as much as a small
-        query. It is in autocommit mode (see ``_on_connect``), so it holds no snapshot between queries."""
+    def _reader(self) -> _Reader | None:
+        """This thread's own connection for ``query``, in autocommit mode, so it holds no snapshot
+        between queries: a pool check-out costs as much as a small query on SQLite, and on PostgreSQL
+        it adds the pre-ping's round trip, and BEGIN's and the rollback's on return, to the query's
+        one. PostgreSQL's are limited to ``PG_READERS`` per process (each is a server process; the
+        others' queries use the pool) and are dropped on any error."""
         reader: _Reader | None = getattr(self._local, "reader", None)
-        if reader is None or reader.closed:
+        if reader is not None and not reader.closed:
+            return reader
+        with self._lock:
+            if not self.is_sqlite and sum(1 for r in list(self._readers) if not r.closed) >= PG_READERS:
+                return None
             pooled = self.engine.raw_connection()  # made (and set up) as every connection is
             pooled.detach()  # then this thread's alone; closed with the thread, or by dispose()
+            if not self.is_sqlite:
+                pooled.dbapi_connection.autocommit = True  # type: ignore[union-attr]
             reader = self._local.reader = _Reader(pooled.dbapi_connection)
             self._readers.add(reader)
         return reader
