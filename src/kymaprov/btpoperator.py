@@ -504,7 +504,10 @@ class BtpOperator:
         self._thread: threading.Thread | None = None
 
     def notify(self, cluster_id: str) -> None:
+        """A write to the runtime committed (called on the writer's thread, for every write)."""
         with self._cond:
+            if cluster_id in self._dirty or cluster_id in self._retry_at:
+                return  # a pass is due already, and it reads the runtime after this write
             self._dirty.add(cluster_id)
             self._cond.notify_all()
 
