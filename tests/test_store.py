@@ -205,3 +205,34 @@ def test_a_postgresql_reader_whose_connection_died_reads_again(postgres_database
     assert [value for value, _ in read] == [1] * limit
     assert sum(reader is None for _, reader in read) == 1  # this thread's reader counts too
     store.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL")
+def test_a_pooled_connection_idle_for_a_while_is_checked_before_use(
+    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that sat in the pool is pinged and replaced if dead; one just checked in is not
+    pinged, so a server restart within those seconds fails one statement, and the next works."""
+    import psycopg
+
+    from kymaprov import store as store_module
+
+    def kill_pooled(store: Store) -> None:
+        with store.write() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(postgres_database.replace("postgresql+psycopg://", "postgresql://")) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    store = Store(postgres_database)
+    store.create_all()
+    monkeypatch.setattr(store_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # every check-out is pinged
+    kill_pooled(store)
+    with store.write() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    monkeypatch.setattr(store_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # none is
+    kill_pooled(store)
+    with pytest.raises(sa.exc.OperationalError), store.write() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    with store.write() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    store.dispose()
