@@ -441,6 +441,14 @@ def _runtime_call(kubeconfig: str, path: str) -> httpx.Response | None:
         return None
 
 
+def _print_tracebacks(chaos: Chaos) -> None:
+    """What the servers said about a failed run (their logs go with the temporary directory)."""
+    for srv in chaos.servers:
+        tracebacks = srv.log().split("Traceback")[1:]
+        if tracebacks:
+            print(f"server {srv.port}, last traceback:\nTraceback{tracebacks[-1][-4000:]}", file=sys.stderr)
+
+
 def run(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
     """One whole run: start, traffic with kills, settle, check; servers are stopped in any case."""
     with tempfile.TemporaryDirectory(prefix="kymaprov-chaos-") as tmp:
@@ -448,17 +456,14 @@ def run(config: ChaosConfig, workdir: Path | None = None) -> ChaosReport:
         try:
             chaos.start()
             chaos.run_traffic()
-            return chaos.check()
+            report = chaos.check()
         except Exception:
-            for srv in chaos.servers:  # what the servers said about it (their logs go with the tmp dir)
-                tracebacks = srv.log().split("Traceback")[1:]
-                if tracebacks:
-                    print(
-                        f"server {srv.port}, last traceback:\nTraceback{tracebacks[-1][-4000:]}",
-                        file=sys.stderr,
-                    )
+            _print_tracebacks(chaos)
             raise
         finally:
             chaos._stop.set()
             chaos.stop()
             chaos._http.close()
+        if report.violations:  # the logs are still there until the directory goes
+            _print_tracebacks(chaos)
+        return report
