@@ -785,8 +785,7 @@ def _negotiate(accept: str, result: KubeResponse) -> KubeResponse:
     )
 
 
-def render(result: KubeResponse) -> Response:
-    """The reply to send (shared by the HTTPS listener and ``loopback``)."""
+def _render(result: KubeResponse) -> Response:
     headers = {"cache-control": "no-cache, private", **result.headers}
     if isinstance(result.body, str | bytes):
         return Response(result.body, result.status, headers=headers, media_type=result.content_type)
@@ -815,7 +814,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         body = await read_limited_body(request, MAX_REQUEST_BYTES)
         if body is None:
             too_large = RequestEntityTooLarge(f"Request entity too large: limit is {MAX_REQUEST_BYTES}")
-            return render(KubeResponse(413, too_large.status()))
+            return _render(KubeResponse(413, too_large.status()))
         req = KubeRequest(
             cluster_id=cluster_id,
             method=request.method,
@@ -840,7 +839,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
             return StreamingResponse(
                 result.body, media_type=result.content_type, headers={"cache-control": "no-cache, private"}
             )
-        response = render(result)
+        response = _render(result)
         trimmer.replied(len(response.body))
         return response
 
@@ -852,7 +851,7 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         SNI named, else 404."""
         cluster_id = tls.sni_cluster(request.scope)
         if cluster_id is None:
-            return render(KubeResponse(404, NotFound.path().status()))
+            return _render(KubeResponse(404, NotFound.path().status()))
         return await serve(request, cluster_id, request.path_params.get("path", ""))
 
     routes = [
