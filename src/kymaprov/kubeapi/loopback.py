@@ -2,9 +2,9 @@
 
 The embedded runtimes are served by the same process as the Provisioning Service, so the service's
 ``KubeClient`` calls them here instead of through the HTTPS listener, as the runtimes' own controllers
-do (``controllers/client.py``): the same requests, bearer token, authentication, RBAC, admission,
-storage and change log, without TLS, HTTP framing and JSON rendering at both ends of a call that never
-leaves the process (most of a binding's cost before: issue 8). Real clusters and pool members are
+do (``controllers/client.py`` is built on it): the same requests, bearer token, authentication, RBAC,
+admission, storage and change log, without TLS, HTTP framing and JSON rendering at both ends of a call
+that never leaves the process (most of a binding's cost before: issue 8). Real clusters and pool members are
 called over HTTPS. Watches and followed logs are not served here; the service makes neither.
 """
 

@@ -1,12 +1,14 @@
-"""An in-process Kubernetes client: requests go through ``KubeApi.handle`` (authentication, RBAC,
-admission, validation, the change log) exactly as a request over HTTPS would, without the socket."""
+"""An in-process Kubernetes client: requests go through ``KubeApi.handle`` (``loopback.py``:
+authentication, RBAC, admission, validation, the change log) exactly as a request over HTTPS would,
+without the socket."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from kymaprov.kubeapi.app import KubeApi, KubeRequest, KubeResponse
+from kymaprov.kubeapi.app import KubeApi
+from kymaprov.kubeapi.loopback import Loopback
 
 JSON = "application/json"
 USER_AGENT = "kube-controller-manager/kymaprov"  # field manager ``kube-controller-manager``, as kube's
@@ -42,30 +44,18 @@ class ApiClient:
     """Calls one cluster's API as its admin; raises ``ApiError`` for any answer but 2xx."""
 
     def __init__(self, api: KubeApi, cluster_id: str, token: str) -> None:
-        self.api = api
         self.cluster_id = cluster_id
         self.token = token
+        self._api = Loopback(api, cluster_id)
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = JSON) -> dict[str, Any]:
         raw = b"" if body is None else json.dumps(body).encode()
-        result = self.api.handle(
-            KubeRequest(
-                cluster_id=self.cluster_id,
-                method=method,
-                path=path,
-                query={},
-                accept=JSON,
-                content_type=content_type if body is not None else "",
-                token=self.token,
-                body=raw,
-                user_agent=USER_AGENT,
-            )
+        status, answer = self._api.call(
+            (method, path, {}), self.token, raw, content_type if body is not None else "", USER_AGENT
         )
-        if not isinstance(result, KubeResponse):  # a watch: never asked for
-            raise ApiError(400, {"message": "unexpected watch"})
-        if not 200 <= result.status < 300:
-            raise ApiError(result.status, result.body)
-        return result.body if isinstance(result.body, dict) else {}
+        if not 200 <= status < 300:
+            raise ApiError(status, answer)
+        return answer if isinstance(answer, dict) else {}
 
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
