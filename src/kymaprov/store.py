@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -65,6 +65,12 @@ class Query:
     def __init__(self, statement: sa.Executable) -> None:
         self.statement = statement
         self._plans: dict[tuple[str, str], _Plan] = {}
+
+    @classmethod
+    def insert(cls, table: sa.Table, columns: Iterable[str] | None = None) -> Query:
+        """An INSERT of ``columns`` (all of the table's by default), each parameter named as its column."""
+        names = [c.name for c in table.columns] if columns is None else list(columns)
+        return cls(sa.insert(table).values({name: sa.bindparam(name) for name in names}))
 
     def fetch(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of this SELECT, read in ``conn``'s transaction."""
@@ -315,12 +321,14 @@ class Store:
         args = plan.arguments(params or {})
         reader = self._reader()
         if reader is not None:
-            if self.is_sqlite:
-                return reader.run(plan, args)
             try:
                 return reader.run(plan, args)
-            except self.engine.dialect.loaded_dbapi.Error:  # e.g. the server restarted: read again
-                reader.close()  # from the pool below (checked by its pre-ping), and reconnect next time
+            except self.engine.dialect.loaded_dbapi.Error:
+                if self.is_sqlite:
+                    raise
+                # e.g. the server restarted: read again from the pool below (its check-out pings a
+                # connection idle for a while), and this thread connects afresh next time
+                reader.close()
         conn = self.engine.raw_connection()  # back to the pool on close, rolled back there
         try:
             return _run(conn, plan, args)

@@ -71,21 +71,8 @@ _BUMP = Query(
     .values(resource_version=sa.bindparam("rv"))
 )
 
-
-def _insert(table: sa.Table, *columns: str) -> Query:
-    return Query(sa.insert(table).values({c: sa.bindparam(c) for c in columns}))
-
-
-_LOG = _insert(
-    change_log,
-    *("cluster_id", "resource_version", "api_group", "resource", "namespace", "name"),
-    *("type", "body", "prev_body", "created_ms"),
-)
-_INSERT = _insert(
-    objects,
-    *("cluster_id", "api_group", "resource", "namespace", "name", "uid"),
-    *("resource_version", "created_rv", "body"),
-)
+_LOG = Query.insert(change_log)
+_INSERT = Query.insert(objects, [c.name for c in objects.columns if c.name != "id"])  # the DB numbers rows
 _KEY = (
     objects.c.cluster_id == sa.bindparam("cluster"),
     objects.c.api_group == sa.bindparam("group"),

@@ -72,9 +72,7 @@ _LIVE_COUNT = Query(
         kyma_bindings.c.expires_ms > sa.bindparam("now"),
     )
 )
-_INSERT = Query(
-    sa.insert(kyma_bindings).values({c.name: sa.bindparam(c.name) for c in kyma_bindings.columns})
-)
+_INSERT = Query.insert(kyma_bindings)
 _FINISH = Query(
     sa.update(kyma_bindings)
     .where(kyma_bindings.c.id == sa.bindparam("b_id"), kyma_bindings.c.state == MAKING)
