@@ -6,7 +6,6 @@ cannot be pulled; ``rollout undo``, ``scale`` and ``rollout history`` work as on
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from kymaprov.backends.base import ClusterAccess
+from tests.support.wait import wait_for
 
 from .conftest import Kubectl
 
@@ -49,13 +49,7 @@ def get(kubectl: Kubectl, *args: str) -> Any:
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
     """Poll until ``check`` answers something true (the controllers act in the background)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(0.2)
+    return wait_for(check, what, timeout, interval=0.2)
 
 
 def ready(pod: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from kymaprov.backends.base import ClusterAccess
 from kymaprov.kubeapi import simulation
 from tests.kubeapi.conftest import Kube, Kubectl, KubeServer
+from tests.support.wait import wait_for
 
 VERSIONS = ("1.30", "1.33")
 PODS = "/api/v1/namespaces/default/pods"
@@ -33,13 +34,7 @@ def pod(name: str, image: str = "nginx:1.27", /, **spec: Any) -> dict[str, Any]:
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
+    return wait_for(check, what, timeout, interval=0.05)
 
 
 def status(client: Kube, name: str) -> dict[str, Any]:

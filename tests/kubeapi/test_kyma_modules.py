@@ -4,13 +4,13 @@ default modules' CRDs are served and read with the real kubectl like on a Kyma r
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kymaprov.backends.base import ClusterAccess
 from tests.kubeapi.conftest import Kube, Kubectl
+from tests.support import wait
 
 KYMA = "/apis/operator.kyma-project.io/v1beta2/namespaces/kyma-system/kymas/default"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -19,13 +19,7 @@ MERGE = {"content-type": "application/merge-patch+json"}
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return wait.wait_for(check, what, timeout, interval=0.05)
 
 
 def kyma(admin: Kube) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.conftest import Api, RunningServer, run_kubectl
+from tests.support.wait import wait_for
 
 
 class Runtime:
@@ -43,13 +43,7 @@ class Runtime:
         return body
 
     def wait(self, what: str, check: Any, timeout: float = 30) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.2)
+        return wait_for(check, what, timeout, interval=0.2)  # each check runs kubectl
 
 
 def cis(server: RunningServer, sub: str, kind: str) -> dict[str, dict[str, Any]]:
