@@ -23,7 +23,8 @@ embedded API server, so it would run the same against a real cluster.
   with bindings waits for them), then removes the finalizer.
 
 Runs in one thread: woken for a runtime by ``notify`` (the service wires it to the API server's write
-notifications; at most one pass per ``min_interval``), again after ``retry_seconds`` while something
+notifications; only writes to the kinds it watches, ``WATCHED``, count, as for the real operator's
+informers; at most one pass per ``min_interval``), again after ``retry_seconds`` while something
 is pending, and for the runtimes whose resourceVersion moved since it last looked (``versions``,
 asked every ``resync_seconds``: writes made by other replicas). An idle runtime costs nothing but its
 row in that one query.
@@ -54,6 +55,14 @@ BINDINGS = f"/apis/{GROUP_VERSION}/servicebindings"
 FINALIZER = "services.cloud.sap.com/sap-btp-finalizer"
 MANAGED_LABEL = "services.cloud.sap.com/managed-by-sap-btp-operator"
 CREDENTIALS_SECRET = "/api/v1/namespaces/kyma-system/secrets/sap-btp-manager"
+# what the operator watches, as its informers do: a write to anything else does not wake it
+WATCHED = frozenset(
+    {
+        ("services.cloud.sap.com", "serviceinstances"),
+        ("services.cloud.sap.com", "servicebindings"),
+        ("", "secrets"),
+    }
+)
 
 
 class ServiceError(Exception):
@@ -503,8 +512,11 @@ class BtpOperator:
         self._stopping = False
         self._thread: threading.Thread | None = None
 
-    def notify(self, cluster_id: str) -> None:
-        """A write to the runtime committed (called on the writer's thread, for every write)."""
+    def notify(self, cluster_id: str, kinds: frozenset[tuple[str, str]] | None = None) -> None:
+        """A write to the runtime committed (called on the writer's thread, for every write);
+        ``kinds``: the (group, resource)s it wrote, None when unknown."""
+        if kinds is not None and kinds.isdisjoint(WATCHED):
+            return
         with self._cond:
             if cluster_id in self._dirty or cluster_id in self._retry_at:
                 return  # a pass is due already, and it reads the runtime after this write

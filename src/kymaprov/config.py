@@ -22,6 +22,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)  # base64 32 bytes; shared by replicas
     admin_token: str | None = field(default=None, repr=False)
     worker_interval: float = 0.2
+    worker_threads: int = 4  # operations run at once: a step mostly waits on the database or a runtime
     min_request_timeout: int = 1800  # kube-apiserver's --min-request-timeout: the longest watch, seconds
     service_account_max_token_expiration: int = 86400  # longer TokenRequests are shortened to it
 

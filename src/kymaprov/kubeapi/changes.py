@@ -36,6 +36,7 @@ from kymaprov.listeners import Listeners
 log = logging.getLogger("kymaprov.kubeapi")
 
 POLL_SECONDS = 0.5
+Kinds = frozenset[tuple[str, str]]  # (api group, resource) pairs
 GONE = -1  # the version reported for a deleted cluster
 
 
@@ -71,15 +72,17 @@ class Hub:
         self._seen: dict[str, int] = {}
         self._poller: threading.Thread | None = None
         self.compacted_at: dict[str, float] = {}  # cluster -> service time of its last compaction
-        self._listeners: Listeners[[str]] = Listeners()  # in-process controllers, called per write
+        self._listeners: Listeners[[str, Kinds | None]] = Listeners()  # in-process controllers, per write
 
-    def listen(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        """Call ``callback(cluster_id)`` after each commit of a write here (from the writer's thread,
-        so it must only note the cluster and return); the returned function stops it."""
+    def listen(self, callback: Callable[[str, Kinds | None], None]) -> Callable[[], None]:
+        """Call ``callback(cluster_id, kinds)`` after each commit of a write here (from the writer's
+        thread, so it must only note the cluster and return); ``kinds``: the (group, resource)s the
+        write touched, None when unknown (another process wrote). The returned function stops it."""
         return self._listeners.add(callback)
 
-    def notify(self, cluster_id: str, rv: int) -> None:
-        """A write committed ``rv`` (or the cluster is ``GONE``): wake the cluster's watchers."""
+    def notify(self, cluster_id: str, rv: int, kinds: Kinds | None = None) -> None:
+        """A write committed ``rv`` (or the cluster is ``GONE``) touching ``kinds`` (None: unknown):
+        wake the cluster's watchers."""
         with self._lock:
             if rv != GONE and rv <= self._seen.get(cluster_id, 0):
                 return
@@ -87,7 +90,7 @@ class Hub:
             subscribers = list(self._subscribers.get(cluster_id, ()))
         for sub in subscribers:
             sub.ring()
-        self._listeners.call(cluster_id)
+        self._listeners.call(cluster_id, kinds)
 
     def seen(self, cluster_id: str) -> int:
         """The newest version this process knows of (0 if none yet, ``GONE`` once deleted)."""

@@ -187,6 +187,7 @@ class ObjectStore:
         # what the request's fieldValidation asks for; collects the Warning headers to send
         self.validation = schemas.FieldValidation("Ignore")
         self._announced = 0  # the newest version this transaction wrote, announced once it commits
+        self._kinds: set[tuple[str, str]] = set()  # the (group, resource)s it wrote, announced with it
         # dryRun=All: the transaction is rolled back; answers carry the resourceVersion kube-apiserver's
         # dry-run storage gives (none for a create, the stored one for an update)
         self.dry_run = False
@@ -241,8 +242,11 @@ class ObjectStore:
         )
         hub = changes.hub(self.conn.engine)
         if not self._announced:
-            after_commit(self.conn, lambda: hub.notify(self.cluster_id, self._announced))
+            after_commit(
+                self.conn, lambda: hub.notify(self.cluster_id, self._announced, frozenset(self._kinds))
+            )
         self._announced = rv
+        self._kinds.add((group, resource))
         if self.now - hub.compacted_at.get(self.cluster_id, 0.0) >= COMPACT_EVERY_SECONDS:
             hub.compacted_at[self.cluster_id] = self.now
             self._compact(rv)

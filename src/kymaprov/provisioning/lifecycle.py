@@ -52,6 +52,7 @@ from kymaprov.uaa.models import TokenService
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
+HELPER_POLL_FACTOR = 10  # how much less often than the first thread the other worker threads look
 
 
 class LifecycleWorker:
@@ -79,45 +80,69 @@ class LifecycleWorker:
         self._metrics = metrics
         self._tokens: TokenService | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- running --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="kymaprov-lifecycle", daemon=True)
-        self._thread.start()
+        """``settings.worker_threads`` threads, as KEB runs operations in parallel: a step spends most of
+        its time waiting on the database or a runtime's API, and 100 creates one after another on
+        PostgreSQL took twice as long with one thread as with four. The lease keeps any two threads
+        (or replicas) from running one operation."""
+        count = max(1, self._ctx.settings.worker_threads)
+        self._threads = [
+            threading.Thread(target=self._loop, args=(i,), name=f"kymaprov-lifecycle-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def alive(self) -> bool:
-        """The worker thread runs (for ``/readyz``)."""
-        return self._thread is not None and self._thread.is_alive()
+        """Every worker thread runs (for ``/readyz``)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._ctx.operations_due.set()
-        if self._thread:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
-    def _loop(self) -> None:
+    def _loop(self, index: int = 0) -> None:
+        """One thread's loop. The first looks for due operations every ``worker_interval`` (they come due
+        by time, or from another replica) and runs the bindings' housekeeping; the others wake when an
+        operation is recorded here or a thread finds more than one due, and otherwise look only every
+        ``HELPER_POLL_FACTOR`` intervals (should the first be stuck in a long step), so idle helpers
+        cost next to nothing."""
+        poller = index == 0
         last_cleanup = 0.0
         while not self._stop.is_set():
             self._ctx.operations_due.clear()  # before looking: an operation recorded from now on wakes us
             try:
-                self.run_due()
-                if time.monotonic() - last_cleanup > 1.0:
+                self.run_due(start=index)
+                if poller and time.monotonic() - last_cleanup > 1.0:
                     self._bindings.clean_expired()
                     self._bindings.reconcile()  # at most every few seconds
                     last_cleanup = time.monotonic()
             except Exception:  # keep the worker alive; the operation is retried after its lease
                 log.exception("lifecycle worker iteration failed")
-            self._ctx.operations_due.wait(self._ctx.settings.worker_interval)
+            interval = self._ctx.settings.worker_interval
+            self._ctx.operations_due.wait(interval if poller else interval * HELPER_POLL_FACTOR)
 
-    def run_due(self) -> int:
-        """Process every operation that is due now; return how many finished."""
+    def run_due(self, start: int = 0) -> int:
+        """Process every operation that is due now; return how many finished. ``start``: where in the
+        due list to begin, so that threads looking at once try different operations first."""
         done = 0
-        for op_id in self._due_operations():
+        due = self._due_operations()
+        if due:
+            start %= len(due)
+            due = due[start:] + due[:start]
+        for op_id in due:
             token = self._claim(op_id)
             if token is not None:
+                if len(due) > 1:  # more due than this thread will run soon: wake the idle ones
+                    self._ctx.operations_due.set()
                 with self._heartbeat(op_id, token):
                     self._process(op_id, token)
                 self._count(op_id, token)

@@ -117,7 +117,7 @@ class ControllerManager:
         except Exception as exc:  # stopping anyway: the leases lapse on their own
             log.debug("controllers: releasing leases failed: %s", type(exc).__name__)
 
-    def _changed(self, cluster_id: str) -> None:
+    def _changed(self, cluster_id: str, _kinds: object = None) -> None:
         with self._cond:
             if not self._dirty:
                 self._dirty_since = time.monotonic()
