@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from kymaprov.accounts.models import ensure_defaults
+from kymaprov.accounts.models import create_subaccount, ensure_defaults
 from kymaprov.backends.base import ClusterAccess, ClusterShape, Progress
 from kymaprov.backends.embedded import EmbeddedRuntimes
 from kymaprov.backends.kubeclient import KubeClient
@@ -397,12 +397,13 @@ def limited_token(access: ClusterAccess) -> str:
         return str(admin.request_token("kyma-system", "limited", 3600)["token"])
 
 
-def provisioned(kube: KubeServer, name: str) -> tuple[Principal, Environment]:
-    """The default subaccount's developer and a Kyma environment of theirs, provisioned (OK)."""
+def provisioned(kube: KubeServer, name: str, p: Principal | None = None) -> tuple[Principal, Environment]:
+    """The default subaccount's developer (or ``p``) and a Kyma environment of theirs, provisioned (OK)."""
     ctx = kube.ctx
-    login = ensure_defaults(ctx)
-    assert login is not None
-    p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
+    if p is None:
+        login = ensure_defaults(ctx)
+        assert login is not None
+        p = Principal("c", "x", frozenset(), "password", login["subaccount"], None, "dev@example.com")
     env, _ = EnvironmentService(ctx).create(
         p,
         {
@@ -523,5 +524,42 @@ def test_the_reconcile_leaves_live_bindings_alone(tmp_path: Path) -> None:
         assert service.reconcile(force=True) == 1
         assert set(runtime.binding_objects()) == {ready.id, making}
         runtime.close()
+    finally:
+        kube.stop()
+
+
+def test_the_orphan_pass_looks_into_a_slice_of_the_runtimes_in_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pass costs the same at any number of runtimes: with a slice of one, two runtimes with an
+    orphan each are cleaned by two passes, one each, in the order of their ids; the third starts over."""
+    monkeypatch.setattr("kymaprov.provisioning.bindings.ORPHAN_SLICE", 1)
+    kube = KubeServer(tmp_path / "data")
+    try:
+        ctx = kube.ctx
+        service = BindingService(ctx, kube.runtimes)
+        login = ensure_defaults(ctx)
+        assert login is not None
+        runtimes = {}
+        for name in ("slice-a", "slice-b"):  # one Kyma environment per subaccount: a subaccount each
+            sub = create_subaccount(ctx, login["globalAccount"], name, name)
+            p = Principal("c", "x", frozenset(), "password", sub.id, None, "dev@example.com")
+            p, env = provisioned(kube, name, p)
+            binding = service.create(p, env.id, {"parameters": {"expiration_seconds": 600}})
+            runtime = Runtime(binding.body["credentials"]["kubeconfig"])
+            orphan = str(uuid.uuid4())
+            runtime.make_objects(orphan, env.id)
+            runtimes[env.id] = (runtime, binding.id, orphan)
+        first, second = sorted(runtimes)
+        assert service.reconcile(force=True) == 1
+        assert set(runtimes[first][0].binding_objects()) == {runtimes[first][1]}
+        assert runtimes[second][2] in runtimes[second][0].binding_objects()
+        assert service.reconcile(force=True) == 1
+        assert set(runtimes[second][0].binding_objects()) == {runtimes[second][1]}
+        runtimes[first][0].make_objects(orphan_again := str(uuid.uuid4()), first)
+        assert service.reconcile(force=True) == 1  # started over at the first
+        assert orphan_again not in runtimes[first][0].binding_objects()
+        for runtime, _, _ in runtimes.values():
+            runtime.close()
     finally:
         kube.stop()

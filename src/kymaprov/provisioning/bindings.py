@@ -94,6 +94,9 @@ _DROP = Query(sa.delete(kyma_bindings).where(kyma_bindings.c.id == sa.bindparam(
 # wall time after which a row's owner is taken for dead: far beyond a PUT (4 calls of at most 10 s)
 STUCK_SECONDS = 60.0
 RECONCILE_SECONDS = 3.0  # how often reconcile() does its work when called from the worker loop
+# runtimes the orphan pass looks into per reconcile, in turn: each pass costs the same at any number of
+# runtimes (three lists each), and every runtime is looked at within RECONCILE_SECONDS x count / slice
+ORPHAN_SLICE = 25
 
 # the binding's objects, in KEB's deletion order: the CRB first revokes the rights at once
 CRB_PATH = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
@@ -197,6 +200,7 @@ class BindingService:
         self._backend = backend
         self._kube = KubeClients()
         self._last_reconcile = 0.0
+        self._orphans_after = ""  # the last environment id the orphan pass looked into
 
     def _access(self, env: Environment) -> ClusterAccess | None:
         """Asked of the backend on every use: the address may depend on the replica that asks."""
@@ -526,21 +530,35 @@ class BindingService:
             removed += 1
         return removed
 
+    def _orphan_slice(self, after: str) -> list[Environment]:
+        """The next ``ORPHAN_SLICE`` environments with a runtime, by id after ``after``."""
+        with self._ctx.store.read() as conn:
+            return [
+                Environment(r._asdict())
+                for r in conn.execute(
+                    sa.select(environments)
+                    .where(
+                        environments.c.cluster_access.is_not(None),
+                        environments.c.state != "DELETING",
+                        environments.c.id > after,
+                    )
+                    .order_by(environments.c.id)
+                    .limit(ORPHAN_SLICE)
+                )
+            ]
+
     def _remove_orphans(self) -> int:
-        """``kyma-binding-*`` objects no live row claims, found by KEB's label in each runtime.
+        """``kyma-binding-*`` objects no live row claims, found by KEB's label in the next
+        ``ORPHAN_SLICE`` runtimes.
 
         A row is written before its objects, so an object whose row is missing (or already cleaned
         after expiry) when read after listing can never belong to a binding being made right now.
         """
-        with self._ctx.store.read() as conn:
-            envs = [
-                Environment(r._asdict())
-                for r in conn.execute(
-                    sa.select(environments).where(
-                        environments.c.cluster_access.is_not(None), environments.c.state != "DELETING"
-                    )
-                )
-            ]
+        envs = self._orphan_slice(self._orphans_after)
+        if not envs and self._orphans_after:  # past the last one: start over
+            envs = self._orphan_slice("")
+        # the next pass goes on after these, or starts over once the end was reached
+        self._orphans_after = envs[-1].id if len(envs) == ORPHAN_SLICE else ""
         removed = 0
         for env in envs:
             access = self._access(env)
