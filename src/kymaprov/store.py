@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,6 +80,14 @@ class Query:
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
         """Run this INSERT, UPDATE or DELETE in ``conn``'s transaction; how many rows it touched."""
         return int(_in_transaction(conn, self.plan(conn.dialect), params, fetch=False))
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run this INSERT once per row of ``rows`` in ``conn``'s transaction, as one ``executemany``
+        (psycopg sends the rows in one pipeline instead of a round trip each)."""
+        plan = self.plan(conn.dialect)
+        if not conn.in_transaction():
+            conn.begin()
+        _on_driver(conn, plan.sql, [plan.arguments(row) for row in rows], None, many=True)
 
     def plan(self, dialect: Dialect) -> _Plan:
         key = (dialect.name, dialect.driver)
@@ -443,13 +451,17 @@ def _driver_sql(conn: Connection, sql: str) -> None:
     _on_driver(conn, sql, (), None)
 
 
-def _on_driver(conn: Connection, sql: str, args: Any, rows_of: _Plan | None) -> Any:
-    """Execute on ``conn``'s driver connection; the rows (``rows_of``'s) or the row count. A driver
-    error is raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...)."""
+def _on_driver(conn: Connection, sql: str, args: Any, rows_of: _Plan | None, many: bool = False) -> Any:
+    """Execute on ``conn``'s driver connection (once per item of ``args`` if ``many``); the rows
+    (``rows_of``'s) or the row count. A driver error is raised as SQLAlchemy raises it
+    (``IntegrityError``, ``OperationalError``, ...)."""
     driver = conn.connection.driver_connection
     cursor = driver.cursor()  # type: ignore[union-attr]
     dialect = conn.dialect
     try:
+        if many:
+            cursor.executemany(sql, args)
+            return cursor.rowcount
         cursor.execute(sql, args)
         return rows_of.rows(cursor) if rows_of else cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:

@@ -1,5 +1,5 @@
-"""The seed's bodies skip decoding and validation (``known_valid``): they must store exactly what the
-validated create path would, object for object and version for version."""
+"""The seed's batches (``ObjectStore.seed``) skip decoding, validation and the per-object checks: they
+must store exactly what the validated create path would, object for object and version for version."""
 
 from __future__ import annotations
 
@@ -65,25 +65,28 @@ def _seeded(
 
 
 def _validated(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[tuple[Any, ...]], set[str]]:
-    """``_seeded`` on SQLite with every create decoded and validated; the kinds that were not before."""
-    create = ObjectStore.create
-    skipped: list[str] = []
+    """``_seeded`` on SQLite with every object of the seed's batches created one by one, decoded and
+    validated; the kinds that were batched."""
+    batched: list[str] = []
+    seed = ObjectStore.seed
 
-    def validated(self: ObjectStore, *args: Any, known_valid: bool = False, **kwargs: Any) -> Any:
-        if known_valid:
-            skipped.append(args[0].resource)
-        return create(self, *args, **kwargs)
+    def one_by_one(self: ObjectStore, items: Any) -> list[dict[str, Any]]:
+        made = []
+        for rt, namespace, body in items:
+            batched.append(rt.resource)
+            made.append(self.create(rt, namespace, body))
+        return made
 
-    monkeypatch.setattr(ObjectStore, "create", validated)
+    monkeypatch.setattr(ObjectStore, "seed", one_by_one)
     checked = _seeded(data_dir, monkeypatch)
-    monkeypatch.setattr(ObjectStore, "create", create)
-    return checked, set(skipped)
+    monkeypatch.setattr(ObjectStore, "seed", seed)
+    return checked, set(batched)
 
 
 def test_seed_stores_what_the_validated_path_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seeded = _seeded(tmp_path / "seeded", monkeypatch)
     checked, skipped = _validated(tmp_path / "checked", monkeypatch)
-    assert {"namespaces", "nodes", "customresourcedefinitions", "deployments"} <= skipped
+    assert {"clusterroles", "nodes", "leases", "customresourcedefinitions", "deployments"} <= skipped
     assert len(seeded) > 60
     assert seeded == checked
 

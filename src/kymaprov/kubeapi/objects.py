@@ -20,7 +20,7 @@ import dataclasses
 import json
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -228,31 +228,47 @@ class ObjectStore:
     ) -> None:
         """The hook every write goes through: append its event in the write's own transaction, wake
         this process's watchers once it commits, and now and then compact the log."""
-        _LOG.execute(
-            self.conn,
-            {
-                "cluster_id": self.cluster_id,
-                "resource_version": rv,
-                "api_group": group,
-                "resource": resource,
-                "namespace": namespace,
-                "name": name,
-                "type": kind,
-                "body": body,
-                "prev_body": prev,
-                "created_ms": int(self.now * 1000),
-            },
-        )
+        _LOG.execute(self.conn, self._event(group, resource, namespace, name, rv, kind, body, prev))
+        self._announce(rv, {(group, resource)})
         hub = changes.hub(self.conn.engine)
+        if self.now - hub.compacted_at.get(self.cluster_id, 0.0) >= COMPACT_EVERY_SECONDS:
+            hub.compacted_at[self.cluster_id] = self.now
+            self._compact(rv)
+
+    def _event(
+        self,
+        group: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        rv: int,
+        kind: str,
+        body: str,
+        prev: str | None,
+    ) -> dict[str, Any]:
+        """The change-log row of a write."""
+        return {
+            "cluster_id": self.cluster_id,
+            "resource_version": rv,
+            "api_group": group,
+            "resource": resource,
+            "namespace": namespace,
+            "name": name,
+            "type": kind,
+            "body": body,
+            "prev_body": prev,
+            "created_ms": int(self.now * 1000),
+        }
+
+    def _announce(self, rv: int, kinds: set[tuple[str, str]]) -> None:
+        """Once this transaction commits, tell the process's hub its newest version and what it wrote."""
         if not self._announced:
+            hub = changes.hub(self.conn.engine)
             after_commit(
                 self.conn, lambda: hub.notify(self.cluster_id, self._announced, frozenset(self._kinds))
             )
         self._announced = rv
-        self._kinds.add((group, resource))
-        if self.now - hub.compacted_at.get(self.cluster_id, 0.0) >= COMPACT_EVERY_SECONDS:
-            hub.compacted_at[self.cluster_id] = self.now
-            self._compact(rv)
+        self._kinds |= kinds
 
     def _compact(self, rv: int) -> None:
         """Drop the events beyond the retained window; always a prefix, so the log stays contiguous."""
@@ -489,18 +505,12 @@ class ObjectStore:
         body: Any,
         manager: str | None = None,
         applied: bool = False,
-        known_valid: bool = False,
     ) -> dict[str, Any]:
         """POST. ``manager`` owns the fields it set (an Update entry in managedFields); None for the
-        server's own writes; ``applied``: the body is an applied object whose managedFields are set;
-        ``known_valid``: a body the server built that decoding and validation would leave as it is (the
-        seed's, which a test checks), spared them: they are most of the seed's cost."""
+        server's own writes; ``applied``: the body is an applied object whose managedFields are set."""
         locked = self._lock()
         strategy = strategy_for(rt)
-        if known_valid:  # plain JSON data: copied through orjson, several times faster than deepcopy
-            obj = orjson.loads(orjson.dumps(body))
-        else:
-            obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
+        obj = prune_nulls(check_shape(rt, copy.deepcopy(body), self.validation))
         meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -513,14 +523,74 @@ class ObjectStore:
         if not meta.get("name") and meta.get("generateName"):
             suffix = "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
             meta["name"] = meta["generateName"] + suffix
-        if not known_valid:
-            strategy.check(obj, None)
+        strategy.check(obj, None)
         name = meta["name"]
         if rt.namespaced:
             self.require_namespace(namespace, creating=(rt, name))
         if self.find(rt, namespace, name) is not None:
             raise AlreadyExists.object(rt.resource, rt.group, name)
         rv = self._next_rv(locked)
+        obj = self._stamp(rt, obj, rv)
+        if manager is not None and not applied:
+            self._field_manager(rt).update(None, obj, manager)
+        elif not applied:
+            obj["metadata"].pop("managedFields", None)
+        body = self._encode(rt, obj)
+        _INSERT.execute(self.conn, self._row(rt, namespace, obj, body))
+        self._record(
+            rt.group, rt.resource, obj["metadata"].get("namespace", ""), name, rv, "ADDED", body, None
+        )
+        strategy.after_create(self, obj)
+        if self.dry_run:
+            obj = copy.deepcopy(obj)
+            del obj["metadata"]["resourceVersion"]
+        return obj
+
+    def seed(self, items: Iterable[tuple[ResourceType, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Create bodies the server built, as ``create`` would store them, all at once: one version bump
+        and one multi-row insert each of the objects and their events, where ``create`` makes a lock,
+        two reads and three writes per object (on PostgreSQL a round trip each). Decoding and
+        validation would leave these bodies as they are (``tests/kubeapi/test_seed.py`` checks it),
+        so they are spared too. For a cluster being made in this transaction: a name given twice
+        fails the insert, and a namespace is not checked (make it first). Only kinds whose strategy
+        writes nothing after a create (not namespaces)."""
+        rv = self._lock()
+        made: list[tuple[ResourceType, dict[str, Any]]] = []
+        rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for rt, namespace, body in items:
+            rv += 1
+            obj = orjson.loads(orjson.dumps(body))  # plain JSON data: several times faster than deepcopy
+            meta = obj.setdefault("metadata", {})
+            if rt.namespaced:
+                meta["namespace"] = namespace
+            else:
+                meta.pop("namespace", None)
+            obj = self._stamp(rt, obj, rv)
+            obj["metadata"].pop("managedFields", None)
+            text = self._encode(rt, obj)
+            rows.append(self._row(rt, namespace, obj, text))
+            events.append(
+                self._event(
+                    rt.group, rt.resource, meta.get("namespace", ""), meta["name"], rv, "ADDED", text, None
+                )
+            )
+            made.append((rt, obj))
+        if not made:
+            return []
+        _BUMP.execute(self.conn, {"cluster": self.cluster_id, "rv": rv})
+        self._held = rv
+        _INSERT.execute_many(self.conn, rows)
+        _LOG.execute_many(self.conn, events)
+        self._announce(rv, {(rt.group, rt.resource) for rt, _ in made})
+        for rt, obj in made:
+            strategy_for(rt).after_create(self, obj)
+        return [obj for _, obj in made]
+
+    def _stamp(self, rt: ResourceType, obj: dict[str, Any], rv: int) -> dict[str, Any]:
+        """A new object as stored at ``rv``: its kind, uid, version, creation time, generation, the
+        kind's defaults and controller status, in the apiserver's key order."""
+        meta = obj["metadata"]
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(field, None)
@@ -531,34 +601,26 @@ class ObjectStore:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
+        strategy = strategy_for(rt)
         strategy.default(obj, rv)
         strategy.controller_status(obj, None, rfc3339(self.now))
-        if manager is not None and not applied:
-            self._field_manager(rt).update(None, obj, manager)
-        elif not applied:
-            meta.pop("managedFields", None)
-        obj = _ordered(obj)
-        body = self._encode(rt, obj)
-        _INSERT.execute(
-            self.conn,
-            {
-                "cluster_id": self.cluster_id,
-                "api_group": rt.group,
-                "resource": rt.resource,
-                "namespace": namespace if rt.namespaced else "",
-                "name": name,
-                "uid": meta["uid"],
-                "resource_version": rv,
-                "created_rv": rv,
-                "body": body,
-            },
-        )
-        self._record(rt.group, rt.resource, meta.get("namespace", ""), name, rv, "ADDED", body, None)
-        strategy.after_create(self, obj)
-        if self.dry_run:
-            obj = copy.deepcopy(obj)
-            del obj["metadata"]["resourceVersion"]
-        return obj
+        return _ordered(obj)
+
+    def _row(self, rt: ResourceType, namespace: str, obj: dict[str, Any], body: str) -> dict[str, Any]:
+        """The objects row of a new ``obj`` stored as ``body``."""
+        meta = obj["metadata"]
+        rv = int(meta["resourceVersion"])
+        return {
+            "cluster_id": self.cluster_id,
+            "api_group": rt.group,
+            "resource": rt.resource,
+            "namespace": namespace if rt.namespaced else "",
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "resource_version": rv,
+            "created_rv": rv,
+            "body": body,
+        }
 
     def update(
         self,

@@ -17,6 +17,7 @@ from kymaprov.kubeapi.resources import (
     LEASES,
     NAMESPACES,
     NODES,
+    ResourceType,
 )
 
 NAMESPACE_NAMES = ("default", "kube-system", "kube-public", "kube-node-lease", "kyma-system")
@@ -96,17 +97,16 @@ CLUSTER_ROLE_BINDINGS_SEED: dict[str, list[str]] = {  # binding = role name -> g
 
 
 def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None:
+    """A new runtime's objects, made in the transaction that creates it: the namespaces through
+    ``create`` (each gets its ``default`` ServiceAccount), the rest in two ``seed`` batches (a Lease
+    names its Node's uid)."""
     for name in NAMESPACE_NAMES:
-        store.create(NAMESPACES, "", {"metadata": {"name": name}}, known_valid=True)
-    for role, rules in CLUSTER_ROLE_RULES.items():
-        store.create(
-            CLUSTER_ROLES,
-            "",
-            {"metadata": {"name": role, "labels": _BOOTSTRAP}, "rules": rules},
-            known_valid=True,
-        )
-    for role, groups in CLUSTER_ROLE_BINDINGS_SEED.items():
-        store.create(
+        store.create(NAMESPACES, "", {"metadata": {"name": name}})
+    rbac = [
+        (CLUSTER_ROLES, "", {"metadata": {"name": role, "labels": _BOOTSTRAP}, "rules": rules})
+        for role, rules in CLUSTER_ROLE_RULES.items()
+    ] + [
+        (
             CLUSTER_ROLE_BINDINGS,
             "",
             {
@@ -114,28 +114,27 @@ def seed_cluster(store: ObjectStore, cluster_id: str, shape: WorkerPool) -> None
                 "roleRef": {"apiGroup": RBAC_API, "kind": "ClusterRole", "name": role},
                 "subjects": [{"apiGroup": RBAC_API, "kind": "Group", "name": g} for g in groups],
             },
-            known_valid=True,
         )
-    for index in range(max(shape.nodes, 1)):
-        worker = store.create(NODES, "", nodes.node(shape, cluster_id, index, store.now), known_valid=True)
-        store.create(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(worker, store.now), known_valid=True)
-    seed_kyma(store)
+        for role, groups in CLUSTER_ROLE_BINDINGS_SEED.items()
+    ]
+    workers = [(NODES, "", nodes.node(shape, cluster_id, i, store.now)) for i in range(max(shape.nodes, 1))]
+    made = store.seed([*rbac, *workers])
+    leases = [(LEASES, nodes.LEASE_NAMESPACE, nodes.lease(node, store.now)) for node in made[len(rbac) :]]
+    seed_kyma(store, leases)
 
 
-def seed_kyma(store: ObjectStore) -> None:
+def seed_kyma(store: ObjectStore, first: list[tuple[ResourceType, str, dict[str, Any]]]) -> None:
     """Kyma as KEB leaves a new runtime: the Kyma CRD and CR ``default`` with the default modules,
-    whose CRDs and manager Deployments are installed; the Kyma controller reports their state."""
-    kyma_crd = store.create(CRDS, "", kymamodules.KYMA_CRD, known_valid=True)
+    whose CRDs and manager Deployments are installed; the Kyma controller reports their state.
+    ``first``: more seed objects for the same batch."""
+    batch: list[tuple[ResourceType, str, dict[str, Any]]] = [*first, (CRDS, "", kymamodules.KYMA_CRD)]
     for name in kymamodules.DEFAULT_MODULES:
         module = kymamodules.MODULES[name]
-        for definition in module.crds:
-            store.create(CRDS, "", definition, known_valid=True)
-        for deployment, image in module.deployments:
-            store.create(
-                DEPLOYMENTS,
-                kymamodules.KYMA_NAMESPACE,
-                kymamodules.deployment(name, deployment, image),
-                known_valid=True,
-            )
+        batch += [(CRDS, "", definition) for definition in module.crds]
+        batch += [
+            (DEPLOYMENTS, kymamodules.KYMA_NAMESPACE, kymamodules.deployment(name, deployment, image))
+            for deployment, image in module.deployments
+        ]
+    kyma_crd = store.seed(batch)[len(first)]
     kymas = next(rt for rt in crds.custom_types(kyma_crd) if rt.version == kymamodules.KYMA_VERSION)
     store.create(kymas, kymamodules.KYMA_NAMESPACE, kymamodules.kyma())  # decoding applies its defaults
