@@ -160,6 +160,34 @@ def test_statements_in_a_transaction_on_the_driver_cursor(url: str) -> None:
     store.dispose()
 
 
+def test_rows_inserted_at_once_and_a_failing_after_commit_callback(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Query.execute_many`` inserts every row in the transaction; a callback after the commit that
+    raises is logged, the write still succeeds, and the callbacks after it still run."""
+    from kymaprov.store import after_commit, settings
+
+    store = Store(url)
+    store.create_all()
+    insert = Query.insert(settings)
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("a listener's bug")
+
+    with store.write() as conn:
+        insert.execute_many(conn, [{"key": f"k{i}", "value": i} for i in range(3)])
+        after_commit(conn, broken)
+        after_commit(conn, lambda: ran.append("later"))
+    assert [store.get_setting(f"k{i}") for i in range(3)] == [0, 1, 2]
+    assert ran == ["later"]
+    assert "a callback after a commit failed" in caplog.text
+    with pytest.raises(sa.exc.IntegrityError), store.write() as conn:
+        insert.execute_many(conn, [{"key": "k3", "value": 3}, {"key": "k0", "value": 9}])
+    assert store.get_setting("k3") is None  # the batch went with its transaction
+    store.dispose()
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL")
 def test_a_postgresql_reader_whose_connection_died_reads_again(postgres_database: str) -> None:
     """``Store.query``'s own PostgreSQL connection of a thread: a dead one (the server restarted, or

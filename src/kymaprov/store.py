@@ -12,6 +12,7 @@ logs (``hide_parameters``), the database URL is only ever shown with its passwor
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -25,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
+
+log = logging.getLogger("kymaprov.store")
 
 metadata = sa.MetaData()
 
@@ -46,7 +49,8 @@ PG_READERS = 8  # threads with a PostgreSQL connection of their own for ``Store.
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
     """Run ``callback`` once the ``write()`` transaction of ``conn`` has committed (never on rollback):
-    what others are told of a write must be visible to them when they look."""
+    what others are told of a write must be visible to them when they look. One that raises is logged;
+    the write still succeeds and the later callbacks still run."""
     conn.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
@@ -306,7 +310,10 @@ class Store:
             else:
                 conn.commit()
             for callback in callbacks:
-                callback()
+                try:
+                    callback()
+                except Exception:  # the write committed: the caller must hear so, and the others run
+                    log.exception("a callback after a commit failed")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
