@@ -78,20 +78,20 @@ class Query:
 
     def fetch(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of this SELECT, read in ``conn``'s transaction."""
-        rows: list[dict[str, Any]] = _in_transaction(conn, self.plan(conn.dialect), params, fetch=True)
+        plan = self.plan(conn.dialect)
+        rows: list[dict[str, Any]] = _in_transaction(conn, plan, plan.arguments(params or {}), fetch=True)
         return rows
 
     def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
         """Run this INSERT, UPDATE or DELETE in ``conn``'s transaction; how many rows it touched."""
-        return int(_in_transaction(conn, self.plan(conn.dialect), params, fetch=False))
+        plan = self.plan(conn.dialect)
+        return int(_in_transaction(conn, plan, plan.arguments(params or {})))
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run this INSERT once per row of ``rows`` in ``conn``'s transaction, as one ``executemany``
         (psycopg sends the rows in one pipeline instead of a round trip each)."""
         plan = self.plan(conn.dialect)
-        if not conn.in_transaction():
-            conn.begin()
-        _on_driver(conn, plan.sql, [plan.arguments(row) for row in rows], None, many=True)
+        _in_transaction(conn, plan, [plan.arguments(row) for row in rows], many=True)
 
     def plan(self, dialect: Dialect) -> _Plan:
         key = (dialect.name, dialect.driver)
@@ -443,11 +443,12 @@ def _run(conn: Any, plan: _Plan, args: Any) -> list[dict[str, Any]]:
         cursor.close()
 
 
-def _in_transaction(conn: Connection, plan: _Plan, params: Mapping[str, Any] | None, fetch: bool) -> Any:
-    """Run ``plan`` on the driver connection under ``conn``, inside ``conn``'s transaction."""
+def _in_transaction(conn: Connection, plan: _Plan, args: Any, fetch: bool = False, many: bool = False) -> Any:
+    """Run ``plan`` with ``args`` on the driver connection under ``conn``, inside ``conn``'s transaction
+    (once per item of ``args`` if ``many``); its rows if ``fetch``, else the row count."""
     if not conn.in_transaction():  # SQLAlchemy's own, so that its commit or rollback ends this too
         conn.begin()
-    return _on_driver(conn, plan.sql, plan.arguments(params or {}), plan if fetch else None)
+    return _on_driver(conn, plan.sql, args, plan if fetch else None, many)
 
 
 def _driver_sql(conn: Connection, sql: str) -> None:

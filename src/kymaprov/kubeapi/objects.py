@@ -215,21 +215,12 @@ class ObjectStore:
 
     # --- the change log -------------------------------------------------------------------------
 
-    def _record(
-        self,
-        group: str,
-        resource: str,
-        namespace: str,
-        name: str,
-        rv: int,
-        kind: str,
-        body: str,
-        prev: str | None,
-    ) -> None:
-        """The hook every write goes through: append its event in the write's own transaction, wake
-        this process's watchers once it commits, and now and then compact the log."""
-        _LOG.execute(self.conn, self._event(group, resource, namespace, name, rv, kind, body, prev))
-        self._announce(rv, {(group, resource)})
+    def _record(self, event: dict[str, Any]) -> None:
+        """The hook every write goes through: append its event (``_event``) in the write's own
+        transaction, wake this process's watchers once it commits, and now and then compact the log."""
+        _LOG.execute(self.conn, event)
+        rv = event["resource_version"]
+        self._announce(rv, {(event["api_group"], event["resource"])})
         hub = changes.hub(self.conn.engine)
         if self.now - hub.compacted_at.get(self.cluster_id, 0.0) >= COMPACT_EVERY_SECONDS:
             hub.compacted_at[self.cluster_id] = self.now
@@ -365,14 +356,18 @@ class ObjectStore:
             clauses.append(equals(objects.c.name, name))
         return clauses
 
-    def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
-        key = {
+    def _key(self, group: str, resource: str, namespace: str, name: str) -> dict[str, str]:
+        """The parameters of ``_KEY``: one object's row."""
+        return {
             "cluster": self.cluster_id,
-            "group": rt.group,
-            "resource": rt.resource,
-            "namespace": namespace if rt.namespaced else "",
+            "group": group,
+            "resource": resource,
+            "namespace": namespace,
             "name": name,
         }
+
+    def find(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
+        key = self._key(rt.group, rt.resource, namespace if rt.namespaced else "", name)
         if any("\x00" in v for v in key.values()):  # nothing stored holds one (see ``equals``)
             return None
         rows = _FIND.fetch(self.conn, key)
@@ -538,7 +533,9 @@ class ObjectStore:
         body = self._encode(rt, obj)
         _INSERT.execute(self.conn, self._row(rt, namespace, obj, body))
         self._record(
-            rt.group, rt.resource, obj["metadata"].get("namespace", ""), name, rv, "ADDED", body, None
+            self._event(
+                rt.group, rt.resource, obj["metadata"].get("namespace", ""), name, rv, "ADDED", body, None
+            )
         )
         strategy.after_create(self, obj)
         if self.dry_run:
@@ -746,9 +743,17 @@ class ObjectStore:
             },
         )
         self._record(
-            rt.group, rt.resource, namespace if rt.namespaced else "", name, rv, "MODIFIED", body,
-            self._encode(rt, old),
-        )  # fmt: skip
+            self._event(
+                rt.group,
+                rt.resource,
+                namespace if rt.namespaced else "",
+                name,
+                rv,
+                "MODIFIED",
+                body,
+                self._encode(rt, old),
+            )
+        )
         return new
 
     def patch(
@@ -919,17 +924,10 @@ class ObjectStore:
         rv = self._next_rv()
         last = self._decode(stored)
         last["metadata"]["resourceVersion"] = str(rv)
-        _DELETE.execute(
-            self.conn,
-            {
-                "cluster": self.cluster_id,
-                "group": group,
-                "resource": resource,
-                "namespace": namespace,
-                "name": name,
-            },
+        _DELETE.execute(self.conn, self._key(group, resource, namespace, name))
+        self._record(
+            self._event(group, resource, namespace, name, rv, "DELETED", self._reencode(stored, last), stored)
         )
-        self._record(group, resource, namespace, name, rv, "DELETED", self._reencode(stored, last), stored)
         return last
 
     def delete_collection(
