@@ -312,3 +312,22 @@ def test_one_replica_acts_per_cluster(kube_server: KubeServer, access: ClusterAc
     assert kube_server.controllers._lease(cluster)
     assert not other._lease(cluster)
     assert kube_server.controllers._lease(cluster)  # renewed by its holder
+
+
+def test_a_deleted_cluster_leaves_no_controller_lease(kube_server: KubeServer, access: ClusterAccess) -> None:
+    """Deleting a cluster drops its lease, and a pass still running for it cannot take a new one."""
+    import sqlalchemy as sa
+
+    from kymaprov.kubeapi.models import controller_leases
+
+    cluster = access.server.rsplit("/", 1)[1]
+    leases = sa.select(controller_leases.c.cluster_id).where(controller_leases.c.cluster_id == cluster)
+    assert kube_server.controllers._lease(cluster)
+    with kube_server.ctx.store.read() as conn:
+        assert conn.execute(leases).all()
+    kube_server.runtimes.delete_cluster(cluster)
+    with kube_server.ctx.store.read() as conn:
+        assert not conn.execute(leases).all()
+    assert not kube_server.controllers._lease(cluster)  # a pass that began before the delete
+    with kube_server.ctx.store.read() as conn:
+        assert not conn.execute(leases).all()

@@ -123,7 +123,7 @@ class EmbeddedRuntimes:
         return access
 
     def delete_cluster(self, cluster_id: str) -> None:
-        """Remove the cluster and its objects; every token for it is refused (401) from now on.
+        """Remove the cluster, its objects and its controllers' lease; its tokens are refused (401) now.
 
         The row stays as a tombstone with only the serving certificate, so kubeconfigs of the deleted
         cluster still complete the TLS handshake and see ``Unauthorized`` rather than a TLS error.
@@ -147,6 +147,7 @@ class EmbeddedRuntimes:
             )
             conn.execute(sa.delete(objects).where(objects.c.cluster_id == cluster_id))
             conn.execute(sa.delete(change_log).where(change_log.c.cluster_id == cluster_id))
+            conn.execute(sa.delete(controller_leases).where(controller_leases.c.cluster_id == cluster_id))
         self._forget(cluster_id)
 
     def reset(self) -> None:

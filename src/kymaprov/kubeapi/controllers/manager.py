@@ -244,12 +244,17 @@ class ControllerManager:
                 exists = conn.execute(sa.select(row.holder).where(row.cluster_id == cluster_id)).first()
                 if exists is not None:
                     return False
-                conn.execute(
-                    sa.insert(controller_leases).values(
-                        cluster_id=cluster_id, holder=self.holder, expires_ms=until
-                    )
+                # only for a live cluster, its row share-locked: a lease inserted after a delete or a
+                # reset took the cluster away would outlive it
+                live = (
+                    sa.select(clusters.c.id, sa.literal(self.holder), sa.literal(until))
+                    .where(clusters.c.id == cluster_id, LIVE)
+                    .with_for_update(read=True)
                 )
-                return True
+                inserted = conn.execute(
+                    sa.insert(controller_leases).from_select(["cluster_id", "holder", "expires_ms"], live)
+                ).rowcount
+                return bool(inserted)
         except sa.exc.IntegrityError:  # another replica inserted it first
             return False
 
