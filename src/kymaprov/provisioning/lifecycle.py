@@ -47,12 +47,26 @@ from kymaprov.provisioning.models import (
     state_values,
 )
 from kymaprov.provisioning.shape import shape_of
+from kymaprov.store import Query
 from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15.0
 HELPER_POLL_FACTOR = 10  # how much less often than the first thread the other worker threads look
+
+# pending operations due now whose lease lapsed, oldest first: read every ``worker_interval`` by the
+# first worker thread, so one statement (``Store.query``), not a transaction
+_DUE = Query(
+    sa.select(operations.c.id)
+    .where(
+        operations.c.state == "pending",
+        operations.c.due_ms <= sa.bindparam("now_ms"),
+        sa.or_(operations.c.lease_until.is_(None), operations.c.lease_until < sa.bindparam("now")),
+    )
+    .order_by(operations.c.created_ms)
+    .limit(20)
+)
 
 
 class LifecycleWorker:
@@ -163,19 +177,8 @@ class LifecycleWorker:
             self._metrics.operation_finished(op.type, op.state, (op.updated_ms - op.created_ms) / 1000)
 
     def _due_operations(self) -> list[str]:
-        now_ms = self._ctx.clock.now_ms()
-        with self._ctx.store.read() as conn:
-            rows = conn.execute(
-                sa.select(operations.c.id)
-                .where(
-                    operations.c.state == "pending",
-                    operations.c.due_ms <= now_ms,
-                    sa.or_(operations.c.lease_until.is_(None), operations.c.lease_until < time.time()),
-                )
-                .order_by(operations.c.created_ms)
-                .limit(20)
-            ).all()
-        return [r[0] for r in rows]
+        params = {"now_ms": self._ctx.clock.now_ms(), "now": time.time()}
+        return [r["id"] for r in self._ctx.store.query(_DUE, params)]
 
     def _claim(self, op_id: str) -> str | None:
         """Take the lease of a pending operation whose lease lapsed; return the fencing token."""
