@@ -136,3 +136,30 @@ def test_an_unexpected_failure_is_a_500_envelope(raising: tuple[TestClient, list
     r = client.post("/raise")
     assert r.status_code == 500
     assert r.json()["error"]["code"] == 10000 and r.json()["error"]["message"] == "Internal server error"
+
+
+def test_a_database_failure_is_a_503_to_retry_and_the_fault_rules_read_fails_no_request(
+    raising: tuple[TestClient, list[Exception]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreachable database (or a transaction it rolled back) is no client mistake: 503, Retry-After.
+    The fault middleware's own read, before routing, fails no request: it injects nothing then."""
+    import sqlalchemy as sa
+
+    from kymaprov.faults import Faults
+
+    client, pending = raising
+    failure = sa.exc.OperationalError("SELECT 1", None, ConnectionRefusedError("refused"))
+    pending.append(failure)
+    r = client.post("/raise")
+    assert r.status_code == 503, r.text
+    assert r.headers["retry-after"] == "1"
+    error = r.json()["error"]
+    assert (error["code"], error["message"]) == (10000, "Service temporarily unavailable")
+
+    def read_fails(_: Faults) -> None:
+        raise failure
+
+    monkeypatch.setattr(Faults, "stale", True)
+    monkeypatch.setattr(Faults, "rules", read_fails)
+    r = client.get("/provisioning/v1/environments")  # on to the route, which wants a token
+    assert r.status_code == 401, r.text

@@ -1,8 +1,8 @@
 """Assembles the HTTP API (token service, cis, Provisioning Service, admin) into one ASGI app.
 
 Every error is a ``kymaprov.errors.ServiceError`` that renders itself in its API's format; this module
-registers the one handler that answers them, and turns what no route answers (404, 405) and any
-unexpected failure (500) into the Cloud Management envelope.
+registers the one handler that answers them, and turns what no route answers (404, 405), a database
+that cannot answer (503) and any other unexpected failure (500) into the Cloud Management envelope.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -35,6 +36,8 @@ from kymaprov.uaa.models import TokenService
 
 log = logging.getLogger(__name__)
 
+DATABASE_RETRY_AFTER_SECONDS = 1
+
 
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
@@ -46,6 +49,17 @@ async def _service_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return unrouted(exc.status_code, exc.detail).response(request)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is unreachable or restarting, or rolled the request's transaction back (a deadlock's
+    victim): nothing the caller did, nothing was written, and the same request may well work in a
+    moment. Logged by the driver error's class only, as its message may name the database server."""
+    assert isinstance(exc, sa.exc.OperationalError)
+    log.warning("%s %s: the database failed: %s", request.method, request.url.path, type(exc.orig).__name__)
+    response = unrouted(503, "Service temporarily unavailable").response(request)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -99,6 +113,7 @@ def create_api_app(
         exception_handlers={
             ServiceError: _service_error,
             HTTPException: _http_error,
+            sa.exc.OperationalError: _database_unavailable,
             Exception: _server_error,
         },
     )

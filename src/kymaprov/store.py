@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import PoolProxiedConnection
 
 log = logging.getLogger("kymaprov.store")
 
@@ -334,19 +335,25 @@ class Store:
         as ``read()`` spends on one snapshot for several."""
         plan = query.plan(self.engine.dialect)
         args = plan.arguments(params or {})
+        dialect = self.engine.dialect
         reader = self._reader()
         if reader is not None:
             try:
                 return reader.run(plan, args)
-            except self.engine.dialect.loaded_dbapi.Error:
+            except dialect.loaded_dbapi.Error as exc:
                 if self.is_sqlite:
-                    raise
+                    raise _as_sqlalchemy(exc, plan.sql, dialect, False) from exc
                 # e.g. the server restarted: read again from the pool below (its check-out pings a
                 # connection idle for a while), and this thread connects afresh next time
                 reader.close()
-        conn = self.engine.raw_connection()  # back to the pool on close, rolled back there
+        conn = self._raw_connection()  # back to the pool on close, rolled back there
         try:
             return _run(conn, plan, args)
+        except dialect.loaded_dbapi.Error as exc:
+            gone = dialect.is_disconnect(exc, conn.driver_connection, None)
+            if gone:  # not back into the pool
+                conn.invalidate(exc)
+            raise _as_sqlalchemy(exc, plan.sql, dialect, gone) from exc
         finally:
             conn.close()
 
@@ -362,13 +369,21 @@ class Store:
         with self._lock:
             if not self.is_sqlite and sum(1 for r in list(self._readers) if not r.closed) >= PG_READERS:
                 return None
-            pooled = self.engine.raw_connection()  # made (and set up) as every connection is
+            pooled = self._raw_connection()  # made (and set up) as every connection is
             pooled.detach()  # then this thread's alone; closed with the thread, or by dispose()
             if not self.is_sqlite:
                 pooled.dbapi_connection.autocommit = True  # type: ignore[union-attr]
             reader = self._local.reader = _Reader(pooled.dbapi_connection)
             self._readers.add(reader)
         return reader
+
+    def _raw_connection(self) -> PoolProxiedConnection:
+        """A pooled driver connection. A failure to connect is raised as SQLAlchemy's, as ``connect()``
+        raises it (``raw_connection()`` passes the driver's own through)."""
+        try:
+            return self.engine.raw_connection()
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            raise _as_sqlalchemy(exc, None, self.engine.dialect, True) from exc
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         rows = self.query(_SETTING, {"key": key})
@@ -476,17 +491,23 @@ def _on_driver(conn: Connection, sql: str, args: Any, rows_of: _Plan | None, man
         gone = dialect.is_disconnect(exc, driver, cursor)
         if gone:
             conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(
-            sql,
-            args,
-            exc,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            connection_invalidated=gone,
-            dialect=dialect,
-        ) from exc
+        raise _as_sqlalchemy(exc, sql, dialect, gone) from exc
     finally:
         cursor.close()
+
+
+def _as_sqlalchemy(exc: Exception, sql: str | None, dialect: Dialect, gone: bool) -> sa.exc.StatementError:
+    """A driver error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``, ...), so that
+    callers and the HTTP layers catch one kind whichever path ran the statement. Parameters hidden."""
+    return sa.exc.DBAPIError.instance(
+        sql,
+        None,
+        exc,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=gone,
+        dialect=dialect,
+    )
 
 
 def _scrub(message: str, url: str) -> str:

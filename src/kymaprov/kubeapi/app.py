@@ -56,6 +56,7 @@ from kymaprov.kubeapi.errors import (
     NotAcceptable,
     NotFound,
     RequestEntityTooLarge,
+    ServerTimeout,
     UnsupportedMediaType,
 )
 from kymaprov.kubeapi.models import clusters
@@ -77,6 +78,8 @@ _BODY_TYPES = f"{JSON}, application/yaml, {PROTOBUF}"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NOT_ALLOWED = "the server does not allow this method on the requested resource"
 WATCH_REAUTH_SECONDS = 1.0
+# the storage operation a verb is, in the API server's ServerTimeout ("The list operation against ...")
+STORAGE_OPERATIONS = {"list": "list", "watch": "list", "patch": "update", "deletecollection": "delete"}
 BOOKMARK_SECONDS = 60.0  # kube-apiserver's cacher sends bookmarks about once a minute
 FOLLOW_POLL_SECONDS = 1.0  # how often a followed log checks whether its container still runs
 _SIGNING_KEY = Query(sa.select(clusters.c.sa_signing_key).where(clusters.c.id == sa.bindparam("cluster")))
@@ -147,13 +150,18 @@ class KubeApi:
         self.authenticator = authenticator
 
     def handle(self, req: KubeRequest) -> KubeResponse | WatchStream:
+        info = None
         try:
             info = requestinfo.parse(req.method, req.path, req.query)
             if not info.resource_request:
                 return self._non_resource(req, info)
             result = self._resource(req, info)
+        except sa.exc.OperationalError as exc:  # the database is unreachable, or rolled this one back
+            log.warning("embedded Kubernetes API: %s %s: %s", req.method, req.path, _cause(exc))
+            error = _storage_failed(info)
+            result = KubeResponse(error.code, error.status(), headers=_retry_after(error))
         except KubeError as exc:
-            result = KubeResponse(exc.code, exc.status())
+            result = KubeResponse(exc.code, exc.status(), headers=_retry_after(exc))
         except RecursionError:  # bodies are at most 100 levels deep; should anything still recurse too far
             log.warning("embedded Kubernetes API: %s %s nested too deeply", req.method, req.path)
             return KubeResponse(400, BadRequest("the object is nested too deeply").status())
@@ -860,3 +868,21 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
         Route("/{path:path}", by_server_name, methods=_METHODS),
     ]
     return Starlette(routes=routes)
+
+
+def _storage_failed(info: RequestInfo | None) -> ServerTimeout:
+    """The API server's answer when etcd cannot be reached, for the request's resource and verb."""
+    if info is None:
+        return ServerTimeout("get", "", "")
+    return ServerTimeout(STORAGE_OPERATIONS.get(info.verb, info.verb), info.resource, info.api_group)
+
+
+def _retry_after(error: KubeError) -> dict[str, str]:
+    """``Retry-After`` for a Status with ``retryAfterSeconds``, as the API server sends it."""
+    seconds = (error.details or {}).get("retryAfterSeconds")
+    return {"retry-after": str(seconds)} if seconds else {}
+
+
+def _cause(exc: sa.exc.DBAPIError) -> str:
+    """The driver error's class: its message may name the database server."""
+    return type(exc.orig).__name__

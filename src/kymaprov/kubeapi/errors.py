@@ -187,6 +187,23 @@ class InternalError(KubeError):
     reason = "InternalError"
 
 
+class ServerTimeout(KubeError):
+    """What the API server answers when its storage cannot (``NewServerTimeout``, for an unreachable
+    etcd): a 500 whose ``retryAfterSeconds`` (sent as ``Retry-After`` too) has client-go try again."""
+
+    reason = "ServerTimeout"
+
+    def __init__(self, operation: str, resource: str, group: str, retry_after: int = 2) -> None:
+        details: dict[str, Any] = {"kind": resource, "name": operation, "retryAfterSeconds": retry_after}
+        if group:
+            details = {"group": group, **details}
+        super().__init__(
+            f"The {operation} operation against {qualified(resource, group)} could not be completed at "
+            "this time, please try again.",
+            details,
+        )
+
+
 class Unprocessable(KubeError):
     """A 422 without field causes (a JSON patch that does not apply, for instance)."""
 
