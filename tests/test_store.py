@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import kymaprov.provisioning.models  # noqa: F401 - declares kyma_bindings on the store's metadata
-from kymaprov.store import Query, Store
+from kymaprov.store import Query, Store, settings
 from tests.conftest import POSTGRES_URL
 
 
@@ -262,5 +262,25 @@ def test_a_pooled_connection_idle_for_a_while_is_checked_before_use(
     with pytest.raises(sa.exc.OperationalError), store.write() as conn:
         conn.exec_driver_sql("SELECT 1")
     with store.write() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    store.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL")
+def test_a_postgresql_snapshot_keeps_the_connections_prepared_statements(postgres_database: str) -> None:
+    """A read that ended well ends with COMMIT, not ROLLBACK, after which psycopg drops every prepared
+    statement of the connection; one that failed still rolls back, and the connection goes on."""
+    store = Store(postgres_database)
+    store.create_all()
+    select = sa.select(settings.c.value).where(settings.c.key == "a")
+    for _ in range(6):  # psycopg prepares a statement on its fifth run
+        with store.read() as conn:
+            conn.execute(select).all()
+    with store.read() as conn:
+        prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("settings" in text for text in prepared), prepared
+    with pytest.raises(sa.exc.ProgrammingError), store.read() as conn:
+        conn.exec_driver_sql("SELECT * FROM no_such_table")
+    with store.read() as conn:
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     store.dispose()
