@@ -10,6 +10,7 @@ import time
 import httpx
 import jwt
 import pytest
+import yaml
 
 from tests.conftest import Api, RunningServer, new_api
 
@@ -86,6 +87,7 @@ def test_create_get_list_wire_format_and_lifecycle(server: RunningServer) -> Non
     assert ok["modifiedDate"] >= ok["createdDate"]
     kubeconfig = httpx.get(labels["KubeconfigURL"])
     assert kubeconfig.status_code == 200 and labels["APIServerURL"] in kubeconfig.text
+    _verifies_the_api_servers_certificate(yaml.safe_load(kubeconfig.text)["clusters"][0]["cluster"])
 
     listed = api.request("GET", "/environments").json()["environmentInstances"]
     assert [e["id"] for e in listed] == [env_id]
@@ -442,3 +444,23 @@ def test_unknown_route_is_a_json_404(api: Api) -> None:
     assert "error" in r.json()
     r = api.request("POST", "/availableEnvironments")
     assert r.status_code == 405
+
+
+def _verifies_the_api_servers_certificate(cluster: dict[str, str]) -> None:
+    """The OIDC kubeconfig carries the runtime's CA, as KEB's copies it from the admin kubeconfig: a
+    TLS handshake that checks the API server's certificate against it (and its name) succeeds."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
+    url = urlsplit(cluster["server"])
+    name = cluster.get("tls-server-name") or url.hostname
+    assert url.hostname and url.port
+    with (
+        socket.create_connection((url.hostname, url.port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=name) as tls,
+    ):
+        assert tls.getpeercert() is not None

@@ -202,7 +202,7 @@ class BindingService:
         self._last_reconcile = 0.0
         self._orphans_after = ""  # the last environment id the orphan pass looked into
 
-    def _access(self, env: Environment) -> ClusterAccess | None:
+    def access(self, env: Environment) -> ClusterAccess | None:
         """Asked of the backend on every use: the address may depend on the replica that asks."""
         if not env.row.get("cluster_access"):
             return None
@@ -258,7 +258,7 @@ class BindingService:
                 },
             )
         try:
-            access = self._access(env)
+            access = self.access(env)
             if access is None:
                 raise KubeClientError(0, f"the runtime of instance {env.id} does not exist")
             kubeconfig, expires_ms = self._make_on_cluster(env, access, binding_id, expiration)
@@ -423,7 +423,7 @@ class BindingService:
 
     def _remove_from_cluster(self, env: Environment, binding_id: str, *, strict: bool) -> None:
         """CRB, then ClusterRole, then ServiceAccount, as KEB does; skipped while deprovisioning."""
-        access = self._access(env)
+        access = self.access(env)
         if access is None or env.state == "DELETING":
             return
         try:
@@ -440,7 +440,7 @@ class BindingService:
         the service's token): the binding's objects go with the runtime, as when it was DELETING."""
         with self._ctx.store.read() as conn:
             state = conn.execute(sa.select(environments.c.state).where(environments.c.id == env.id)).scalar()
-        return state in (None, "DELETING") or self._access(env) is None
+        return state in (None, "DELETING") or self.access(env) is None
 
     @staticmethod
     def _remove_objects(kube: KubeClient, binding_id: str) -> None:
@@ -561,7 +561,7 @@ class BindingService:
         self._orphans_after = envs[-1].id if len(envs) == ORPHAN_SLICE else ""
         removed = 0
         for env in envs:
-            access = self._access(env)
+            access = self.access(env)
             if access is None:
                 continue
             try:

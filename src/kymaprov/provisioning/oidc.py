@@ -58,7 +58,16 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
-def kubeconfig(name: str, server: str, parameters: dict[str, Any], default_issuer: str) -> str:
+def kubeconfig(
+    name: str,
+    server: str,
+    parameters: dict[str, Any],
+    default_issuer: str,
+    ca_data: str = "",
+    tls_server_name: str | None = None,
+) -> str:
+    """``ca_data`` and ``tls_server_name`` as in the runtime's admin kubeconfig (KEB copies its CA);
+    empty while the runtime has none (not provisioned yet)."""
     users = oidc_users(name, parameters, default_issuer)
     lines = [
         "---",
@@ -68,7 +77,9 @@ def kubeconfig(name: str, server: str, parameters: dict[str, Any], default_issue
         "clusters:",
         f"- name: {_q(name)}",
         "  cluster:",
+        *([f"    certificate-authority-data: {_q(ca_data)}"] if ca_data else []),
         f"    server: {_q(server)}",
+        *([f"    tls-server-name: {_q(tls_server_name)}"] if tls_server_name else []),
         "contexts:",
     ]
     if not users:

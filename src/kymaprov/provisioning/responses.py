@@ -148,8 +148,15 @@ def routes(
         if nul_in_url(request):
             raise BadRequest(NUL_IN_URL)
         env = envs.find_any(request.path_params["environmentInstanceId"])
-        server = env.row["labels"].get("APIServerURL", "")
-        text = oidc.kubeconfig(env.cluster_name, server, json.loads(env.row["parameters"]), base_url)
+        parameters = json.loads(env.row["parameters"])
+        access = bindings.access(env)
+        if access is None:  # not provisioned yet: the address it will have, no CA
+            server = env.row["labels"].get("APIServerURL", "")
+            text = oidc.kubeconfig(env.cluster_name, server, parameters, base_url)
+        else:
+            text = oidc.kubeconfig(
+                env.cluster_name, access.server, parameters, base_url, access.ca_data, access.tls_server_name
+            )
         return PlainTextResponse(text, media_type="application/x-yaml")
 
     p = "/provisioning/v1"
