@@ -84,10 +84,14 @@ class Hub:
         """A write committed ``rv`` (or the cluster is ``GONE``) touching ``kinds`` (None: unknown):
         wake the cluster's watchers."""
         with self._lock:
-            if rv != GONE and rv <= self._seen.get(cluster_id, 0):
-                return
-            self._seen[cluster_id] = rv
-            subscribers = list(self._subscribers.get(cluster_id, ()))
+            fresh = rv == GONE or rv > self._seen.get(cluster_id, 0)
+            if fresh:
+                self._seen[cluster_id] = rv
+            subscribers = list(self._subscribers.get(cluster_id, ())) if fresh else []
+        if not fresh and kinds is None:
+            return
+        # a version seen already still tells the listeners its kinds: the poll may have read it first
+        # (kinds unknown), or a later commit's callback may have run before this one's
         for sub in subscribers:
             sub.ring()
         self._listeners.call(cluster_id, kinds)
