@@ -158,6 +158,7 @@ class KubeApi:
             result = self._resource(req, info)
         except sa.exc.OperationalError as exc:  # the database is unreachable, or rolled this one back
             log.warning("embedded Kubernetes API: %s %s: %s", req.method, req.path, _cause(exc))
+            assert info is not None  # parsing the request reads no database
             error = _storage_failed(info)
             result = KubeResponse(error.code, error.status(), headers=_retry_after(error))
         except KubeError as exc:
@@ -870,10 +871,8 @@ def create_app(ctx: Context, authenticator: Authenticator) -> Starlette:
     return Starlette(routes=routes)
 
 
-def _storage_failed(info: RequestInfo | None) -> ServerTimeout:
+def _storage_failed(info: RequestInfo) -> ServerTimeout:
     """The API server's answer when etcd cannot be reached, for the request's resource and verb."""
-    if info is None:
-        return ServerTimeout("get", "", "")
     return ServerTimeout(STORAGE_OPERATIONS.get(info.verb, info.verb), info.resource, info.api_group)
 
 
