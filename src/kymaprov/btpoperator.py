@@ -28,6 +28,11 @@ informers; at most one pass per ``min_interval``), again after ``retry_seconds``
 is pending, and for the runtimes whose resourceVersion moved since it last looked (``versions``,
 asked every ``resync_seconds``: writes made by other replicas). An idle runtime costs nothing but its
 row in that one query.
+
+Every replica runs it, as every pod of the real operator's Deployment does, and as there only one acts
+in a runtime at a time: the holder of the Lease ``kyma-system/aa689ecc.cloud.sap.com``
+(``leaderelection``), asked for just before a change. Without it two replicas could both create an
+instance, and the slower one mark it ``CreateFailed`` (its name was taken, by the other).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import jwt
 
 from kymaprov.backends.base import ClusterAccess
 from kymaprov.backends.kubeclient import KubeClient, KubeClientError, KubeClients
+from kymaprov.leaderelection import Election
 
 log = logging.getLogger("kymaprov.btpoperator")
 
@@ -55,6 +61,8 @@ BINDINGS = f"/apis/{GROUP_VERSION}/servicebindings"
 FINALIZER = "services.cloud.sap.com/sap-btp-finalizer"
 MANAGED_LABEL = "services.cloud.sap.com/managed-by-sap-btp-operator"
 CREDENTIALS_SECRET = "/api/v1/namespaces/kyma-system/secrets/sap-btp-manager"
+# the real operator's leader election: controller-runtime's Lease in its release namespace
+LEASE_NAMESPACE, LEASE_NAME = "kyma-system", "aa689ecc.cloud.sap.com"
 # what the operator watches, as its informers do: a write to anything else does not wake it
 WATCHED = frozenset(
     {
@@ -214,13 +222,27 @@ def secret_data(credentials: dict[str, Any], instance: dict[str, Any]) -> dict[s
     return {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
 
 
-class RuntimeOperator:
-    """One pass over one runtime; ``pending`` says whether to come back soon."""
+class NotLeader(Exception):
+    """Another replica's operator holds the runtime's Lease: this one must not act."""
 
-    def __init__(self, kube: KubeClient, managers: dict[str, ServiceManager]) -> None:
+
+class RuntimeOperator:
+    """One pass over one runtime; ``pending`` says whether to come back soon. ``lead`` asks, before
+    each change, whether this replica may act in the runtime (see ``leaderelection``)."""
+
+    def __init__(
+        self, kube: KubeClient, managers: dict[str, ServiceManager], lead: Callable[[], bool]
+    ) -> None:
         self.kube = kube
         self.managers = managers
         self.pending = False
+        self._lead = lead
+
+    def _act(self) -> None:
+        """Called once an object needs a change, before the first: objects that need none cost no
+        Lease, so a settled runtime is never written to."""
+        if not self._lead():
+            raise NotLeader()
 
     def _manager(self) -> ServiceManager | None:
         try:
@@ -268,9 +290,12 @@ class RuntimeOperator:
             return []
 
     def _guard(self, fn: Callable[..., None], *args: Any) -> None:
-        """One object's reconcile; a conflict or an unreachable service means trying again soon."""
+        """One object's reconcile; a conflict, an unreachable service or another replica's lead
+        means trying again soon (the leader may be gone by then)."""
         try:
             fn(*args)
+        except NotLeader:
+            self.pending = True
         except (KubeClientError, ServiceError) as exc:
             log.info("btp-operator: will retry: %s", exc)
             self.pending = True
@@ -304,6 +329,7 @@ class RuntimeOperator:
         if meta.get("deletionTimestamp"):
             if FINALIZER not in (meta.get("finalizers") or []):
                 return
+            self._act()
             if status.get("instanceID"):
                 try:
                     sm.call("DELETE", f"/service_instances/{status['instanceID']}")
@@ -321,6 +347,7 @@ class RuntimeOperator:
             return
         if _ready(instance) or _failed_for_generation(instance):
             return
+        self._act()
         instance = self._add_finalizer(INSTANCES, instance)
         spec = instance.get("spec") or {}
         if status.get("instanceID"):  # created for an earlier generation: nothing to update here
@@ -373,6 +400,7 @@ class RuntimeOperator:
         if meta.get("deletionTimestamp"):
             if FINALIZER not in (meta.get("finalizers") or []):
                 return
+            self._act()
             if status.get("bindingID"):
                 try:
                     sm.call("DELETE", f"/service_bindings/{status['bindingID']}")
@@ -389,13 +417,18 @@ class RuntimeOperator:
         )
         if _ready(binding) and status.get("bindingID"):
             if (namespace, secret_name) not in secrets and instance is not None:
+                self._act()
                 credentials = sm.call("GET", f"/service_bindings/{status['bindingID']}")["credentials"]
                 self._write_secret(binding, secret_name, credentials, instance)
             return
+        waiting = instance is None or not _ready(instance)
+        message = f"ServiceInstance {spec.get('serviceInstanceName')} is not ready"
+        told = (status.get("conditions") or [{}])[0].get("message") == message
+        if not (waiting and told and FINALIZER in (meta.get("finalizers") or [])):
+            self._act()  # a binding that waits, and says so already, changes nothing: no Lease
         binding = self._add_finalizer(BINDINGS, binding)
-        if instance is None or not _ready(instance):
-            message = f"ServiceInstance {spec.get('serviceInstanceName')} is not ready"
-            if (status.get("conditions") or [{}])[0].get("message") != message:
+        if waiting:
+            if not told:
                 status.update(
                     {
                         "ready": "False",
@@ -407,6 +440,7 @@ class RuntimeOperator:
                 self._status(BINDINGS, binding, status)
             self.pending = True
             return
+        assert instance is not None  # not waiting
         try:
             created = sm.call(
                 "POST",
@@ -506,6 +540,7 @@ class BtpOperator:
         self._last: dict[str, float] = {}
         self._managers: dict[str, ServiceManager] = {}
         self._kube = KubeClients()  # one keep-alive client per runtime, not a TLS handshake per pass
+        self.election = Election(LEASE_NAMESPACE, LEASE_NAME)  # one candidate per process
         self._cond = threading.Condition()
         self._dirty: set[str] = set()
         self._retry_at: dict[str, float] = {}
@@ -587,7 +622,8 @@ class BtpOperator:
             access = self._access(cluster_id)
             if access is None:
                 return False
-            operator = RuntimeOperator(self._kube.get(access), self._managers)
+            kube = self._kube.get(access)
+            operator = RuntimeOperator(kube, self._managers, lambda: self.election.lead(kube, cluster_id))
             operator.run()
             return operator.pending
         except Exception:

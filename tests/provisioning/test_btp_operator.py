@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
+from kymaprov.backends.base import ClusterAccess
+from kymaprov.backends.kubeclient import KubeClient
+from kymaprov.btpoperator import LEASE_NAME, LEASE_NAMESPACE, RuntimeOperator, ServiceManager
+from kymaprov.leaderelection import Election
 from tests.conftest import Api, RunningServer, run_kubectl
 from tests.support.wait import wait_for
 
@@ -77,10 +83,10 @@ BINDING = {
 }
 
 
-def test_service_instance_and_binding_become_cis_instance_and_binding(
-    server: RunningServer, tmp_path: Path
-) -> None:
-    sub = server.new_subaccount("btp-operator")
+def provisioned(server: RunningServer, tmp: Path, label: str) -> tuple[str, Api, str, Runtime]:
+    """A new subaccount's Kyma environment, OK: the subaccount, its API client, the environment's id
+    and kubectl on its runtime."""
+    sub = server.new_subaccount(label)
     api = Api(server, server.token_for(server.cis_credentials(sub)))
     r = api.request(
         "POST",
@@ -96,7 +102,13 @@ def test_service_instance_and_binding_become_cis_instance_and_binding(
     assert r.status_code == 202, r.text
     env_id = r.json()["id"]
     api.wait_state(env_id)
-    kubectl = Runtime(api, env_id, tmp_path)
+    return sub, api, env_id, Runtime(api, env_id, tmp)
+
+
+def test_service_instance_and_binding_become_cis_instance_and_binding(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    sub, api, env_id, kubectl = provisioned(server, tmp_path, "btp-operator")
 
     manager = decode(kubectl.json("secret", "sap-btp-manager", "-n", "kyma-system"))
     assert set(manager) == {"clientid", "clientsecret", "sm_url", "tokenurl", "cluster_id"}
@@ -222,3 +234,88 @@ def test_service_instance_and_binding_become_cis_instance_and_binding(
         auth=(manager["clientid"], manager["clientsecret"]),
     )
     assert revoked.status_code == 401
+
+
+class PausedAfterCreate(ServiceManager):
+    """The real service's API; its first instance create returns only once the test says so."""
+
+    def __init__(self, credentials: dict[str, str]) -> None:
+        super().__init__(credentials)
+        self.created, self.go = threading.Event(), threading.Event()
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return super().call(method, path, body)
+        finally:
+            if (method, path) == ("POST", "/service_instances") and not self.created.is_set():
+                self.created.set()
+                self.go.wait(30)
+
+
+class Counted(ServiceManager):
+    def __init__(self, credentials: dict[str, str]) -> None:
+        super().__init__(credentials)
+        self.calls: list[tuple[str, str]] = []
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.calls.append((method, path))
+        return super().call(method, path, body)
+
+
+def test_with_replicas_only_the_lease_holder_acts_and_another_takes_over_once_it_is_gone(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Three replicas' operators on one runtime: the server's and two run here (a and b). a holds the
+    Lease and is stopped between its create landing in the service and its status write; b and the
+    server's operator must not act meanwhile. Without the Lease, b created the instance again, was
+    refused (name taken) and marked it ``CreateFailed`` before a's status write, which then conflicted.
+    Once a is gone, the server's operator takes the Lease over and deletes the instance."""
+    sub, _api, _env_id, kubectl = provisioned(server, tmp_path, "btp-replicas")
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    access = ClusterAccess(
+        cluster["server"],
+        cluster["certificate-authority-data"],
+        user["token"],
+        cluster.get("tls-server-name"),
+    )
+    credentials = decode(kubectl.json("secret", "sap-btp-manager", "-n", "kyma-system"))
+    key = json.dumps(credentials, sort_keys=True)
+    kube_a, kube_b = KubeClient(access), KubeClient(access)
+    a, b = (
+        Election(LEASE_NAMESPACE, LEASE_NAME, "replica-a"),
+        Election(LEASE_NAMESPACE, LEASE_NAME, "replica-b"),
+    )
+    service_a, service_b = PausedAfterCreate(credentials), Counted(credentials)
+    assert a.lead(kube_a, "runtime")  # before the instance exists: the server's operator finds a's Lease
+
+    instance = {**INSTANCE, "metadata": {"name": "raced", "namespace": "default"}}
+    assert kubectl("apply", stdin=json.dumps(instance)).returncode == 0
+    operator_a = RuntimeOperator(kube_a, {key: service_a}, lambda: a.lead(kube_a, "runtime"))
+    pass_a = threading.Thread(target=operator_a.run)
+    pass_a.start()
+    try:
+        assert service_a.created.wait(15), "a did not create the instance"
+        operator_b = RuntimeOperator(kube_b, {key: service_b}, lambda: b.lead(kube_b, "runtime"))
+        operator_b.run()
+        assert operator_b.pending and service_b.calls == []  # b comes back later, having done nothing
+    finally:
+        service_a.go.set()
+        pass_a.join(30)
+    assert not operator_a.pending
+    status = kubectl.json("serviceinstance", "raced")["status"]
+    assert [(c["type"], c["reason"]) for c in status["conditions"]] == [
+        ("Succeeded", "Created"),
+        ("Ready", "Provisioned"),
+    ]
+    named = [i for i in cis(server, sub, "service_instances").values() if i["name"] == "raced"]
+    assert [i["id"] for i in named] == [status["instanceID"]]
+
+    # a is gone: after a Lease's duration the server's operator takes over and deletes the instance
+    deleted = kubectl("delete", "serviceinstance", "raced", "--timeout=45s")
+    assert deleted.returncode == 0, deleted.stderr
+    assert status["instanceID"] not in cis(server, sub, "service_instances")
+    lease = kubectl.json("lease", LEASE_NAME, "-n", LEASE_NAMESPACE)["spec"]
+    assert lease["holderIdentity"] not in ("replica-a", "replica-b") and lease["leaseTransitions"] == 1
+    for client in (kube_a, kube_b, service_a, service_b):
+        client.close()
