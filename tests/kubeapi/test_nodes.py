@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,5 +142,79 @@ def test_provisioned_runtime_has_the_plans_nodes(tmp_path: Path) -> None:
         ready = run_kubectl(kubeconfig, tmp_path / "cache", "wait", "--for=condition=Ready", "pod/slow",
                             "--timeout=10s", version="1.33")  # fmt: skip
         assert ready.returncode == 0, ready.stderr
+
+        # an update of the worker pool reaches the Nodes: another machine type, a higher minimum
+        update = {"planName": "aws", "parameters": {"machineType": "m6i.2xlarge", "autoScalerMin": 6}}
+        r = api.request("PATCH", f"/environments/{env_id}", json=update)
+        assert r.status_code == 202, r.text
+        assert api.wait_state(env_id)["state"] == "OK"
+        out = run_kubectl(kubeconfig, tmp_path / "cache", "get", "nodes", "-o", "json", version="1.33")
+        assert out.returncode == 0, out.stderr
+        updated = json.loads(out.stdout)["items"]
+        assert len(updated) == 6
+        assert {n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in updated} == {
+            "m6i.2xlarge"
+        }
+        assert {n["status"]["capacity"]["cpu"] for n in updated} == {"8"}
     finally:
         server.stop()
+
+
+def test_a_worker_pool_update_replaces_and_grows_the_nodes_and_the_pods_move(kube_server: KubeServer) -> None:
+    """``EmbeddedRuntimes.update`` re-sizes the pool as a Gardener rollout: another machine type
+    replaces every Node, the pool grows to the new minimum but never shrinks, a removed Node's Lease
+    and pods go with it, and its Deployment's pods are made again on the new Nodes."""
+    cluster_id = f"c-{uuid.uuid4().hex[:12]}"
+    zones = ("eu-west-2a", "eu-west-2b", "eu-west-2c")
+    small = ClusterShape(machine_type="m6i.large", nodes=2, region="eu-west-2", zones=zones)
+    admin = Kube(kube_server.runtimes.create_cluster(cluster_id, "pool", small))
+    nginx = {"name": "web", "image": "nginx", "resources": {"requests": {"cpu": "100m"}}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [nginx]}},
+        },
+    }
+    admin.create("/apis/apps/v1/namespaces/default/deployments", deployment)
+
+    def nodes() -> dict[str, str]:
+        items = admin.get("/api/v1/nodes").json()["items"]
+        return {
+            n["metadata"]["name"]: n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in items
+        }
+
+    def running_on(names: set[str]) -> bool:
+        pods = admin.get("/api/v1/namespaces/default/pods", params={"labelSelector": "app=web"}).json()[
+            "items"
+        ]
+        return len(pods) == 4 and all(
+            p["status"].get("phase") == "Running" and p["spec"].get("nodeName") in names for p in pods
+        )
+
+    old = nodes()
+    assert len(old) == 2
+    wait_for(lambda: running_on(set(old)), "four pods running on the first nodes")
+
+    assert kube_server.runtimes.update(cluster_id, replace(small, machine_type="m6i.xlarge", nodes=3)).done
+    new = nodes()
+    assert len(new) == 3 and set(new.values()) == {"m6i.xlarge"} and not set(new) & set(old)
+    node = admin.get(f"/api/v1/nodes/{next(iter(new))}").json()
+    assert node["status"]["capacity"]["cpu"] == "4" and node["status"]["conditions"][-1]["type"] == "Ready"
+    wait_for(lambda: running_on(set(new)), "the pods made again on the new nodes")
+
+    def leases() -> set[str]:
+        items = admin.get("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases").json()["items"]
+        return {lease["metadata"]["name"] for lease in items}
+
+    wait_for(lambda: leases() == set(new), "a lease for each node and none for the removed ones")
+
+    assert kube_server.runtimes.update(cluster_id, replace(small, machine_type="m6i.xlarge", nodes=1)).done
+    assert nodes() == new  # a lower minimum removes no node
+    assert kube_server.runtimes.update(cluster_id, replace(small, machine_type="m6i.xlarge", nodes=4)).done
+    grown = nodes()
+    assert len(grown) == 4 and set(new) < set(grown)
+    admin.close()

@@ -22,10 +22,11 @@ import uvicorn
 from sqlalchemy.engine import Connection
 
 from kymaprov.backends.base import DONE, ClusterAccess, Progress
+from kymaprov.backends.kubeclient import KubeClient, KubeClientError
 from kymaprov.backends.shape import DEFAULT_SHAPE, ClusterShape
 from kymaprov.context import Context
 from kymaprov.crypto import CertPair, fingerprint, issue_ca, issue_server_cert, new_ec_key_pem, random_token
-from kymaprov.kubeapi import tls
+from kymaprov.kubeapi import nodes, tls
 from kymaprov.kubeapi.app import KubeApi
 from kymaprov.kubeapi.auth import Authenticator
 from kymaprov.kubeapi.loopback import Loopback
@@ -73,7 +74,16 @@ class EmbeddedRuntimes:
         return DONE
 
     def update(self, cluster_id: str, shape: ClusterShape) -> Progress:
-        """The Nodes stay as created (the plan's workers are not re-sized in place)."""
+        """Re-size the worker pool through the runtime's API, as Gardener's machine controller would
+        (``resize_pool``)."""
+        access = self.access(cluster_id)
+        if access is None:
+            return Progress(False, failed=f"the runtime {cluster_id} does not exist")
+        with KubeClient(access) as kube:
+            try:
+                resize_pool(kube, cluster_id, shape, self.ctx.clock.now())
+            except KubeClientError as exc:
+                return Progress(False, f"Re-sizing the worker pool, retrying: {exc}", retry_after=2)
         return DONE
 
     def delete(self, cluster_id: str) -> Progress:
@@ -299,3 +309,34 @@ class EmbeddedRuntimes:
     def _forget(self, cluster_id: str) -> None:
         self._contexts.pop(cluster_id)
         self.authenticator.forget(cluster_id)
+
+
+def resize_pool(kube: KubeClient, cluster_id: str, shape: ClusterShape, now: float) -> None:
+    """Make the worker pool's Nodes what ``shape`` asks, through the API with the admin token.
+
+    As a Gardener worker-pool update rolls out: Nodes of another machine type are replaced (new
+    Nodes registered first, then the old ones removed), and the pool grows to ``autoScalerMin``. It
+    does not shrink when the minimum falls: the cluster-autoscaler removes only unneeded Nodes, and
+    nothing here measures need. A removed Node's Lease goes with it (the garbage collector), and its
+    pods with it (``controllers/podgc.py``), to be made again on the Nodes that remain. Idempotent: a
+    retry after a failure finishes the same work.
+    """
+    pool = kube.list("/api/v1/nodes", f"worker.gardener.cloud/pool={nodes.POOL}")
+    names = {n["metadata"]["name"] for n in pool}
+    current = [n for n in pool if n["metadata"]["labels"].get(_INSTANCE_TYPE) == shape.machine_type]
+    index = 0
+    for _ in range(max(shape.nodes, 1) - len(current)):
+        while nodes.node_name(shape, cluster_id, index) in names:
+            index += 1
+        created = kube.create("/api/v1/nodes", nodes.node(shape, cluster_id, index, now), exist_ok=False)
+        kube.create(
+            f"/apis/coordination.k8s.io/v1/namespaces/{nodes.LEASE_NAMESPACE}/leases",
+            nodes.lease(created, now),
+        )
+        names.add(created["metadata"]["name"])
+    for old in pool:
+        if old["metadata"]["labels"].get(_INSTANCE_TYPE) != shape.machine_type:
+            kube.delete(f"/api/v1/nodes/{old['metadata']['name']}")
+
+
+_INSTANCE_TYPE = "node.kubernetes.io/instance-type"

@@ -60,14 +60,17 @@ class ApiClient:
     def get(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
 
-    def delete(self, path: str, uid: str, policy: str) -> dict[str, Any]:
-        """DELETE with a UID precondition (never another object of the same name) and a policy."""
-        options = {
+    def delete(self, path: str, uid: str, policy: str, grace_seconds: int | None = None) -> dict[str, Any]:
+        """DELETE with a UID precondition (never another object of the same name), a policy and, if
+        given, a grace period (0: a forced delete, which no kubelet has to confirm)."""
+        options: dict[str, Any] = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
             "propagationPolicy": policy,
             "preconditions": {"uid": uid},
         }
+        if grace_seconds is not None:
+            options["gracePeriodSeconds"] = grace_seconds
         return self.request("DELETE", path, options)
 
     def merge_patch(self, path: str, patch: dict[str, Any]) -> dict[str, Any]:
