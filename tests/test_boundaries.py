@@ -59,6 +59,7 @@ HIDDEN_ALLOWED: dict[tuple[str, str], str] = {
     ("kymaprov.kubeapi.crds", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     ("kymaprov.kubeapi.strategies", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
     ("kymaprov.kubeapi.pods", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
+    ("kymaprov.kubeapi.disruption", "kymaprov.kubeapi.objects"): "ObjectStore, under TYPE_CHECKING",
 }
 
 

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kymaprov.kubeapi import crds, defaults, deletion, pods, schemas, structural, validation
+from kymaprov.kubeapi import crds, defaults, deletion, disruption, pods, schemas, structural, validation
 from kymaprov.kubeapi.cron import schedule_error
 from kymaprov.kubeapi.deletion import DeleteOptions
 from kymaprov.kubeapi.errors import BadRequest, Invalid
@@ -190,7 +190,7 @@ class Pods(Strategy):
         return super().prepare_for_subresource(sub, new, old)
 
     def connector(self, sub: str) -> Connector | None:
-        return pods.CONNECTORS.get(sub)
+        return pods.CONNECTORS.get(sub) or disruption.CONNECTORS.get(sub)
 
     def validate(self, obj: dict[str, Any]) -> list[Cause]:
         return validation.containers(obj.get("spec"), "spec")
