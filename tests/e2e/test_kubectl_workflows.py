@@ -232,7 +232,7 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "poddisruptionbudgets": (
         ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"],
-        ["web", "1", "N/A", "0"],
+        ["web", "1", "N/A", "1"],  # the disruption controller's: 2 ready pods, 1 must stay
     ),
     "configmaps": (["NAME", "DATA", "AGE"], ["shop-config", "1"]),
     "secrets": (["NAME", "TYPE", "DATA", "AGE"], ["shop-secret", "Opaque", "1"]),
@@ -426,6 +426,9 @@ def test_get_prints_each_kinds_table(kubectl: Kubectl, shared_app: App) -> None:
     kubectl.ok("rollout", "status", "deploy/web", "-n", "shop", "--timeout=45s")
     kubectl.ok("rollout", "status", "sts/db", "-n", "shop", "--timeout=45s")
     kubectl.ok("wait", "--for=condition=complete", "job/migrate", "-n", "shop", "--timeout=45s")
+    kubectl.ok(
+        "wait", "--for=jsonpath={.status.disruptionsAllowed}=1", "pdb/web", "-n", "shop", "--timeout=30s"
+    )
     for kind, (header, first) in TABLES.items():
         table = rows(kubectl.ok("get", kind, "-n", "shop"))
         assert table[0] == header, (kind, table)
