@@ -213,3 +213,22 @@ def test_kubectl_drain_evicts_within_the_budget_and_the_pods_move(
     moved = wait_for(lambda: all_ready(admin, "web", 4), "four ready pods again")
     assert all(p["spec"]["nodeName"] != node for p in moved)
     json.loads(kubectl("get", "pdb", "web", "-o", "json").stdout)  # still served
+
+
+def test_an_empty_selector_covers_every_pod_of_the_namespace_and_a_missing_one_none(admin: Kube) -> None:
+    admin.create("/apis/apps/v1/namespaces/default/deployments", deployment("solo", 2))
+    everything = budget("everything", "", minAvailable=2)
+    everything["spec"]["selector"] = {}
+    admin.create(PDBS, everything)
+    nothing = budget("nothing", "", minAvailable=0)
+    del nothing["spec"]["selector"]
+    admin.create(PDBS, nothing)
+    first, _ = wait_for(lambda: all_ready(admin, "solo", 2), "two ready pods")
+    covered = wait_for(lambda: (s := status(admin, "everything")).get("currentHealthy") == 2 and s, "status")
+    assert (covered["expectedPods"], covered["disruptionsAllowed"]) == (2, 0)
+    assert status(admin, "nothing")["expectedPods"] == 0
+    refused = evict(admin, first["metadata"]["name"])
+    assert refused.status_code == 429
+    assert refused.json()["details"]["causes"][0]["message"] == (
+        "The disruption budget everything needs 2 healthy pods and has 2 currently"
+    )

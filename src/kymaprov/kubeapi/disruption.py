@@ -44,12 +44,12 @@ class TooManyRequests(KubeError):
 
 
 def selects(pdb: dict[str, Any], pod: dict[str, Any]) -> bool:
-    """Whether the budget covers the pod: same namespace, and a selector that is valid and not empty
-    (an empty one matches nothing, as the eviction handler and the controller both decide)."""
+    """Whether the budget covers the pod: same namespace and a matching selector. A null selector
+    selects nothing; an empty one (``{}``) every pod of the namespace, as policy/v1 defines it."""
     if (pdb["metadata"].get("namespace") or "") != (pod["metadata"].get("namespace") or ""):
         return False
     requirements = from_label_selector((pdb.get("spec") or {}).get("selector"))
-    return bool(requirements) and labels_match(requirements or [], pod)
+    return requirements is not None and labels_match(requirements, pod)
 
 
 def ready(pod: dict[str, Any]) -> bool:
