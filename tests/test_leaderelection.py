@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from kymaprov.backends.base import ClusterAccess
 from kymaprov.backends.kubeclient import KubeClient
 from kymaprov.leaderelection import LEASE_SECONDS, RENEW_AFTER, Election
-from tests.kubeapi.conftest import KubeServer, root_cas_published
+from tests.kubeapi.conftest import KubeServer
 
 
 class Clock:
@@ -34,9 +33,7 @@ def kube_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer
 
 @pytest.fixture
 def kube(kube_server: KubeServer) -> Iterator[KubeClient]:
-    access: ClusterAccess = kube_server.cluster()
-    root_cas_published(access)
-    client = KubeClient(access)
+    client = KubeClient(kube_server.cluster())
     yield client
     client.close()
 

@@ -37,10 +37,9 @@ class _Seen:
     renewed: float | None = None  # monotonic time this candidate wrote it, if it did
 
 
-def micro_time(now: float | None = None) -> str:
-    """A ``MicroTime`` (RFC 3339 with microseconds) of the wall clock."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def micro_time() -> str:
+    """A ``MicroTime`` (RFC 3339 with microseconds) of the wall clock now."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Election:
@@ -93,10 +92,9 @@ class Election:
         """Take or renew the Lease; False if another candidate wrote it first (409)."""
         stamp = micro_time()
         spec: dict[str, Any] = dict((lease or {}).get("spec") or {})
-        taken = spec.get("holderIdentity") != self.identity
-        if taken:
+        if spec.get("holderIdentity") != self.identity:  # taken: from another holder, or released
             spec["acquireTime"] = stamp
-            if lease is not None and spec.get("holderIdentity"):
+            if spec.get("holderIdentity"):
                 spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         spec.update(
             {

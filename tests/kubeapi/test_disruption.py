@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from kymaprov.backends.shape import ClusterShape
+from kymaprov.kubeapi.pods import ready
 from tests.kubeapi.conftest import Kube, Kubectl, KubeServer
 from tests.support.wait import wait_for
 
@@ -45,11 +46,6 @@ def budget(name: str, app: str, **spec: Any) -> dict[str, Any]:
 def pods(admin: Kube, app: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = admin.get(PODS, params={"labelSelector": f"app={app}"}).json()["items"]
     return items
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    conditions = pod["status"].get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
 def all_ready(admin: Kube, app: str, count: int) -> list[dict[str, Any]] | None:

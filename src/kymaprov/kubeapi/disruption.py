@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kymaprov.kubeapi import deletion
 from kymaprov.kubeapi.errors import BadRequest, Forbidden, KubeError
-from kymaprov.kubeapi.pods import Answer, Call, Connector
+from kymaprov.kubeapi.pods import Answer, Call, Connector, created, ready
 from kymaprov.kubeapi.resources import PDBS, PODS
 from kymaprov.kubeapi.selectors import from_label_selector, labels_match
 from kymaprov.kubeapi.times import rfc3339
@@ -35,7 +35,6 @@ VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 MANY_BUDGETS = (
     "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 )
-_SUCCESS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
 class TooManyRequests(KubeError):
@@ -50,11 +49,6 @@ def selects(pdb: dict[str, Any], pod: dict[str, Any]) -> bool:
         return False
     requirements = from_label_selector((pdb.get("spec") or {}).get("selector"))
     return requirements is not None and labels_match(requirements, pod)
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def set_allowed_condition(status: dict[str, Any], generation: int, now_text: str) -> None:
@@ -105,7 +99,7 @@ def evict(store: ObjectStore, call: Call) -> Answer:
             _use_budget(store, budgets[0], call.name, dry_run)
     if not dry_run:
         store.delete(PODS, call.namespace, call.name, options)
-    return Answer(201, dict(_SUCCESS))
+    return created()
 
 
 def _unready_may_go(pdb: dict[str, Any], pod: dict[str, Any]) -> bool:

@@ -64,6 +64,19 @@ class Connector:
     writes: bool = False
 
 
+def ready(pod: dict[str, Any]) -> bool:
+    """``IsPodReady``: the pod's ``Ready`` condition is True."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def created() -> Answer:
+    """The ``Success`` Status a ``binding`` or an ``eviction`` answers."""
+    return Answer(
+        201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+    )
+
+
 # --- graceful deletion -----------------------------------------------------------------------------
 
 
@@ -134,9 +147,7 @@ def _binding(store: ObjectStore, call: Call) -> Answer:
 
     bound = bind(store.get(PODS, call.namespace, call.name), call.body, rfc3339(store.now))
     store.update(PODS, call.namespace, call.name, bound, "binding")
-    return Answer(
-        201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-    )
+    return created()
 
 
 # --- logs ----------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from typing import Any
 
 from kymaprov.kubeapi.controllers.plan import (
@@ -43,6 +42,7 @@ from kymaprov.kubeapi.controllers.workload import (
     name,
     owner_ref,
     pod_active,
+    scaled,
     spec,
     status,
     time_of,
@@ -100,20 +100,13 @@ def equal_ignore_hash(a: Any, b: Any) -> bool:
     return _without_hash(a) == _without_hash(b)
 
 
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    if isinstance(value, str) and value.endswith("%"):
-        share = int_of(value[:-1]) * total / 100
-        return math.ceil(share) if round_up else math.floor(share)
-    return int_of(value)
-
-
 def fenceposts(d: Obj) -> tuple[int, int]:
     """``ResolveFenceposts``: (maxSurge, maxUnavailable) of a rolling update, surge rounded up and
     unavailable down; both 0 would stall, so unavailable becomes 1."""
     rolling = (spec(d).get("strategy") or {}).get("rollingUpdate") or {}
     replicas = int_of(spec(d).get("replicas"), 1)
-    surge = _scaled(rolling.get("maxSurge", "25%"), replicas, True)
-    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, False)
+    surge = scaled(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = scaled(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, unavailable

@@ -15,7 +15,6 @@ whether it is above 0.
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from typing import Any
@@ -23,7 +22,8 @@ from typing import Any
 from kymaprov.kubeapi.controllers.base import Pass, View, path_of
 from kymaprov.kubeapi.controllers.client import ApiClient
 from kymaprov.kubeapi.controllers.graph import Graph, Node
-from kymaprov.kubeapi.disruption import ready, selects, set_allowed_condition, set_condition
+from kymaprov.kubeapi.controllers.workload import pod_ready, scaled
+from kymaprov.kubeapi.disruption import selects, set_allowed_condition, set_condition
 from kymaprov.kubeapi.times import parse_rfc3339, rfc3339
 
 DELETION_TIMEOUT = 120.0  # seconds an evicted pod may take to go before it counts again
@@ -36,13 +36,10 @@ class SyncFailed(Exception):
 
 
 def _scaled(value: Any, total: int) -> int:
-    """``GetScaledValueFromIntOrPercent`` rounding up."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _PERCENT.match(str(value))
-    if match is None:
+    """``GetScaledValueFromIntOrPercent`` rounding up; a string that is no percentage fails the sync."""
+    if isinstance(value, bool) or not (isinstance(value, int) or _PERCENT.match(str(value))):
         raise SyncFailed(f"invalid value for IntOrString: invalid value {value!r}")
-    return math.ceil(int(match.group(1)) * total / 100)
+    return scaled(value, total, round_up=True)
 
 
 def _expected_scale(graph: Graph, pods: list[Node]) -> int:
@@ -94,27 +91,25 @@ def status_of(pdb: Node, graph: Graph, now: float) -> tuple[dict[str, Any], floa
         status.update({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
         failed = {"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed", "message": str(exc),
                   "observedGeneration": generation}  # fmt: skip
-        status["conditions"] = copy.deepcopy(old.get("conditions") or [])
+        status["conditions"] = old.get("conditions") or []  # read by set_condition, then replaced
         set_condition(status, failed, now_text)
         return status, expires
-    healthy = sum(1 for p in pods if p.name in live and p.name not in disrupted and ready(p.body or {}))
+    healthy = sum(1 for p in pods if p.name in live and p.name not in disrupted and pod_ready(p.body or {}))
     status.update(
         {
             "disruptionsAllowed": max(healthy - desired, 0),
             "currentHealthy": healthy,
             "desiredHealthy": desired,
             "expectedPods": expected,
-            "conditions": copy.deepcopy(old.get("conditions") or []),
+            "conditions": old.get("conditions") or [],  # read by set_allowed_condition, then replaced
         }
     )
     set_allowed_condition(status, generation, now_text)
     return status, expires
 
 
-def _stale(pdb: Node, view: View) -> dict[str, Any] | None:
-    """The status to write, or None when the stored one is current."""
-    status, _ = status_of(pdb, view.graph, view.now)
-    return None if status == ((pdb.body or {}).get("status") or {}) else status
+def _stored(pdb: Node) -> dict[str, Any]:
+    return (pdb.body or {}).get("status") or {}
 
 
 class Disruption:
@@ -126,7 +121,11 @@ class Disruption:
     watches = kinds
 
     def needs_work(self, view: View) -> bool:
-        return any(_stale(pdb, view) is not None for pdb in view.graph.of_kind(*PDBS) if not pdb.deleting)
+        return any(
+            status_of(pdb, view.graph, view.now)[0] != _stored(pdb)
+            for pdb in view.graph.of_kind(*PDBS)
+            if not pdb.deleting
+        )
 
     def sync(self, view: View, client: ApiClient, work: Pass) -> float | None:
         wake: float | None = None
@@ -136,7 +135,7 @@ class Disruption:
             status, expires = status_of(pdb, view.graph, view.now)
             if expires is not None:
                 wake = min(wake or math.inf, expires)
-            if status != ((pdb.body or {}).get("status") or {}) and not work.exhausted:
+            if status != _stored(pdb) and not work.exhausted:
                 work.call(client.put, path_of(pdb, "status"), {**(pdb.body or {}), "status": status})
         return wake
 

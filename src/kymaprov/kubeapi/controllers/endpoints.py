@@ -20,6 +20,7 @@ from typing import Any
 from kymaprov.kubeapi.controllers.base import Pass, View, path_of
 from kymaprov.kubeapi.controllers.client import ApiClient, collection_path
 from kymaprov.kubeapi.controllers.graph import Node
+from kymaprov.kubeapi.controllers.workload import pod_ready
 from kymaprov.kubeapi.selectors import from_map
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -40,11 +41,6 @@ def _target_port(port: dict[str, Any], pod: dict[str, Any]) -> int | None:
             ):
                 return int(declared["containerPort"])
     return None
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def _ports(service: dict[str, Any], pod: dict[str, Any]) -> tuple[tuple[str, int, str], ...]:
@@ -109,8 +105,8 @@ class Endpoints:
     def _endpoints(self, service: Node, groups: dict[Any, list[Node]], publish: bool) -> dict[str, Any]:
         subsets = []
         for ports, pods in sorted(groups.items()):
-            ready = [self._address(p) for p in pods if publish or _ready(p.body or {})]
-            not_ready = [self._address(p) for p in pods if not publish and not _ready(p.body or {})]
+            ready = [self._address(p) for p in pods if publish or pod_ready(p.body or {})]
+            not_ready = [self._address(p) for p in pods if not publish and not pod_ready(p.body or {})]
             subset: dict[str, Any] = {}
             if ready:
                 subset["addresses"] = sorted(ready, key=lambda a: a["ip"])
@@ -145,7 +141,7 @@ class Endpoints:
             for pod in sorted(pods, key=lambda p: p.name):
                 body = pod.body or {}
                 node = graph.get("", "nodes", "", str(body.get("spec", {}).get("nodeName", "")))
-                ready = _ready(body)
+                ready = pod_ready(body)
                 entry: dict[str, Any] = {
                     "addresses": [body["status"]["podIP"]],
                     "conditions": {"ready": ready or publish, "serving": ready, "terminating": False},

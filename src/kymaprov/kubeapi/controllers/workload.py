@@ -4,8 +4,10 @@ owner references, label selectors, pods' readiness and availability, and conditi
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
+from kymaprov.kubeapi import pods
 from kymaprov.kubeapi.times import parse_rfc3339
 
 Obj = dict[str, Any]
@@ -74,6 +76,14 @@ def int_of(value: Any, default: int = 0) -> int:
         return default
 
 
+def scaled(value: Any, total: int, *, round_up: bool) -> int:
+    """``GetScaledValueFromIntOrPercent``: an int as it is, ``"N%"`` of ``total`` rounded as asked."""
+    if isinstance(value, str) and value.endswith("%"):
+        share = int_of(value[:-1]) * total / 100
+        return math.ceil(share) if round_up else math.floor(share)
+    return int_of(value)
+
+
 # --- label selectors ------------------------------------------------------------------------------
 
 
@@ -112,9 +122,7 @@ def pod_condition(pod: Obj, kind: str) -> Obj | None:
     return None
 
 
-def pod_ready(pod: Obj) -> bool:
-    cond = pod_condition(pod, "Ready")
-    return cond is not None and cond.get("status") == "True"
+pod_ready = pods.ready  # one readiness test for the API (eviction) and the controllers
 
 
 def ready_since(pod: Obj) -> float | None:
